@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The quiescelab command line: the only place that reads argv, writes stdout, sets exit
+ * codes and reads the real clock. Exit codes: 0 all passed, 1 a check failed, 2 bad usage
+ * or input (one line naming the offending option or value).
+ */
+
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './errors.js';
+import { registerMatrix } from './matrix.js';
+
+import { VERSION } from './version.js';
+
+function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('quiescelab')
+    .description('Consistency test harness and simulator for application-aware VM backup')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError(false);
+  registerMatrix(program);
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // help and version exit through here with code 0; anything else is bad usage
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2; // commander already printed its one-line message
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`quiescelab: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv);

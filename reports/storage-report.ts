@@ -1,0 +1,67 @@
+/**
+ * The HTML page for the storage crash matrix: one self-contained file (inline CSS, no
+ * scripts, nothing fetched) that works from file:// and when served. Issue 6 brings the
+ * full report (heat map, chart.js, per-cell pages); this page shows the same facts plainly.
+ */
+
+import type { StorageCellResult, StorageMatrixResults } from '../core/storage-results.js';
+import { LEVELS } from '../core/levels.js';
+import { escapeHtml } from './html-escape.js';
+
+const CSS = `
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d232a;max-width:1200px}
+h1{font-size:1.5rem}table{border-collapse:collapse;width:100%;margin:1rem 0}
+th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f5f7}.pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}
+.lvl{display:inline-block;padding:0 .4rem;border-radius:3px;margin:0 .2rem .2rem 0;font-size:12px}
+.inconsistent{background:#fde2e1}.crash{background:#fff1c2}.filesystem{background:#dbeafe}
+.application{background:#d1fadf}.transaction{background:#c7f0e0}
+code,pre{font-family:ui-monospace,monospace;font-size:12px}pre{white-space:pre-wrap;margin:0}
+.summary{font-size:1.1rem}
+`;
+
+function levels(cell: StorageCellResult): string {
+  return LEVELS.filter((l) => (cell.achieved[l] ?? 0) > 0)
+    .map((l) => `<span class="lvl ${l}">${l}: ${cell.achieved[l] ?? 0}</span>`)
+    .join('');
+}
+
+function row(cell: StorageCellResult): string {
+  const c = cell.config;
+  const example = cell.example === null
+    ? '—'
+    : `<pre>seed ${cell.example.seed} → ${escapeHtml(cell.example.level)}\n${cell.example.reasons.map(escapeHtml).join('\n')}</pre>`;
+  return `<tr>
+<td><code>${escapeHtml(cell.id)}</code></td>
+<td>${escapeHtml(c.capture)}</td><td>${escapeHtml(c.writeCache)} / ${escapeHtml(c.flush)}</td><td>${escapeHtml(c.dataMode)}</td>
+<td><span class="lvl ${escapeHtml(cell.expected)}">${escapeHtml(cell.expected)}</span><br>${escapeHtml(cell.expectation)}</td>
+<td>${levels(cell)}</td>
+<td>${cell.dataLoss.completedBytesLost} B completed<br>${cell.dataLoss.syncedBytesLost} B synced<br>${cell.dataLoss.runsNeedingReplay} replay / ${cell.dataLoss.runsCorrupt} corrupt</td>
+<td class="${cell.pass ? 'pass' : 'fail'}">${cell.pass ? 'pass' : 'FAIL'}</td>
+<td>${example}</td></tr>`;
+}
+
+export function renderStorageReport(results: StorageMatrixResults): string {
+  const s = results.summary;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>quiescelab — storage crash matrix</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>${CSS}</style></head>
+<body>
+<h1>quiescelab — storage crash matrix</h1>
+<p class="summary">${s.passed} of ${s.cells} cells pass (<span class="${s.failed === 0 ? 'pass' : 'fail'}">${s.failed} failed</span>),
+${results.runsPerCell} runs per cell, seed ${results.seed}, quiescelab ${escapeHtml(results.version)}.</p>
+<p>Each run drives a file workload (buffered appends with occasional fsync) on the simulated
+guest file system and virtual disk, captures an image (a VM snapshot, after sync, after
+FIFREEZE, or what a power loss leaves), and judges it: <b>filesystem</b> — no journal replay
+needed and every completed write present; <b>crash</b> — consistent after journal replay and
+every fsync'ed write present; <b>inconsistent</b> — fsck finds corruption or an fsync'ed write
+is gone. The guest-application matrix (OS × Tools × app) replaces this page as the guest and
+engine layers land.</p>
+<table><thead><tr><th>cell</th><th>capture</th><th>disk cache / flush</th><th>data mode</th>
+<th>expected</th><th>achieved (runs)</th><th>data loss (all runs)</th><th>verdict</th><th>example</th></tr></thead>
+<tbody>
+${results.cells.map(row).join('\n')}
+</tbody></table>
+</body></html>
+`;
+}
