@@ -3,8 +3,8 @@
  * (scenarios/storage-matrix.ts) and writes results.json and index.html under --out.
  */
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { StorageMatrixResults } from '../core/storage-results.js';
 import { renderStorageReport } from '../reports/storage-report.js';
@@ -29,6 +29,36 @@ function summaryTable(results: StorageMatrixResults): string {
   return lines.join('\n');
 }
 
+/**
+ * Creates `dir` and its missing parents one level at a time: Node's recursive mkdirSync
+ * spins forever on some virtual file systems (/proc), and a bad --out must be exit 2.
+ */
+function ensureDir(dir: string, option: string): void {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    assertDepth(missing.length);
+    try {
+      if (statSync(d).isDirectory()) break;
+      throw new UsageError(`${option}: '${d}' exists and is not a folder`);
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      if (dirname(d) === d) break;
+      missing.push(d);
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (error) {
+      throw new UsageError(`${option}: cannot create '${d}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+}
+
+function assertDepth(depth: number): void {
+  if (depth > 256) throw new UsageError('--out: the path is more than 256 folders deep');
+}
+
 function writeOutput(path: string, text: string, what: string): void {
   try {
     writeFileSync(path, text);
@@ -49,11 +79,7 @@ export function registerMatrix(program: Command): void {
       const runsPerCell = parseIntOption('--runs', options.runs, 1, 100_000);
       const seed = parseIntOption('--seed', options.seed, 0, 0xffffffff);
       const outDir = resolve(options.out);
-      try {
-        mkdirSync(outDir, { recursive: true });
-      } catch (error) {
-        throw new UsageError(`--out: cannot create '${options.out}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-      }
+      ensureDir(outDir, '--out');
       const results = runStorageMatrix({ seed, runsPerCell, version: VERSION });
       const json = JSON.stringify(results, null, 2) + '\n';
       writeOutput(join(outDir, 'results.json'), json, '--out');
