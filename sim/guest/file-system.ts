@@ -13,13 +13,18 @@
  *   writeback cannot run out of space); writeback (flusher, fsync, sync, throttling)
  *   allocates blocks, writes the data and records extents and the on-disk size in the
  *   running transaction. The on-disk size (ext4's i_disksize) grows only as data is
- *   written back, so after a crash a file never claims blocks whose data never reached
- *   the disk; stat and read see the in-memory size.
+ *   written back (or by truncate), so a crash does not leave a file claiming an extension
+ *   whose data never reached the disk; stat and read see the in-memory size. Extents
+ *   never reach past the on-disk size.
  * - Data modes: 'ordered' writes new data before the commit that references it (the
  *   commit's first flush makes it durable), so no stale data appears after a crash;
  *   'writeback' defers the data of newly allocated blocks until after the next commit,
  *   so a crash can leave a committed file showing stale or garbage blocks while the file
  *   system stays consistent. Overwrites of allocated blocks go in place in both modes.
+ * - Partial blocks: when the size moves off a point inside an allocated block (truncate
+ *   either way, a write that leaves a gap), the bytes past it are zeroed in the cache and
+ *   written home at once, as ext4 zeroes the partial block, so bytes that were cut off or
+ *   never committed cannot reappear when the file grows after a crash.
  * - Freed blocks are not reused before the transaction that freed them commits, and a
  *   freed block with a journaled image stays unused until the next checkpoint (instead of
  *   jbd2's revoke records), so replay never overwrites a reused block.
@@ -50,7 +55,7 @@ import type { EventQueue, TimerHandle } from '../kernel/event-queue.js';
 import type { BlockDevice } from '../storage/types.js';
 import {
   BLOCK_BYTES, DIR_ENTRIES_PER_BLOCK, INLINE_EXTENTS, MAX_EXTENTS, MAX_FILE_BYTES, ROOT_INO, bitmapBlockOf,
-  encodeBitmapBlock, encodeDirBlock, encodeExtentBlock, encodeInodeBlock, encodeSuperblock, inodeBlockOf, opMaxMetaBlocks,
+  encodeBitmapBits, encodeDirBlock, packBitmap, encodeExtentBlock, encodeInodeBlock, encodeSuperblock, inodeBlockOf, opMaxMetaBlocks,
   regionOf, type DirEntry, type Extent, type Geometry, type Superblock,
 } from './fs-format.js';
 import { volumeProblems } from './fsck.js';
@@ -142,8 +147,10 @@ export interface FsStats {
   readonly frozen: boolean;
 }
 
-/** Pages one buffered write handles between two throttling checks. */
-const WRITE_CHUNK_PAGES = 256;
+/** Largest single read or write (a caller bug, not a file size limit). */
+export const MAX_IO_BYTES = 64 * 1024 * 1024;
+/** Most pages one buffered write handles between two throttling checks. */
+const MAX_WRITE_CHUNK_PAGES = 256;
 /** Callers that may wait for a thaw at once: a runaway waiter loop fails loudly. */
 const MAX_THAW_WAITERS = 10_000;
 /** Open handles at once. */
@@ -167,6 +174,8 @@ export class FileSystem {
   private readonly g: Geometry;
   private sb: Superblock;
   private readonly volume: Volume;
+  /** `volume.used` packed as on disk, kept in step by allocBlock/freeBlock: commits copy it. */
+  private readonly bitmapBits: Uint8Array;
   private readonly journal: JournalWriter;
   private readonly cache: PageCache;
   private readonly commitIntervalUs: TimeUs;
@@ -215,6 +224,7 @@ export class FileSystem {
     this.sb = sb;
     this.g = sb.geometry;
     this.volume = volume;
+    this.bitmapBits = packBitmap(volume.used);
     this.allocCursor = this.g.dataStart;
     this.opMaxMeta = opMaxMetaBlocks(this.g.bitmapBlocks);
     this.journal = new JournalWriter({
@@ -460,7 +470,7 @@ export class FileSystem {
     const state = this.handleState(handle);
     if (!state.ok) return state;
     const ino = state.value.ino;
-    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || offsetBytes + data.length > MAX_FILE_BYTES) {
+    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || offsetBytes + data.length > MAX_FILE_BYTES || data.length > MAX_IO_BYTES) {
       return err({ kind: 'invalid-argument', reason: `write of ${data.length} bytes at ${offsetBytes}` });
     }
     if (data.length === 0) return ok(0);
@@ -470,8 +480,10 @@ export class FileSystem {
     const firstPage = Math.floor(offsetBytes / PAGE_BYTES);
     const lastPage = Math.floor((offsetBytes + data.length - 1) / PAGE_BYTES);
     let written = 0;
-    for (let chunkStart = firstPage; chunkStart <= lastPage; chunkStart += WRITE_CHUNK_PAGES) {
-      const chunkEnd = Math.min(lastPage, chunkStart + WRITE_CHUNK_PAGES - 1);
+    // Half the dirty limit per chunk keeps the dirty count within 1.5 times the limit.
+    const chunkPages = Math.max(1, Math.min(MAX_WRITE_CHUNK_PAGES, Math.floor(this.cache.dirtyLimitPages / 2)));
+    for (let chunkStart = firstPage; chunkStart <= lastPage; chunkStart += chunkPages) {
+      const chunkEnd = Math.min(lastPage, chunkStart + chunkPages - 1);
       // balance_dirty_pages: a writer over the dirty limit writes back first. A failure
       // here (no space) leaves pages dirty; this write still proceeds within its reservation.
       this.cache.throttle();
@@ -507,6 +519,7 @@ export class FileSystem {
     }
     const ino = state.value.ino;
     const end = Math.min(this.sizeOf(ino), offsetBytes + lengthBytes);
+    if (end - offsetBytes > MAX_IO_BYTES) return err({ kind: 'invalid-argument', reason: `read of ${end - offsetBytes} bytes exceeds ${MAX_IO_BYTES}` });
     if (end <= offsetBytes) return ok(new Uint8Array(0));
     const out = new Uint8Array(end - offsetBytes);
     for (let p = Math.floor(offsetBytes / PAGE_BYTES); p * PAGE_BYTES < end; p++) {
@@ -746,7 +759,7 @@ export class FileSystem {
   /** The current image of a metadata block, or undefined when it is no longer metadata. */
   private encodeMeta(b: number): Uint8Array | undefined {
     const region = regionOf(this.g, b);
-    if (region === 'bitmap') return encodeBitmapBlock(this.g, b - this.g.bitmapStart, this.volume.used);
+    if (region === 'bitmap') return encodeBitmapBits(this.g, b - this.g.bitmapStart, this.bitmapBits);
     if (region === 'inode-table') {
       return encodeInodeBlock(this.g, b - this.g.inodeTableStart, (ino) => (ino <= this.g.inodeCount && ino > 0 ? this.volume.inodes[ino] : undefined));
     }
@@ -800,6 +813,7 @@ export class FileSystem {
     for (let b = g.dataStart; b < start && found < 0; b++) if (this.usable(b)) found = b;
     assert(found >= 0, 'no usable block although space was checked');
     this.volume.used[found] = 1;
+    this.bitmapBits[found >>> 3] = (this.bitmapBits[found >>> 3] as number) | (1 << (found & 7));
     this.freeBlocks--;
     this.dirtyMeta.add(bitmapBlockOf(g, found));
     this.allocCursor = found + 1 < g.totalBlocks ? found + 1 : g.dataStart;
@@ -809,6 +823,7 @@ export class FileSystem {
   private freeBlock(b: number): void {
     assert(this.volume.used[b] === 1 && b >= this.g.dataStart, `freeing block ${b} that is not in use`);
     this.volume.used[b] = 0;
+    this.bitmapBits[b >>> 3] = (this.bitmapBits[b >>> 3] as number) & ~(1 << (b & 7));
     this.freeBlocks++;
     this.freedRunning.add(b);
     this.dirtyMeta.add(bitmapBlockOf(this.g, b));

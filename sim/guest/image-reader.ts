@@ -33,7 +33,12 @@ export type ImageError =
   | { readonly kind: 'invalid-path'; readonly path: string; readonly reason: string }
   | { readonly kind: 'not-found'; readonly path: string }
   | { readonly kind: 'not-a-directory'; readonly path: string }
-  | { readonly kind: 'is-a-directory'; readonly path: string };
+  | { readonly kind: 'is-a-directory'; readonly path: string }
+  | { readonly kind: 'too-large'; readonly path: string; readonly sizeBytes: number }
+  | { readonly kind: 'invalid-range'; readonly offsetBytes: number; readonly lengthBytes: number };
+
+/** Largest read in one call: bounds memory when an image claims a huge (sparse) file. */
+export const MAX_READ_BYTES = 256 * 1024 * 1024;
 
 export interface ImageView {
   /** Committed transactions applied in the overlay (0 when the image needed no replay). */
@@ -43,7 +48,10 @@ export interface ImageView {
   list(dirPath: string): Result<ImageEntry[], ImageError>;
   /** Every file and directory below the root (root excluded), sorted by path. */
   walk(): Result<ImageEntry[], ImageError>;
+  /** The whole file (at most MAX_READ_BYTES; use readRange for more). */
   readFile(path: string): Result<Uint8Array, ImageError>;
+  /** `lengthBytes` from `offsetBytes`, clipped to the size (at most MAX_READ_BYTES). */
+  readRange(path: string, offsetBytes: number, lengthBytes: number): Result<Uint8Array, ImageError>;
   stat(path: string): Result<ImageEntry, ImageError>;
 }
 
@@ -139,11 +147,20 @@ class ImageViewImpl implements ImageView {
   }
 
   readFile(path: string): Result<Uint8Array, ImageError> {
+    return this.readRange(path, 0, MAX_READ_BYTES + 1);
+  }
+
+  readRange(path: string, offsetBytes: number, lengthBytes: number): Result<Uint8Array, ImageError> {
+    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || !Number.isSafeInteger(lengthBytes) || lengthBytes < 0) {
+      return err({ kind: 'invalid-range', offsetBytes, lengthBytes });
+    }
     const e = this.resolve(path);
     if (!e.ok) return e;
     if (e.value.type !== 'file') return err({ kind: 'is-a-directory', path });
     const inode = this.volume.inodes[e.value.ino] as Inode;
-    return ok(readFileBytes(this.reader, inode, 0, inode.sizeBytes));
+    const length = Math.max(0, Math.min(lengthBytes, inode.sizeBytes - offsetBytes));
+    if (length > MAX_READ_BYTES) return err({ kind: 'too-large', path, sizeBytes: inode.sizeBytes });
+    return ok(readFileBytes(this.reader, inode, offsetBytes, length));
   }
 }
 

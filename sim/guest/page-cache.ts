@@ -89,6 +89,11 @@ export class PageCache {
   private readonly files = new Map<number, Map<number, Page>>();
   /** Every cached page, least recently used first (Map keeps insertion order). */
   private readonly lru = new Map<Page, true>();
+  /**
+   * Hard bound on cached pages: clean ones stop at the capacity and throttling keeps dirty
+   * ones near the dirty limit, so only a writer that never throttles can reach it.
+   */
+  private readonly maxPages: number;
   private dirtyCount = 0;
   private writtenBack = 0;
   private paused = false;
@@ -106,6 +111,7 @@ export class PageCache {
     assert(this.capacityPages >= 16, `page cache of ${this.capacityPages} pages`);
     assert(this.dirtyLimitPages >= 1 && this.dirtyLimitPages < this.capacityPages, `dirty limit ${this.dirtyLimitPages} must be below the capacity ${this.capacityPages}`);
     assert(this.policy.dirtyExpireUs >= 0 && this.policy.flusherIntervalUs >= 0, 'writeback policy times must not be negative');
+    this.maxPages = 4 * this.capacityPages;
     if (this.policy.flusherIntervalUs > 0) this.schedule();
   }
 
@@ -323,6 +329,7 @@ export class PageCache {
     }
     pages.set(index, page);
     this.lru.set(page, true);
+    assert(this.lru.size <= this.maxPages, `page cache over its hard bound of ${this.maxPages} pages: a writer skips throttle()`);
     return page;
   }
 
@@ -336,6 +343,7 @@ export class PageCache {
     const page: Page = { key, index, data: data.slice(), dirty: false, dirtiedAtUs: 0 };
     pages.set(index, page);
     this.lru.set(page, true);
+    assert(this.lru.size <= this.maxPages, `page cache over its hard bound of ${this.maxPages} pages: a writer skips throttle()`);
     return page;
   }
 

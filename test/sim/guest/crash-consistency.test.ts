@@ -247,8 +247,7 @@ describe('lying disk cache (ignoreFlush) + power loss with partial persistence',
       }),
       { numRuns: 80 },
     );
-    console.log('lying cache, fsck verdicts:', states);
-    expect(states.corrupt).toBeGreaterThan(0);
+    expect(states.corrupt, `fsck verdicts ${JSON.stringify(states)}`).toBeGreaterThan(0);
   });
 });
 

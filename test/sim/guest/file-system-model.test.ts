@@ -75,13 +75,14 @@ class Model {
     return out;
   }
 
-  writeBack(f: MFile): void {
-    const dirty = [...f.dirty].sort((a, b) => a - b);
+  /** Writeback of the dirty pages (or the given ones): home, and the on-disk size covers them. */
+  writeBack(f: MFile, only?: readonly number[]): void {
+    const dirty = [...(only ?? f.dirty)].sort((a, b) => a - b);
     if (dirty.length === 0) return;
     for (const p of dirty) this.writePage(f, p);
     const last = dirty[dirty.length - 1] as number;
     f.diskSize = Math.max(f.diskSize, Math.min(f.live.length, (last + 1) * PAGE));
-    f.dirty.clear();
+    for (const p of dirty) f.dirty.delete(p);
   }
 
   /** Writes a page home: in place when it has a block, else into a new block. */
@@ -98,8 +99,7 @@ class Model {
   zeroTail(f: MFile, from: number): void {
     const p = Math.floor(from / PAGE);
     if (from % PAGE === 0 || !f.diskPages.has(p)) return;
-    this.writePage(f, p);
-    f.dirty.delete(p);
+    this.writeBack(f, [p]);
   }
 
   commit(): void {
@@ -406,7 +406,7 @@ function setup(dataMode: DataMode): Real {
     history: {
       record(event) {
         const reason = event.data.reason;
-        if (event.kind === 'fs.commit' && reason !== 'fsync' && reason !== 'sync' && reason !== 'write-through') commitsOutsideSync.push(String(reason));
+        if (event.kind === 'fs.commit' && reason !== 'fsync' && reason !== 'sync' && reason !== 'write-through') commitsOutsideSync.push(JSON.stringify(reason));
       },
     },
   };
