@@ -22,7 +22,7 @@ interface MatrixOptions {
 function summaryTable(results: StorageMatrixResults): string {
   const lines = results.cells.map((cell) => {
     const achieved = Object.entries(cell.achieved).map(([level, n]) => `${level}:${n}`).join(' ');
-    return `${cell.pass ? 'pass' : 'FAIL'}  ${cell.id.padEnd(44)} expected ${cell.expected.padEnd(12)} achieved ${achieved}`;
+    return `${cell.pass ? 'pass' : 'FAIL'}  ${cell.id.padEnd(50)} expected ${cell.expected.padEnd(12)} achieved ${achieved}`;
   });
   const s = results.summary;
   lines.push(`${s.passed}/${s.cells} cells pass, ${results.runsPerCell} runs per cell, seed ${results.seed}`);
