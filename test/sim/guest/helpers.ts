@@ -14,6 +14,7 @@ import { fsck, type FsckState } from '../../../sim/guest/fsck.js';
 import { openImage } from '../../../sim/guest/image-reader.js';
 import { VirtualDisk } from '../../../sim/storage/virtual-disk.js';
 import type { BlockDevice, BlockReader } from '../../../sim/storage/types.js';
+import { xorshiftBytes } from '../../support/bytes.js';
 
 /** A device whose every write is durable at once (no cache): flush does nothing. */
 export class MemDevice implements BlockDevice {
@@ -121,17 +122,7 @@ export class CutDevice implements BlockDevice {
 
 /** Bytes derived from (seed, offset): equal inputs give equal bytes, others differ. */
 export function pattern(seed: number, lengthBytes: number): Uint8Array {
-  const out = new Uint8Array(lengthBytes);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < lengthBytes; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return xorshiftBytes(seed * 2654435761, lengthBytes);
 }
 
 export interface World {

@@ -10,6 +10,7 @@ import { VirtualClock } from '../../../sim/kernel/clock.js';
 import { HistoryRecorder } from '../../../sim/kernel/history-recorder.js';
 import { GRAIN_BYTES, type ChangedArea, type SectorSizeBytes } from '../../../sim/storage/types.js';
 import { VirtualDisk, type VirtualDiskOptions, type WriteCacheMode } from '../../../sim/storage/virtual-disk.js';
+import { xorshiftBytes } from '../../support/bytes.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -44,17 +45,7 @@ export function makeDisk(setup: DiskSetup): { disk: VirtualDisk; history: Histor
 
 /** `lengthBytes` of bytes that depend on `seed` and position (xorshift32, never all zero). */
 export function payload(seed: number, lengthBytes: number): Uint8Array {
-  const out = new Uint8Array(lengthBytes);
-  let x = (seed * 2654435761 + 0x9e3779b9) >>> 0 || 1;
-  for (let i = 0; i < lengthBytes; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return xorshiftBytes(seed * 2654435761 + 0x9e3779b9, lengthBytes);
 }
 
 /** Throws naming the first differing byte (a plain toEqual on 256 KiB is slow and noisy). */
