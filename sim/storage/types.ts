@@ -55,18 +55,8 @@ export interface DiskFaults {
   readonly cbt?: CbtFaults;
 }
 
-export interface ChangedArea {
-  readonly startBytes: number;
-  readonly lengthBytes: number;
-}
-
-/** One page of QueryChangedDiskAreas: call again from startOffsetBytes + lengthBytes. */
-export interface ChangedAreasPage {
-  readonly startOffsetBytes: number;
-  /** How much of the disk this page covers; the caller continues after it. */
-  readonly lengthBytes: number;
-  readonly changedAreas: readonly ChangedArea[];
-}
+export type { ChangedArea, ChangedAreasPage } from '../../core/hypervisor-port.js';
+import type { ChangedAreasPage } from '../../core/hypervisor-port.js';
 
 export type CbtError =
   | { readonly kind: 'cbt-disabled'; readonly diskId: DiskId }

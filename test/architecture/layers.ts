@@ -25,7 +25,10 @@ export const DETERMINISTIC: readonly Layer[] = ['core', 'sim', 'engine', 'scenar
 const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|worker_threads|dgram|dns|tls|os|readline|timers|timers\/promises|perf_hooks|cluster|process)$/;
 
 /** Files allowed to do real I/O: the named adapters of DESIGN.md (each has an in-memory twin). */
-export const IO_ADAPTERS: readonly string[] = [];
+export const IO_ADAPTERS: readonly string[] = [
+  // Reads the SQLite wasm binary from node_modules once per process (nothing is fetched).
+  'sim/apps/sqlite/wasm-loader.ts',
+];
 
 const BANNED_CALLS: readonly [RegExp, string][] = [
   [/\bMath\.random\s*\(/, 'Math.random'],
