@@ -146,8 +146,10 @@ export interface QuiesceOutcome {
   readonly requested: boolean;
   readonly mode: QuiesceMode;
   readonly quiescer: Quiescer;
-  /** Why the mode fell short of application (null when it did not, or none was asked). */
+  /** A failure that made the mode fall short of what was tried (null: none). */
   readonly fault: QuiesceFault | null;
+  /** Why Tools did not try for application level on this VM (a catalog condition), or null. */
+  readonly limitedBy: string | null;
   readonly writers: readonly WriterReport[];
   readonly scripts: readonly ScriptReport[];
   /** Attempts the requester made (VSS retries retryable writer errors). */
@@ -160,6 +162,7 @@ export interface QuiesceOutcome {
 export interface SnapshotInfo {
   readonly snapshotId: SnapshotId;
   readonly name: string;
+  /** The instant every disk was captured (the point in time the snapshot holds). */
   readonly createdAtUs: TimeUs;
   readonly memory: boolean;
   readonly quiesce: QuiesceOutcome;

@@ -49,7 +49,11 @@ export interface OpenReport {
   readonly detail: string;
 }
 
-/** One acknowledged unit of work: a committed transaction or a completed write. */
+/**
+ * One acknowledged unit of work: a committed transaction or a completed write. An id may
+ * be acknowledged twice: first buffered (`durable: false`, a write() returned), later
+ * durable (an fsync covered it).
+ */
 export interface AckRecord {
   readonly app: AppId;
   /** Unique within the app's data (survives restarts: ids continue after the highest found). */

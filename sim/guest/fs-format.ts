@@ -31,7 +31,7 @@
  * xattrs, inline data, 64-bit block numbers, checksums over file data.
  */
 
-import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32 } from '../../core/crc32.js';
 import { assert } from '../../core/assert.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { BlockDevice } from '../storage/types.js';
@@ -84,12 +84,8 @@ export const MIN_TOTAL_BLOCKS = 256;
 export const MAX_INODES = 1 << 20;
 
 // ---------------------------------------------------------------------------------------
-// CRC32 (IEEE 802.3, reflected, as zlib): chainable, crc32(b, crc32(a)) = crc32(a ++ b).
-// node:zlib's crc32 is pure computation (no I/O), and far faster than a table loop.
-
-export function crc32(data: Uint8Array, previous = 0): number {
-  return zlibCrc32(data, previous);
-}
+// CRC32 lives in core/ (the engine checks the same sums); re-exported for the guest.
+export { crc32 };
 
 const ZERO4 = new Uint8Array(4);
 

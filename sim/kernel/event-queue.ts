@@ -35,6 +35,7 @@ export class EventQueue {
   private nextSeq = 0;
   private readonly maxPending: number;
   private executedCount = 0;
+  private depth = 0;
 
   constructor(
     private readonly clock: VirtualClock,
@@ -49,6 +50,11 @@ export class EventQueue {
 
   get executed(): number {
     return this.executedCount;
+  }
+
+  /** True while an event's callback runs (code that drives the queue must not run then). */
+  get inEvent(): boolean {
+    return this.depth > 0;
   }
 
   /** Runs `run` at virtual time `atUs` (not before now). */
@@ -89,7 +95,12 @@ export class EventQueue {
     this.byId.delete(entry.seq);
     this.clock.advanceTo(entry.atUs);
     this.executedCount++;
-    entry.run();
+    this.depth++;
+    try {
+      entry.run();
+    } finally {
+      this.depth--;
+    }
     return true;
   }
 

@@ -1,0 +1,124 @@
+/**
+ * The level classifier of DESIGN.md for one captured image (a VmSnapshot, a restored VM),
+ * judged from what the isolated lab found (sim/hypervisor/inspect.ts) and what the
+ * applications acknowledged before the cut.
+ *
+ * - inconsistent: a volume is corrupt or does not mount, or an application cannot open.
+ * - crash: every volume is consistent (after journal replay where needed). Multi-disk
+ *   atomicity holds by construction: the hypervisor captures every disk at one instant.
+ * - filesystem: no volume needs journal replay and every file write acknowledged before
+ *   the freeze (the `files` app's writes) is present.
+ * - application (per app): filesystem, the app was quiesced by its own agent (its VSS
+ *   writer came through, or a freeze-script action of it ran), it opens without crash
+ *   recovery and holds every commit acknowledged before the freeze.
+ *
+ * Also reports, per app, the acknowledged commits missing from the image (with whether
+ * they were acknowledged as durable), which is the data loss. Does not check: transaction
+ * level (roll-forward restores), RPO/RTO, whether the engine's claim matches (property 2).
+ */
+
+import type { TimeUs } from '../../core/clock.js';
+import type { AppId } from '../../core/hypervisor-port.js';
+import { minLevel, type ConsistencyLevel } from '../../core/levels.js';
+import type { AckRecord } from '../../sim/apps/types.js';
+import type { ImageInspection } from '../../sim/hypervisor/inspect.js';
+
+export interface AppVerdict {
+  readonly level: ConsistencyLevel;
+  readonly why: string;
+  /** Acked before the cut and missing from the image. */
+  readonly lost: readonly string[];
+  /** Of those, acked as durable. */
+  readonly lostDurable: readonly string[];
+  readonly recoveryNeeded: boolean;
+}
+
+export interface LevelVerdict {
+  /** The VM's level (volumes and file writes), without application level. */
+  readonly vm: ConsistencyLevel;
+  readonly why: string;
+  readonly apps: Readonly<Partial<Record<AppId, AppVerdict>>>;
+}
+
+export interface LevelInput {
+  readonly inspection: ImageInspection;
+  /** Every acknowledgement of each app up to the capture. */
+  readonly acks: Readonly<Partial<Record<AppId, readonly AckRecord[]>>>;
+  /** Start of the freeze window; for an unquiesced capture, the capture instant. */
+  readonly cutUs: TimeUs;
+  /** Apps whose own agent quiesced them for this capture. */
+  readonly appQuiesced: ReadonlySet<AppId>;
+}
+
+function before(acks: readonly AckRecord[] | undefined, cutUs: TimeUs): { all: Set<string>; durable: Set<string> } {
+  const all = new Set<string>();
+  const durable = new Set<string>();
+  for (const a of acks ?? []) {
+    if (a.timeUs >= cutUs) continue;
+    all.add(a.id);
+    if (a.durable) durable.add(a.id);
+  }
+  return { all, durable };
+}
+
+export function judgeLevel(input: LevelInput): LevelVerdict {
+  const { inspection } = input;
+  const corrupt = inspection.volumes.findIndex((v) => v.state === 'corrupt');
+  let vm: ConsistencyLevel;
+  let why: string;
+  if (!inspection.mounted || corrupt >= 0) {
+    vm = 'inconsistent';
+    why = corrupt >= 0 ? `volume ${corrupt} is corrupt: ${inspection.volumes[corrupt]?.problems[0] ?? ''}` : `a volume does not mount: ${inspection.mountError ?? ''}`;
+  } else if (inspection.volumes.some((v) => v.state === 'needs-replay')) {
+    vm = 'crash';
+    why = 'a volume needs journal replay';
+  } else {
+    vm = 'filesystem';
+    why = 'every volume is clean';
+  }
+  const filesAcks = before(input.acks.files, input.cutUs);
+  const filesFound = inspection.apps.files?.committed;
+  if (vm === 'filesystem' && filesFound !== undefined) {
+    const missing = [...filesAcks.all].filter((id) => !filesFound.has(id));
+    if (missing.length > 0) {
+      vm = 'crash';
+      why = `${missing.length} file writes completed before the freeze are missing (first ${missing[0] ?? ''})`;
+    }
+  }
+
+  const apps: Partial<Record<AppId, AppVerdict>> = {};
+  for (const [appId, found] of Object.entries(inspection.apps) as [AppId, NonNullable<ImageInspection['apps'][AppId]>][]) {
+    const acked = before(input.acks[appId], input.cutUs);
+    const lost = [...acked.all].filter((id) => !found.committed.has(id));
+    const lostDurable = lost.filter((id) => acked.durable.has(id));
+    let level: ConsistencyLevel;
+    let appWhy: string;
+    if (vm === 'inconsistent') {
+      level = 'inconsistent';
+      appWhy = why;
+    } else if (!found.open.ok) {
+      level = 'inconsistent';
+      appWhy = `does not open: ${found.open.detail}`;
+    } else if (appId === 'files') {
+      level = vm;
+      appWhy = why;
+    } else if (!input.appQuiesced.has(appId)) {
+      level = minLevel(vm, 'filesystem');
+      appWhy = `${why}; the application itself was not quiesced`;
+    } else if (vm !== 'filesystem') {
+      level = vm;
+      appWhy = why;
+    } else if (found.open.recoveryNeeded) {
+      level = 'filesystem';
+      appWhy = `needed crash recovery on open: ${found.open.detail}`;
+    } else if (lost.length > 0) {
+      level = 'filesystem';
+      appWhy = `${lost.length} commits acknowledged before the freeze are missing`;
+    } else {
+      level = 'application';
+      appWhy = 'quiesced by its agent, opens without recovery, every commit before the freeze present';
+    }
+    apps[appId] = { level, why: appWhy, lost, lostDurable, recoveryNeeded: found.open.recoveryNeeded };
+  }
+  return { vm, why, apps };
+}
