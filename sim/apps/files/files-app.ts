@@ -4,9 +4,11 @@
  * own: what survives is exactly what the file system kept, so it is the evidence for the
  * file-system level ("every file write that completed before the freeze is present").
  *
- * Workload: each operation appends one record to one of `FILE_COUNT` files under
- * `/files` on the last volume; every `fsyncEvery`-th operation fsyncs that file first
- * (making it and everything earlier in the file durable). A write is acknowledged when
+ * Workload: each operation appends one record to one of `STREAM_COUNT` streams under
+ * `/files` on the last volume; a stream is a series of segment files
+ * `data-<stream>-<segment>.rec` that rolls over at `SEGMENT_BYTES` (as logs rotate; it also
+ * keeps each file's extent count small while streams interleave on disk). Every
+ * `fsyncEvery`-th operation fsyncs the file it wrote (making it durable). A write is acknowledged when
  * `write` returns (durable: false, the data may sit in dirty pages); an fsync acknowledges
  * again every record of the file it made durable (durable: true).
  *
@@ -26,12 +28,13 @@ import type { FileSystem, FileHandle } from '../../guest/file-system.js';
 import type { AckRecord, AppHost, GuestApp, OpenReport, WorkloadSpec } from '../types.js';
 
 export const FILES_DIR = '/files';
-export const FILE_COUNT = 4;
+export const STREAM_COUNT = 4;
+export const SEGMENT_BYTES = 256 * 1024;
+/** Most segments the app keeps; the workload stops when every stream is full. */
+export const MAX_SEGMENTS_PER_STREAM = 4096;
 export const RECORD_MAGIC = 0x51464c52;
 export const RECORD_HEADER_BYTES = 16;
 const MAX_RECORD_PAYLOAD_BYTES = 1 << 20;
-/** Most records one file may hold before the workload stops appending to it. */
-const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 export interface FilesAppOptions {
   /** Fsync every n-th operation (0: never). */
@@ -76,9 +79,11 @@ export function encodeRecord(id: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-function fileName(index: number): string {
-  return `${FILES_DIR}/data-${index}.rec`;
+function fileName(stream: number, segment: number): string {
+  return `${FILES_DIR}/data-${stream}-${segment}.rec`;
 }
+
+const NAME_RE = /^data-(\d+)-(\d+)\.rec$/;
 
 class FilesApp implements GuestApp {
   readonly appId: AppId = 'files';
@@ -86,10 +91,8 @@ class FilesApp implements GuestApp {
   readonly scriptActions = {};
   readonly programs = {};
   private readonly fs: FileSystem;
-  private readonly handles: FileHandle[] = [];
-  private readonly sizes: number[] = [];
-  /** Ids appended to each file since its last fsync. */
-  private readonly unsynced: number[][] = [];
+  /** Per stream: its current segment, open handle, size and ids appended since its last fsync. */
+  private readonly streams: { segment: number; handle: FileHandle; sizeBytes: number; unsynced: number[] }[] = [];
   private readonly acks: AckRecord[] = [];
   private nextId = 1;
   private opCount = 0;
@@ -112,21 +115,22 @@ class FilesApp implements GuestApp {
       const made = this.fs.mkdir(FILES_DIR);
       if (!made.ok) return { created: true, recoveryNeeded: false, ok: false, detail: `mkdir ${FILES_DIR}: ${made.error.kind}` };
     }
+    const listed = this.fs.readdir(FILES_DIR);
+    if (!listed.ok) return { created, recoveryNeeded: false, ok: false, detail: `readdir ${FILES_DIR}: ${listed.error.kind}` };
+    const lastSegment = new Array<number>(STREAM_COUNT).fill(0);
+    for (const name of listed.value) {
+      const m = NAME_RE.exec(name);
+      if (m === null) continue;
+      const stream = Number(m[1]);
+      if (stream < STREAM_COUNT) lastSegment[stream] = Math.max(lastSegment[stream] ?? 0, Number(m[2]));
+    }
     let maxId = 0;
-    for (let i = 0; i < FILE_COUNT; i++) {
-      const handle = this.fs.open(fileName(i), { create: true });
-      if (!handle.ok) return { created, recoveryNeeded: false, ok: false, detail: `open ${fileName(i)}: ${handle.error.kind}` };
-      const size = this.fs.size(handle.value);
-      assert(size.ok, 'size of an open file');
-      const bytes = this.fs.read(handle.value, 0, size.value);
-      assert(bytes.ok, 'read of an open file');
-      const records = parseRecords(bytes.value);
-      for (const r of records) maxId = Math.max(maxId, r.id);
-      // Appends continue after the valid prefix: a torn tail is overwritten.
-      const last = records[records.length - 1];
-      this.handles.push(handle.value);
-      this.sizes.push(last === undefined ? 0 : last.offsetBytes + RECORD_HEADER_BYTES + last.payload.length);
-      this.unsynced.push([]);
+    for (const ids of this.scan(listed.value)) maxId = Math.max(maxId, ids.maxId);
+    for (let i = 0; i < STREAM_COUNT; i++) {
+      const segment = lastSegment[i] ?? 0;
+      const opened = this.openSegment(i, segment);
+      if (typeof opened === 'string') return { created, recoveryNeeded: false, ok: false, detail: opened };
+      this.streams.push(opened);
     }
     this.nextId = maxId + 1;
     return { created, recoveryNeeded: false, ok: true, detail: created ? 'created /files' : `found ids up to ${maxId}` };
@@ -147,16 +151,41 @@ class FilesApp implements GuestApp {
   committed(): ReadonlySet<string> {
     this.assertAlive();
     const ids = new Set<string>();
-    for (let i = 0; i < FILE_COUNT; i++) {
-      const handle = this.handles[i];
-      if (handle === undefined) continue;
-      const size = this.fs.size(handle);
-      if (!size.ok) continue;
-      const bytes = this.fs.read(handle, 0, size.value);
-      if (!bytes.ok) continue;
-      for (const r of parseRecords(bytes.value)) ids.add(`w${r.id}`);
-    }
+    const listed = this.fs.readdir(FILES_DIR);
+    if (!listed.ok) return ids;
+    for (const file of this.scan(listed.value)) for (const id of file.ids) ids.add(`w${id}`);
     return ids;
+  }
+
+  /** Reads every segment file: the ids of its valid prefix. */
+  private scan(names: readonly string[]): { name: string; ids: number[]; maxId: number }[] {
+    const out: { name: string; ids: number[]; maxId: number }[] = [];
+    for (const name of names) {
+      if (!NAME_RE.test(name)) continue;
+      const handle = this.fs.open(`${FILES_DIR}/${name}`);
+      if (!handle.ok) continue;
+      const size = this.fs.size(handle.value);
+      const bytes = size.ok ? this.fs.read(handle.value, 0, size.value) : size;
+      this.fs.close(handle.value);
+      if (!bytes.ok) continue;
+      const ids = parseRecords(bytes.value).map((r) => r.id);
+      out.push({ name, ids, maxId: ids.reduce((m, id) => Math.max(m, id), 0) });
+    }
+    return out;
+  }
+
+  /** Opens (creating) a segment; appends continue after its valid prefix (a torn tail is overwritten). */
+  private openSegment(stream: number, segment: number): { segment: number; handle: FileHandle; sizeBytes: number; unsynced: number[] } | string {
+    const path = fileName(stream, segment);
+    const handle = this.fs.open(path, { create: true });
+    if (!handle.ok) return `open ${path}: ${handle.error.kind}`;
+    const size = this.fs.size(handle.value);
+    assert(size.ok, 'size of an open file');
+    const bytes = this.fs.read(handle.value, 0, size.value);
+    assert(bytes.ok, 'read of an open file');
+    const records = parseRecords(bytes.value);
+    const last = records[records.length - 1];
+    return { segment, handle: handle.value, sizeBytes: last === undefined ? 0 : last.offsetBytes + RECORD_HEADER_BYTES + last.payload.length, unsynced: [] };
   }
 
   acknowledged(): readonly AckRecord[] {
@@ -166,11 +195,11 @@ class FilesApp implements GuestApp {
   shutdown(): void {
     this.assertAlive();
     this.running = false;
-    for (const h of this.handles) {
-      this.fs.fsync(h);
-      this.fs.close(h);
+    for (const st of this.streams) {
+      this.fs.fsync(st.handle);
+      this.fs.close(st.handle);
     }
-    this.handles.length = 0;
+    this.streams.length = 0;
     this.dead = true;
   }
 
@@ -202,19 +231,31 @@ class FilesApp implements GuestApp {
     }
     const spec = this.workload;
     assert(spec !== undefined, 'workload');
-    const file = this.host.prng.int(0, FILE_COUNT - 1);
-    const handle = this.handles[file];
-    const offset = this.sizes[file];
-    assert(handle !== undefined && offset !== undefined, 'open file');
+    const stream = this.streams[this.host.prng.int(0, STREAM_COUNT - 1)];
+    assert(stream !== undefined, 'stream');
     const id = this.nextId;
-    const payload = new Uint8Array(spec.valueBytes ?? 512);
+    const payload = new Uint8Array(Math.min(spec.valueBytes ?? 512, SEGMENT_BYTES - RECORD_HEADER_BYTES));
     for (let i = 0; i < payload.length; i++) payload[i] = (id * 31 + i * 7) & 0xff;
     const record = encodeRecord(id, payload);
-    if (offset + record.length > MAX_FILE_BYTES) {
-      this.running = false;
-      return;
+    if (stream.sizeBytes + record.length > SEGMENT_BYTES) {
+      if (stream.segment + 1 >= MAX_SEGMENTS_PER_STREAM) {
+        this.running = false;
+        return;
+      }
+      // Roll over: the old segment is fsync'ed and closed, as a log rotation does.
+      const synced = this.fs.fsync(stream.handle);
+      if (synced.ok) for (const done of stream.unsynced) this.ack(`w${done}`, true);
+      stream.unsynced.length = 0;
+      this.fs.close(stream.handle);
+      const next = this.openSegment(this.streams.indexOf(stream), stream.segment + 1);
+      if (typeof next === 'string') {
+        this.host.history.record({ kind: 'app.error', subject: `${this.host.vmId}/files`, data: { op: 'roll', error: next } });
+        this.running = false;
+        return;
+      }
+      Object.assign(stream, next);
     }
-    const written = this.fs.write(handle, offset, record);
+    const written = this.fs.write(stream.handle, stream.sizeBytes, record);
     if (!written.ok) {
       // Out of space or similar: the program stops (it never acknowledges a failed write).
       this.host.history.record({ kind: 'app.error', subject: `${this.host.vmId}/files`, data: { op: 'write', error: written.error.kind } });
@@ -223,16 +264,14 @@ class FilesApp implements GuestApp {
     }
     this.nextId++;
     this.opCount++;
-    this.sizes[file] = offset + record.length;
+    stream.sizeBytes += record.length;
     this.ack(`w${id}`, false);
-    const unsynced = this.unsynced[file];
-    assert(unsynced !== undefined, 'unsynced list');
-    unsynced.push(id);
+    stream.unsynced.push(id);
     if (this.options.fsyncEvery > 0 && this.opCount % this.options.fsyncEvery === 0) {
-      const synced = this.fs.fsync(handle);
+      const synced = this.fs.fsync(stream.handle);
       if (synced.ok) {
-        for (const done of unsynced) this.ack(`w${done}`, true);
-        unsynced.length = 0;
+        for (const done of stream.unsynced) this.ack(`w${done}`, true);
+        stream.unsynced.length = 0;
       }
     }
     this.scheduleNext();

@@ -61,7 +61,8 @@ export function freezeVolumes(ctx: QuiesceContext): { ok: true; flushUs: TimeUs 
     const frozen = v.freeze();
     if (!frozen.ok) {
       for (let j = i - 1; j >= 0; j--) (ctx.volumes[j] as FileSystem).thaw();
-      const reason = frozen.error.kind === 'already-frozen' ? 'the file system is already frozen' : `freeze failed: ${frozen.error.kind}`;
+      const e = frozen.error;
+      const reason = e.kind === 'already-frozen' ? 'the file system is already frozen' : `freeze failed: ${e.kind}${e.kind === 'no-space' ? ` (${e.detail})` : ''}`;
       return { ok: false, failure: { volume: i, reason } };
     }
   }
