@@ -1,8 +1,9 @@
 /**
  * The history recorder: appends events stamped with virtual time and a gapless sequence,
- * and keeps a running SHA-256 over their canonical JSON so two runs can be compared by one
- * hash. Hashing is pure computation, not I/O. `maxEvents` bounds memory; the hash still
- * covers events past the bound (they are counted, not kept).
+ * and a SHA-256 over their canonical JSON so two runs can be compared by one hash. Hashing
+ * is pure computation, not I/O, and lazy: kept events are hashed when a digest is asked
+ * for (most runs never ask), so recording stays cheap. `maxEvents` bounds memory; the hash
+ * still covers events past the bound (they are hashed at once, counted, not kept).
  */
 
 import { createHash, type Hash } from 'node:crypto';
@@ -26,6 +27,8 @@ export class HistoryRecorder implements HistorySink {
   private readonly kept: HistoryEvent[] = [];
   private readonly hash: Hash = createHash('sha256');
   private count = 0;
+  /** Kept events already fed to the hash. */
+  private hashed = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -34,9 +37,12 @@ export class HistoryRecorder implements HistorySink {
 
   record(event: HistoryEventInput): void {
     const full: HistoryEvent = { seq: this.count++, timeUs: this.clock.nowUs(), ...event };
-    this.hash.update(canonicalJson(full));
-    this.hash.update('\n');
-    if (this.kept.length < this.maxEvents) this.kept.push(full);
+    if (this.kept.length < this.maxEvents) {
+      this.kept.push(full);
+    } else {
+      this.catchUp();
+      this.hash.update(`${canonicalJson(full)}\n`);
+    }
   }
 
   get length(): number {
@@ -50,6 +56,11 @@ export class HistoryRecorder implements HistorySink {
 
   /** Hex SHA-256 of every event so far; recording may continue afterwards. */
   digest(): string {
+    this.catchUp();
     return this.hash.copy().digest('hex');
+  }
+
+  private catchUp(): void {
+    for (; this.hashed < this.kept.length; this.hashed++) this.hash.update(`${canonicalJson(this.kept[this.hashed] as HistoryEvent)}\n`);
   }
 }
