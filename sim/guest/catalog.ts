@@ -7,9 +7,12 @@
  * notes. The harness's oracle (scenarios/) is a separate table with its own citations, so a
  * mistake here shows up as a mismatch rather than agreeing with itself.
  *
+ * Linux guests differ by kernel (fact 5): open-vm-tools uses FIFREEZE where the kernel has
+ * it, else the vmsync module, else the sync-only null driver; `LinuxFreezeSupport` is that
+ * knob (FIFREEZE by default).
+ *
  * Leaves out: Windows Storage Spaces (fact 2 lists it with dynamic disks: model it as a
- * dynamic disk), Linux kernels without FIFREEZE (vmsync is modelled as a quiescer but no
- * OS id selects it by default), Tools versions between the three generations.
+ * dynamic disk), Tools versions between the three generations.
  */
 
 import type { AppId, DiskController, GuestOsId, Quiescer, QuiesceMode, ToolsId, VmFlags } from '../../core/hypervisor-port.js';
@@ -124,6 +127,9 @@ export interface DiskLayout {
   readonly dynamic: boolean;
 }
 
+/** What the Linux guest's kernel offers a freeze driver (fact 5). */
+export type LinuxFreezeSupport = 'fifreeze' | 'vmsync' | 'none';
+
 export interface ToolsQuiescePlan {
   readonly quiescer: Quiescer;
   /** The best mode Tools will try for. */
@@ -140,12 +146,13 @@ export function toolsSupport(os: GuestOsId, tools: ToolsId): string | null {
 }
 
 /** What the simulated Tools do when asked to quiesce this VM (see the header). */
-export function toolsQuiescer(osId: GuestOsId, toolsId: ToolsId, flags: VmFlags, disks: readonly DiskLayout[]): ToolsQuiescePlan {
+export function toolsQuiescer(osId: GuestOsId, toolsId: ToolsId, flags: VmFlags, disks: readonly DiskLayout[], linuxFreeze: LinuxFreezeSupport = 'fifreeze'): ToolsQuiescePlan {
   const os = GUEST_OS[osId];
   const tools = TOOLS[toolsId];
   if (os.family === 'other') return { quiescer: 'none', maxMode: 'none', vssWriters: false, limitedBy: 'Tools cannot quiesce this guest OS' };
   if (os.family === 'linux') {
-    const quiescer = tools.linuxQuiescer;
+    let quiescer = tools.linuxQuiescer;
+    if (quiescer === 'fifreeze' && linuxFreeze !== 'fifreeze') quiescer = linuxFreeze === 'vmsync' ? 'vmsync' : 'sync-only';
     if (quiescer === 'none') return { quiescer, maxMode: 'none', vssWriters: false, limitedBy: `${tools.name} have no Linux quiescer` };
     return { quiescer, maxMode: 'filesystem', vssWriters: false, limitedBy: 'Linux has no VSS: applications only through freeze scripts' };
   }

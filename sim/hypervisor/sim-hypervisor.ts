@@ -23,7 +23,7 @@ import type { ChangeId} from '../../core/ids.js';
 import { DiskId, SnapshotId, VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { AppFactory, WorkloadSpec } from '../apps/types.js';
-import { APPS, GUEST_OS, toolsQuiescer, toolsSupport, TOOLS } from '../guest/catalog.js';
+import { APPS, GUEST_OS, toolsQuiescer, toolsSupport, TOOLS, type LinuxFreezeSupport } from '../guest/catalog.js';
 import { mkfs } from '../guest/fs-format.js';
 import type { QuiesceContext } from '../guest/quiesce/context.js';
 import type { GuestScript } from '../guest/quiesce/scripts.js';
@@ -61,6 +61,8 @@ export interface AddVmSpec extends NewVmSpec {
   /** Faults of every disk of the VM (lying cache, power-loss plan, CBT bugs). */
   readonly diskFaults?: DiskFaults;
   readonly memoryBytes?: number;
+  /** What a Linux guest's kernel offers the freeze driver (default FIFREEZE). */
+  readonly linuxFreeze?: LinuxFreezeSupport;
 }
 
 interface Taken {
@@ -407,7 +409,7 @@ export class SimHypervisor implements HypervisorPort {
     });
     const vm = new SimVm({
       vmId, name: spec.name, guestOs: spec.guestOs, tools: spec.tools, flags, disks, apps: [...spec.apps],
-      memoryBytes: spec.memoryBytes ?? DEFAULT_MEMORY_BYTES,
+      memoryBytes: spec.memoryBytes ?? DEFAULT_MEMORY_BYTES, linuxFreeze: spec.linuxFreeze ?? 'fifreeze',
     }, {
       clock: this.sim.clock, queue: this.sim.queue, history: this.sim.history,
       stream: (name) => this.sim.stream(name),
@@ -478,7 +480,7 @@ export class SimHypervisor implements HypervisorPort {
       const outcome = { ...unquiesced(true), fault: { kind: 'ToolsUnavailable' as const, reason: 'VMware Tools are not running in the guest' } };
       return err({ kind: 'quiesce', vmId: vm.vmId, fault: outcome.fault, outcome });
     }
-    const plan = toolsQuiescer(vm.guestOs, vm.tools, vm.flags, vm.disks.map((d) => d.info));
+    const plan = toolsQuiescer(vm.guestOs, vm.tools, vm.flags, vm.disks.map((d) => d.info), vm.linuxFreeze);
     const startUs = this.sim.clock.nowUs();
     const ctx: QuiesceContext = {
       vmId: vm.vmId, clock: this.sim.clock, history: this.sim.history, volumes: guest.volumes,

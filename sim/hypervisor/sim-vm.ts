@@ -16,7 +16,7 @@ import type { SnapshotId, VmId } from '../../core/ids.js';
 import type { HistorySink } from '../../core/history.js';
 import type { Prng } from '../../core/prng.js';
 import type { AppFactory, AppHost, GuestApp, OpenReport, ScriptActionResult, ScriptArgument, WorkloadSpec } from '../apps/types.js';
-import { GUEST_OS, type GuestOsFacts } from '../guest/catalog.js';
+import { GUEST_OS, type GuestOsFacts, type LinuxFreezeSupport } from '../guest/catalog.js';
 import { FileSystem } from '../guest/file-system.js';
 import type { GuestScript } from '../guest/quiesce/scripts.js';
 import type { EventQueue } from '../kernel/event-queue.js';
@@ -74,6 +74,7 @@ export interface SimVmSetup {
   readonly disks: SimDisk[];
   readonly apps: readonly AppId[];
   readonly memoryBytes: number;
+  readonly linuxFreeze: LinuxFreezeSupport;
 }
 
 export interface VmWorld {
@@ -97,6 +98,7 @@ export class SimVm {
   readonly disks: SimDisk[];
   readonly apps: readonly AppId[];
   readonly memoryBytes: number;
+  readonly linuxFreeze: LinuxFreezeSupport;
   readonly os: GuestOsFacts;
   readonly snapshots = new Map<string, SnapshotRecord>();
   scripts: GuestScript[] = [];
@@ -117,6 +119,7 @@ export class SimVm {
     this.disks = setup.disks;
     this.apps = setup.apps;
     this.memoryBytes = setup.memoryBytes;
+    this.linuxFreeze = setup.linuxFreeze;
     this.os = GUEST_OS[setup.guestOs];
   }
 

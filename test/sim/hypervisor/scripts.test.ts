@@ -11,21 +11,23 @@ import { sToUs } from '../../../core/clock.js';
 import { unwrap } from '../../../core/result.js';
 import { createFilesApp } from '../../../sim/apps/files/files-app.js';
 import { LEGACY_POST_THAW, LEGACY_PRE_FREEZE, SCRIPTS_DIR, type GuestScript } from '../../../sim/guest/quiesce/scripts.js';
+import type { LinuxFreezeSupport } from '../../../sim/guest/catalog.js';
 import { SimHypervisor } from '../../../sim/hypervisor/sim-hypervisor.js';
 import { Simulation } from '../../../sim/kernel/simulation.js';
 import { probeFactory, type ProbeLog } from '../../support/probe-app.js';
 import { judgeSnapshot } from './helpers.js';
 
-async function linux(scripts: readonly GuestScript[], options: { timeoutMs?: number; tools?: 'esx35u2' | 'esx41'; preFreeze?: boolean } = {}) {
+async function linux(scripts: readonly GuestScript[], options: { timeoutMs?: number; tools?: 'esx35u2' | 'esx41'; preFreeze?: boolean; kernel?: LinuxFreezeSupport } = {}) {
   const log: ProbeLog = { calls: [] };
   const factories = { sqlite: probeFactory(log, 'sqlite'), files: createFilesApp };
   const hv = new SimHypervisor({ sim: new Simulation({ seed: 5 }), apps: factories });
-  const vm = unwrap(hv.addVm({ name: 'web', guestOs: 'linux', tools: options.tools ?? 'esx41', apps: ['sqlite', 'files'], disks: [{ capacityBytes: 64 * 1024 * 1024 }] }));
+  const vm = unwrap(hv.addVm({ name: 'web', guestOs: 'linux', tools: options.tools ?? 'esx41', apps: ['sqlite', 'files'], disks: [{ capacityBytes: 64 * 1024 * 1024 }], linuxFreeze: options.kernel ?? 'fifreeze' }));
   hv.installScripts(vm.vmId, scripts);
   hv.startWorkload(vm.vmId, 'sqlite', { meanIntervalUs: 10_000 });
   hv.startWorkload(vm.vmId, 'files', { meanIntervalUs: 10_000 });
   hv.runFor(sToUs(2));
-  if (options.preFreeze === true) unwrap(vm.guest?.volumes[0]?.freeze() ?? { ok: false, error: 'no guest' });
+  const system = vm.guest?.volumes[0];
+  if (options.preFreeze === true && system !== undefined) unwrap(system.freeze());
   const result = await hv.createSnapshot(vm.vmId, {
     name: 'b', quiesce: true, memory: false, ...options.timeoutMs === undefined ? {} : { quiesceSpec: { vssBackupType: 'full', timeoutMs: options.timeoutMs } },
   });
@@ -93,5 +95,16 @@ describe('Linux freeze scripts', () => {
     expect(snap.quiesce).toMatchObject({ quiescer: 'sync-only', scripts: [] });
     const verdict = judgeSnapshot(w.hv, w.vm.vmId, snap, w.factories);
     expect(verdict.vm).toBe('crash');
+  });
+
+  it('falls back from FIFREEZE to vmsync (same hold) and then to the sync-only driver by kernel', async () => {
+    const vmsync = await linux([], { kernel: 'vmsync' });
+    const snap = unwrap(vmsync.result);
+    expect(snap.quiesce.quiescer).toBe('vmsync');
+    expect(judgeSnapshot(vmsync.hv, vmsync.vm.vmId, snap, vmsync.factories).vm).toBe('filesystem');
+    const none = await linux([], { kernel: 'none' });
+    const weak = unwrap(none.result);
+    expect(weak.quiesce.quiescer).toBe('sync-only');
+    expect(judgeSnapshot(none.hv, none.vm.vmId, weak, none.factories).vm).toBe('crash');
   });
 });
