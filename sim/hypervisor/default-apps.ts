@@ -1,0 +1,28 @@
+/**
+ * The application models a simulated hypervisor installs by default, by id. The domain
+ * controllers of one world share one AdDomain (their replication partner and RID master),
+ * so each world builds its own set with `defaultApps()`.
+ */
+
+import type { AppId } from '../../core/hypervisor-port.js';
+import { createExchangeApp } from '../apps/exchange/index.js';
+import { createFilesApp } from '../apps/files/files-app.js';
+import { AdDomain, ntdsAppFactory } from '../apps/ntds/index.js';
+import type { AppFactory } from '../apps/types.js';
+
+export interface AppSet {
+  readonly domain: AdDomain;
+  readonly factories: Readonly<Partial<Record<AppId, AppFactory>>>;
+}
+
+export function defaultApps(): AppSet {
+  const domain = new AdDomain();
+  return {
+    domain,
+    factories: {
+      files: createFilesApp,
+      exchange: createExchangeApp,
+      ntds: ntdsAppFactory(domain),
+    },
+  };
+}
