@@ -904,12 +904,13 @@ export class FileSystem {
 
   private readPage(ino: number, index: number): Uint8Array {
     const inode = this.inode(ino);
-    const b = mapLogical(inode.extents, index);
-    let data: Uint8Array;
-    if (b === undefined) data = new Uint8Array(PAGE_BYTES);
-    else data = this.pendingData.get(b)?.slice() ?? this.device.read(b * BLOCK_BYTES, BLOCK_BYTES);
-    // Bytes past the end (left over from before a truncate) read as zeros.
     const size = this.sizeOf(ino);
+    // A page wholly past the end reads as zeros, mapped or not (an append's new page).
+    if (index * PAGE_BYTES >= size) return new Uint8Array(PAGE_BYTES);
+    const b = mapLogical(inode.extents, index);
+    if (b === undefined) return new Uint8Array(PAGE_BYTES);
+    const data = this.pendingData.get(b)?.slice() ?? this.device.read(b * BLOCK_BYTES, BLOCK_BYTES);
+    // Bytes past the end (left over from before a truncate) read as zeros.
     if ((index + 1) * PAGE_BYTES > size) data.fill(0, Math.max(0, size - index * PAGE_BYTES));
     return data;
   }

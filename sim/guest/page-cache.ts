@@ -87,6 +87,8 @@ export class PageCache {
   readonly capacityPages: number;
   readonly dirtyLimitPages: number;
   private readonly files = new Map<number, Map<number, Page>>();
+  /** The dirty pages of each file (only files with some): fsync and the flusher visit these, not every cached page. */
+  private readonly dirtyByFile = new Map<number, Set<Page>>();
   /** Every cached page, least recently used first (Map keeps insertion order). */
   private readonly lru = new Map<Page, true>();
   /**
@@ -121,8 +123,8 @@ export class PageCache {
 
   stats(): PageCacheStats {
     let oldest: TimeUs | undefined;
-    for (const page of this.lru.keys()) {
-      if (page.dirty && (oldest === undefined || page.dirtiedAtUs < oldest)) oldest = page.dirtiedAtUs;
+    for (const dirty of this.dirtyByFile.values()) {
+      for (const page of dirty) if (oldest === undefined || page.dirtiedAtUs < oldest) oldest = page.dirtiedAtUs;
     }
     return { cachedPages: this.lru.size, dirtyPages: this.dirtyCount, dirtyBytes: this.dirtyCount * PAGE_BYTES, oldestDirtyUs: oldest, writtenBackPages: this.writtenBack };
   }
@@ -147,7 +149,7 @@ export class PageCache {
   /** Dirty page indexes of one file, ascending. */
   dirtyIndexes(key: number): number[] {
     const out: number[] = [];
-    for (const page of this.files.get(key)?.values() ?? []) if (page.dirty) out.push(page.index);
+    for (const page of this.dirtyByFile.get(key) ?? []) out.push(page.index);
     return out.sort((a, b) => a - b);
   }
 
@@ -163,6 +165,7 @@ export class PageCache {
       page.dirty = true;
       page.dirtiedAtUs = this.clock.nowUs();
       this.dirtyCount++;
+      this.markDirty(page);
     }
     this.evict();
   }
@@ -187,9 +190,9 @@ export class PageCache {
   /** Writes back every dirty page of one file. */
   writebackFile(key: number): WritebackReport {
     this.assertLive();
-    const pages = this.files.get(key);
-    if (pages === undefined) return { writtenPages: 0 };
-    const dirty = [...pages.values()].filter((p) => p.dirty).sort((a, b) => a.index - b.index);
+    const dirtySet = this.dirtyByFile.get(key);
+    if (dirtySet === undefined) return { writtenPages: 0 };
+    const dirty = [...dirtySet].sort((a, b) => a.index - b.index);
     return this.writeBack(key, dirty);
   }
 
@@ -222,13 +225,15 @@ export class PageCache {
     this.assertLive();
     let total = 0;
     for (let round = 0; round <= this.files.size && this.dirtyCount > this.dirtyLimitPages; round++) {
+      // The minimum of (dirtiedAtUs, key) over the dirty pages: independent of visiting order.
       let oldestKey: number | undefined;
       let oldestUs = Number.POSITIVE_INFINITY;
-      for (const page of this.lru.keys()) {
-        if (!page.dirty) continue;
-        if (page.dirtiedAtUs < oldestUs || (page.dirtiedAtUs === oldestUs && oldestKey !== undefined && page.key < oldestKey)) {
-          oldestUs = page.dirtiedAtUs;
-          oldestKey = page.key;
+      for (const dirty of this.dirtyByFile.values()) {
+        for (const page of dirty) {
+          if (page.dirtiedAtUs < oldestUs || (page.dirtiedAtUs === oldestUs && oldestKey !== undefined && page.key < oldestKey)) {
+            oldestUs = page.dirtiedAtUs;
+            oldestKey = page.key;
+          }
         }
       }
       if (oldestKey === undefined) break;
@@ -255,6 +260,7 @@ export class PageCache {
   crash(): void {
     this.cancelTimer();
     this.files.clear();
+    this.dirtyByFile.clear();
     this.lru.clear();
     this.dirtyCount = 0;
     this.dead = true;
@@ -282,11 +288,11 @@ export class PageCache {
   private writeBackWhere(select: (page: Page) => boolean): WritebackReport {
     let total = 0;
     let firstError: WritebackFailure | undefined;
-    const keys = [...this.files.keys()].sort((a, b) => a - b);
+    const keys = [...this.dirtyByFile.keys()].sort((a, b) => a - b);
     for (const key of keys) {
-      const pages = this.files.get(key);
-      if (pages === undefined) continue;
-      const chosen = [...pages.values()].filter((p) => p.dirty && select(p)).sort((a, b) => a.index - b.index);
+      const dirty = this.dirtyByFile.get(key);
+      if (dirty === undefined) continue;
+      const chosen = [...dirty].filter((p) => select(p)).sort((a, b) => a.index - b.index);
       if (chosen.length === 0) continue;
       const report = this.writeBack(key, chosen);
       total += report.writtenPages;
@@ -304,6 +310,7 @@ export class PageCache {
       if (page.dirty) {
         page.dirty = false;
         this.dirtyCount--;
+        this.unmarkDirty(page);
       }
     }
     this.writtenBack += report.writtenPages;
@@ -352,7 +359,25 @@ export class PageCache {
     pages?.delete(page.index);
     if (pages?.size === 0) this.files.delete(page.key);
     this.lru.delete(page);
-    if (page.dirty) this.dirtyCount--;
+    if (page.dirty) {
+      this.dirtyCount--;
+      this.unmarkDirty(page);
+    }
+  }
+
+  private markDirty(page: Page): void {
+    let dirty = this.dirtyByFile.get(page.key);
+    if (dirty === undefined) {
+      dirty = new Set();
+      this.dirtyByFile.set(page.key, dirty);
+    }
+    dirty.add(page);
+  }
+
+  private unmarkDirty(page: Page): void {
+    const dirty = this.dirtyByFile.get(page.key);
+    dirty?.delete(page);
+    if (dirty?.size === 0) this.dirtyByFile.delete(page.key);
   }
 
   /** Evicts clean pages, least recently used first, down to the capacity (dirty ones stay). */
