@@ -149,6 +149,8 @@ export interface FsStats {
 
 /** Largest single read or write (a caller bug, not a file size limit). */
 export const MAX_IO_BYTES = 64 * 1024 * 1024;
+/** Blocks in one inode preallocation window (ext4's default inode preallocation is 512 KiB; smaller here). */
+const WINDOW_BLOCKS = 32;
 /** Most pages one buffered write handles between two throttling checks. */
 const MAX_WRITE_CHUNK_PAGES = 256;
 /** Callers that may wait for a thaw at once: a runaway waiter loop fails loudly. */
@@ -201,6 +203,14 @@ export class FileSystem {
   /** 'writeback' mode: data of newly allocated blocks, written after the next commit. */
   private readonly pendingData = new Map<number, Uint8Array>();
   private allocCursor: number;
+  /**
+   * Per-inode preallocation windows (ext4 mballoc's inode preallocation, in memory only):
+   * a file growing by appends takes the next block of its window, so files written in
+   * turn do not interleave block by block. `windowOwner` maps each reserved, still free
+   * block to its inode; other allocations skip those blocks unless nothing else is free.
+   */
+  private readonly windows = new Map<number, { next: number; end: number }>();
+  private readonly windowOwner = new Map<number, number>();
   private inodeCursor = ROOT_INO + 1;
   private readonly handles = new Map<number, HandleState>();
   private nextFileId = 1;
@@ -804,20 +814,81 @@ export class FileSystem {
     return this.volume.used[b] === 0 && !this.freedRunning.has(b) && !this.quarantine.has(b);
   }
 
-  /** Allocates one block, the first usable at or after `goal` (wrapping). Caller checked space. */
-  private allocBlock(goal: number): number {
+  /**
+   * Allocates one block, the first usable at or after `goal` (wrapping), skipping blocks in
+   * other inodes' preallocation windows unless nothing else is left. Caller checked space.
+   */
+  private allocBlock(goal: number, ino = 0): number {
     const g = this.g;
     const start = goal >= g.dataStart && goal < g.totalBlocks ? goal : this.allocCursor;
+    const free = (b: number): boolean => {
+      if (!this.usable(b)) return false;
+      const owner = this.windowOwner.get(b);
+      return owner === undefined || owner === ino;
+    };
     let found = -1;
-    for (let b = start; b < g.totalBlocks && found < 0; b++) if (this.usable(b)) found = b;
-    for (let b = g.dataStart; b < start && found < 0; b++) if (this.usable(b)) found = b;
+    for (let b = start; b < g.totalBlocks && found < 0; b++) if (free(b)) found = b;
+    for (let b = g.dataStart; b < start && found < 0; b++) if (free(b)) found = b;
+    if (found < 0) {
+      // Only other files' windows are left: take from them (preallocation is advisory).
+      for (let b = g.dataStart; b < g.totalBlocks && found < 0; b++) if (this.usable(b)) found = b;
+    }
     assert(found >= 0, 'no usable block although space was checked');
-    this.volume.used[found] = 1;
-    this.bitmapBits[found >>> 3] = (this.bitmapBits[found >>> 3] as number) | (1 << (found & 7));
-    this.freeBlocks--;
-    this.dirtyMeta.add(bitmapBlockOf(g, found));
+    this.takeBlock(found);
     this.allocCursor = found + 1 < g.totalBlocks ? found + 1 : g.dataStart;
     return found;
+  }
+
+  private takeBlock(b: number): void {
+    this.windowOwner.delete(b);
+    this.volume.used[b] = 1;
+    this.bitmapBits[b >>> 3] = (this.bitmapBits[b >>> 3] as number) | (1 << (b & 7));
+    this.freeBlocks--;
+    this.dirtyMeta.add(bitmapBlockOf(this.g, b));
+  }
+
+  /** The next data block of `ino` after `goal`: the goal itself, its window, or a new window. */
+  private allocDataBlock(ino: number, goal: number): number {
+    const g = this.g;
+    const owner = this.windowOwner.get(goal);
+    if (goal >= g.dataStart && goal < g.totalBlocks && this.usable(goal) && (owner === undefined || owner === ino)) {
+      const w = this.windows.get(ino);
+      if (w !== undefined && goal >= w.next && goal < w.end) w.next = goal + 1;
+      this.takeBlock(goal);
+      return goal;
+    }
+    const w = this.windows.get(ino);
+    if (w !== undefined) {
+      while (w.next < w.end && !(this.usable(w.next) && this.windowOwner.get(w.next) === ino)) w.next++;
+      if (w.next < w.end) {
+        const b = w.next++;
+        this.takeBlock(b);
+        return b;
+      }
+      this.dropWindow(ino);
+    }
+    // A new window: the first run of WINDOW_BLOCKS free, unreserved blocks from the cursor.
+    let run = 0;
+    for (let i = 0, b = this.allocCursor; i < g.totalBlocks - g.dataStart; i++, b = b + 1 < g.totalBlocks ? b + 1 : g.dataStart) {
+      if (b === g.dataStart) run = 0;
+      run = this.usable(b) && !this.windowOwner.has(b) ? run + 1 : 0;
+      if (run === WINDOW_BLOCKS) {
+        const first = b - WINDOW_BLOCKS + 1;
+        for (let x = first + 1; x <= b; x++) this.windowOwner.set(x, ino);
+        this.windows.set(ino, { next: first + 1, end: b + 1 });
+        this.takeBlock(first);
+        this.allocCursor = b + 1 < g.totalBlocks ? b + 1 : g.dataStart;
+        return first;
+      }
+    }
+    return this.allocBlock(goal, ino);
+  }
+
+  private dropWindow(ino: number): void {
+    const w = this.windows.get(ino);
+    if (w === undefined) return;
+    for (let b = w.next; b < w.end; b++) if (this.windowOwner.get(b) === ino) this.windowOwner.delete(b);
+    this.windows.delete(ino);
   }
 
   private freeBlock(b: number): void {
@@ -861,7 +932,7 @@ export class FileSystem {
     const before = mapLogical(inode.extents, logical - 1);
     const last = inode.extents[inode.extents.length - 1];
     const goal = before !== undefined ? before + 1 : last !== undefined ? last.physical + last.length : this.allocCursor;
-    const b = this.allocBlock(goal);
+    const b = this.allocDataBlock(ino, goal);
     const added = insertExtent(inode.extents, logical, b);
     if (added.length > MAX_EXTENTS) {
       this.freeBlock(b);
@@ -1138,6 +1209,7 @@ export class FileSystem {
   }
 
   private releaseFile(ino: number): void {
+    this.dropWindow(ino);
     const inode = this.inode(ino);
     inode.linkCount--;
     assert(inode.linkCount === 0, 'files have one link');

@@ -561,10 +561,12 @@ function createLog(o: Pick<EseStoreOptions, 'fs' | 'layout' | 'logFileBytes'>, g
   if (!stale.ok && stale.error.kind !== 'not-found') return fsErr('unlink', path, stale.error);
   const h = o.fs.create(path);
   if (!h.ok) return fsErr('create', path, h.error);
-  const image = new Uint8Array(o.logFileBytes);
-  image.set(encodeLogHeader(gen, o.layout.base, o.logFileBytes), 0);
-  const written = writeAll(o.fs, h.value, 0, image);
+  // ESE preallocates each generation; the zeroed body is a hole here (it reads as zeros and
+  // costs no writes), only the header is written.
+  const written = writeAll(o.fs, h.value, 0, encodeLogHeader(gen, o.layout.base, o.logFileBytes));
   if (!written.ok) return written;
+  const sized = o.fs.truncate(h.value, o.logFileBytes);
+  if (!sized.ok) return fsErr('truncate', path, sized.error);
   const flushed = sync(o.fs, h.value);
   if (!flushed.ok) return flushed;
   return ok(h.value);
