@@ -11,6 +11,7 @@ import { createExchangeApp } from '../apps/exchange/index.js';
 import { createFilesApp } from '../apps/files/files-app.js';
 import { AdDomain, ntdsAppFactory } from '../apps/ntds/index.js';
 import { createSqliteApp, loadSqlite } from '../apps/sqlite/index.js';
+import { createSqlServerApp } from '../apps/sqlserver/index.js';
 import type { AppFactory } from '../apps/types.js';
 
 /** Loads what the default apps need before their first boot (the SQLite wasm module). */
@@ -30,6 +31,7 @@ export function defaultApps(): AppSet {
     factories: {
       files: createFilesApp,
       sqlite: createSqliteApp,
+      sqlserver: createSqlServerApp,
       exchange: createExchangeApp,
       ntds: ntdsAppFactory(domain),
     },
