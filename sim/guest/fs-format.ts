@@ -100,9 +100,28 @@ function view(block: Uint8Array): DataView {
   return new DataView(block.buffer, block.byteOffset, block.byteLength);
 }
 
+/**
+ * Zeroed 4 KiB blocks carved from 256 KiB slabs: one ArrayBuffer allocation per 64 blocks
+ * instead of one per block (metadata encoding allocates a few blocks per journal commit).
+ * A slab lives while any of its blocks is referenced.
+ */
+const SLAB_BLOCKS = 64;
+let slab = new Uint8Array(0);
+let slabNext = 0;
+
+export function zeroBlock(): Uint8Array {
+  if (slabNext >= slab.length) {
+    slab = new Uint8Array(SLAB_BLOCKS * BLOCK_BYTES);
+    slabNext = 0;
+  }
+  const block = slab.subarray(slabNext, slabNext + BLOCK_BYTES);
+  slabNext += BLOCK_BYTES;
+  return block;
+}
+
 /** A fresh block with the header filled in; the caller seals it after writing the payload. */
 function newBlock(kind: number, blockNo: number): { block: Uint8Array; dv: DataView } {
-  const block = new Uint8Array(BLOCK_BYTES);
+  const block = zeroBlock();
   const dv = view(block);
   dv.setUint32(0, FS_MAGIC, true);
   dv.setUint16(4, kind, true);
