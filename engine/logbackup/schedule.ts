@@ -1,0 +1,61 @@
+/**
+ * The transaction-log backup schedule of seed 003 (notes fact 22):
+ * - log backups need a successful application-aware full backup first;
+ * - the first log backup starts when that full backup completes (time T0);
+ * - the next one starts at the next interval tick (T0 + k x interval) after the previous
+ *   one started — or, if the previous one ran past that tick, as soon as it ends;
+ * - log backups continue until the next full backup starts.
+ *
+ * Example (seed 003): interval 30 min, full done 12:00 -> first log backup 12:00; it ends
+ * 12:20 -> next 12:30; had it run until 12:45 -> next at 12:45.
+ *
+ * Pure functions of virtual time (microseconds). Leaves out: calendars, blackout windows,
+ * retries of a failed log backup (a failure is just an end time here).
+ */
+
+import { assert } from '../../core/assert.js';
+import type { TimeUs } from '../../core/clock.js';
+
+export interface LogSchedule {
+  /** Completion of the application-aware full backup the chain starts from. */
+  readonly fullDoneUs: TimeUs;
+  readonly intervalUs: TimeUs;
+  /** Start of the next full backup (log backups stop), if known. */
+  readonly nextFullUs?: TimeUs;
+}
+
+/** When the log backup after one that started at `startedUs` and ended at `endedUs` starts. */
+export function nextLogBackupStart(schedule: LogSchedule, startedUs: TimeUs, endedUs: TimeUs): TimeUs | null {
+  const { fullDoneUs, intervalUs } = schedule;
+  assert(Number.isSafeInteger(intervalUs) && intervalUs > 0, `interval must be a positive whole number of microseconds, got ${intervalUs}`);
+  assert(startedUs >= fullDoneUs && endedUs >= startedUs, `log backup [${startedUs}, ${endedUs}] before the full backup (${fullDoneUs}) or ending before it starts`);
+  const nextTick = fullDoneUs + (Math.floor((startedUs - fullDoneUs) / intervalUs) + 1) * intervalUs;
+  const next = endedUs > nextTick ? endedUs : nextTick;
+  if (schedule.nextFullUs !== undefined && next >= schedule.nextFullUs) return null;
+  return next;
+}
+
+/**
+ * The start times of every log backup until `untilUs` (or the next full), given how long
+ * each takes (`durationUs(i, startUs)`); at most `maxBackups`.
+ */
+export function logBackupStarts(schedule: LogSchedule, untilUs: TimeUs, durationUs: (index: number, startUs: TimeUs) => TimeUs, maxBackups = 100_000): TimeUs[] {
+  const starts: TimeUs[] = [];
+  let start: TimeUs | null = schedule.fullDoneUs;
+  while (start !== null && start <= untilUs && (schedule.nextFullUs === undefined || start < schedule.nextFullUs)) {
+    assert(starts.length < maxBackups, `more than ${maxBackups} log backups before ${untilUs}`);
+    starts.push(start);
+    const d = durationUs(starts.length - 1, start);
+    assert(Number.isSafeInteger(d) && d >= 0, `log backup duration ${d}`);
+    start = nextLogBackupStart(schedule, start, start + d);
+  }
+  return starts;
+}
+
+/**
+ * The worst RPO the schedule allows: a commit just after a log backup's cut waits for the
+ * next one to end, so RPO <= interval + the longest log backup (DESIGN property 13).
+ */
+export function worstRpoUs(intervalUs: TimeUs, longestLogBackupUs: TimeUs): TimeUs {
+  return intervalUs + longestLogBackupUs;
+}
