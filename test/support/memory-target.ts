@@ -6,6 +6,7 @@
 
 import { ok, type Result } from '../../core/result.js';
 import type { BackupTarget, DiskSink, ParentPoint, PointSink } from '../../engine/backup/sink.js';
+import type { PointSource } from '../../engine/restore/source.js';
 
 export interface StoredPoint {
   readonly id: string;
@@ -52,4 +53,27 @@ export class MemoryTarget implements BackupTarget {
     };
     return Promise.resolve(point);
   }
+}
+
+const BLOCK = 64 * 1024;
+
+/** A restore source over a stored point: extents are its non-zero 64 KiB blocks. */
+export function sourceOf(point: StoredPoint): PointSource {
+  return {
+    pointId: point.id,
+    disks: () => [...point.disks].map(([diskId, bytes]) => ({ diskId, capacityBytes: bytes.length })),
+    extents: (diskId) => {
+      const bytes = point.disks.get(diskId) ?? new Uint8Array(0);
+      const out: { startBytes: number; lengthBytes: number }[] = [];
+      for (let b = 0; b < bytes.length; b += BLOCK) {
+        const block = bytes.subarray(b, b + BLOCK);
+        if (block.every((x) => x === 0)) continue;
+        const last = out.at(-1);
+        if (last !== undefined && last.startBytes + last.lengthBytes === b) last.lengthBytes += block.length;
+        else out.push({ startBytes: b, lengthBytes: block.length });
+      }
+      return Promise.resolve(out);
+    },
+    read: (diskId, offsetBytes, lengthBytes) => Promise.resolve((point.disks.get(diskId) ?? new Uint8Array(0)).slice(offsetBytes, offsetBytes + lengthBytes)),
+  };
 }
