@@ -7,6 +7,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
+import { registerImage } from './image.js';
 import { registerMatrix } from './matrix.js';
 
 import { VERSION } from './version.js';
@@ -21,6 +22,7 @@ function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false);
   registerMatrix(program);
+  registerImage(program);
   return program;
 }
 

@@ -28,6 +28,10 @@ const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process
 export const IO_ADAPTERS: readonly string[] = [
   // Reads the SQLite wasm binary from node_modules once per process (nothing is fetched).
   'sim/apps/sqlite/wasm-loader.ts',
+  // The repository's local-directory store (atomic publish with fsync); twin: engine/store/memory-store.ts.
+  'engine/store/local-dir-store.ts',
+  // File-level restore into a real directory; twin: MemoryFileWriter in engine/restore/file-writer.ts.
+  'engine/restore/file-writer-local.ts',
 ];
 
 const BANNED_CALLS: readonly [RegExp, string][] = [

@@ -1,0 +1,466 @@
+/**
+ * The repository: RecoveryPoints stored as content-addressed, compressed, deduplicated
+ * chunks in packs, found through index files, described by manifests (formats: pack.ts,
+ * index-file.ts, manifest.ts, config.ts; layout and rules: engine/README.md).
+ *
+ * Crash safety rests on the publish order of a commit (point-writer.ts): packs, then the
+ * index file that lists them, then the manifest, which is the commit point. Readers see
+ * only manifests, so a crash never exposes a partial point; objects are immutable and
+ * only prune deletes, so a crash never loses an earlier one. Garbage a crash leaves (packs
+ * and index entries no manifest needs, temps under tmp/) is removed by prune.
+ *
+ * Writers (beginPoint, prune) need the writer lock, taken by `open` with `writer`
+ * options; readers (list, read, restore, verify) take none.
+ *
+ * Leaves out: encryption, a cache of index files on the reader's side (every open loads
+ * every index file), rebuilding a lost index from pack trailers, and concurrent readers'
+ * protection from prune (a read during prune can fail with a named missing pack).
+ */
+
+import { assert, assertInt } from '../../core/assert.js';
+import type { Clock } from '../../core/clock.js';
+import type { DiskId } from '../../core/ids.js';
+import { err, ok, type Result } from '../../core/result.js';
+import { describeStoreError, TEMP_PREFIX, type ByteStore, type StoreError } from '../store/byte-store.js';
+import { describeLockError, StoreLock, type LockError, type LockRecord } from '../store/lock.js';
+import { Chunker } from './chunker.js';
+import { decompressBlob, DEFAULT_BROTLI_QUALITY } from './compression.js';
+import {
+  CONFIG_NAME, DEFAULT_CHUNKER, DEFAULT_PACK_TARGET_BYTES, DEFAULT_ZERO, decodeConfig, encodeConfig, type RepositoryConfig,
+} from './config.js';
+import { endOf, firstExtentEndingAfter, type MappedExtent } from './extent-map.js';
+import {
+  isHashHex, manifestName, packName, RecoveryPointId, sha256Hex,
+  type ChunkId, type PackId,
+} from './hash.js';
+import { decodeIndex, type ChunkLocation, type IndexedPack } from './index-file.js';
+import { decodeManifest, mappedBytes, type Manifest, type RecoveryPointMeta } from './manifest.js';
+import { crc32 } from '../../core/crc32.js';
+import { PointWriter } from './point-writer.js';
+import { PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES } from './pack.js';
+
+export type RepoError =
+  | { readonly kind: 'store'; readonly error: StoreError }
+  | { readonly kind: 'not-a-repository'; readonly where: string; readonly reason: string }
+  | { readonly kind: 'already-a-repository'; readonly where: string }
+  | { readonly kind: 'lock'; readonly error: LockError }
+  | { readonly kind: 'read-only'; readonly operation: string }
+  | { readonly kind: 'unknown-point'; readonly id: string }
+  | { readonly kind: 'ambiguous-point'; readonly prefix: string; readonly matches: readonly RecoveryPointId[] }
+  | { readonly kind: 'manifest-damaged'; readonly id: RecoveryPointId; readonly reason: string }
+  | { readonly kind: 'unknown-disk'; readonly id: RecoveryPointId; readonly diskId: string }
+  | { readonly kind: 'chunk-missing'; readonly chunkId: ChunkId; readonly pointId: RecoveryPointId; readonly diskId: string; readonly offsetBytes: number }
+  | { readonly kind: 'chunk-damaged'; readonly chunkId: ChunkId; readonly packId: PackId; readonly pointId: RecoveryPointId; readonly diskId: string; readonly offsetBytes: number; readonly reason: string }
+  | { readonly kind: 'source-read'; readonly offsetBytes: number; readonly reason: string }
+  | { readonly kind: 'damaged'; readonly operation: string; readonly problems: readonly string[] };
+
+export function describeRepoError(error: RepoError): string {
+  switch (error.kind) {
+    case 'store': return `store: ${describeStoreError(error.error)}`;
+    case 'not-a-repository': return `${error.where} is not a quiescelab repository (${error.reason})`;
+    case 'already-a-repository': return `${error.where} is already a quiescelab repository`;
+    case 'lock': return `repository ${describeLockError(error.error)}`;
+    case 'read-only': return `${error.operation} needs the writer lock (open with writer options)`;
+    case 'unknown-point': return `no recovery point '${error.id}'`;
+    case 'ambiguous-point': return `'${error.prefix}' matches ${error.matches.length} recovery points`;
+    case 'manifest-damaged': return `manifest ${manifestName(error.id)} is damaged: ${error.reason}`;
+    case 'unknown-disk': return `recovery point ${error.id} has no disk '${error.diskId}'`;
+    case 'chunk-missing': return `chunk ${error.chunkId} (disk ${error.diskId} at ${error.offsetBytes}) of manifest ${manifestName(error.pointId)} is in no index`;
+    case 'chunk-damaged': return `chunk ${error.chunkId} (disk ${error.diskId} at ${error.offsetBytes}) of manifest ${manifestName(error.pointId)} in ${packName(error.packId)}: ${error.reason}`;
+    case 'source-read': return `reading the source at ${error.offsetBytes}: ${error.reason}`;
+    case 'damaged': return `${error.operation} refused, the repository is damaged: ${error.problems.slice(0, 3).join('; ')}${error.problems.length > 3 ? ` (+${error.problems.length - 3} more)` : ''}`;
+  }
+}
+
+export interface InitOptions {
+  readonly clock: Clock;
+  readonly chunker?: RepositoryConfig['chunker'];
+  readonly zero?: RepositoryConfig['zero'];
+  readonly packTargetBytes?: number;
+  readonly brotliQuality?: number;
+}
+
+export interface WriterOptions {
+  /** Who holds the lock, e.g. `host:pid` or a job id. */
+  readonly owner: string;
+  readonly staleAfterUs?: number;
+  readonly attributes?: Readonly<Record<string, string | number>>;
+  readonly isStale?: (record: LockRecord) => boolean;
+}
+
+export interface OpenOptions {
+  readonly clock: Clock;
+  /** Take the writer lock (needed by beginPoint and prune). */
+  readonly writer?: WriterOptions;
+  /**
+   * Chunks compressed at once on libuv's thread pool while the writer goes on chunking
+   * and hashing; 0 compresses synchronously (the simulator's choice). Same bytes either way.
+   */
+  readonly compressionInFlight?: number;
+}
+
+export interface PointSummary {
+  readonly id: RecoveryPointId;
+  readonly sequence: number;
+  readonly parent: RecoveryPointId | null;
+  readonly committedAtUs: number;
+  readonly meta: RecoveryPointMeta;
+  readonly disks: readonly { readonly diskId: DiskId; readonly capacityBytes: number; readonly mappedBytes: number }[];
+}
+
+export interface RepoStats {
+  readonly points: number;
+  readonly packs: number;
+  readonly uniqueChunks: number;
+  /** Raw bytes of every stored chunk. */
+  readonly chunkRawBytes: number;
+  /** Bytes of all packs (blobs after compression, plus headers and trailers). */
+  readonly packBytes: number;
+  readonly indexBytes: number;
+  readonly manifestBytes: number;
+  /** Mapped bytes summed over every point and disk: what restoring everything gives. */
+  readonly logicalBytes: number;
+  /** logicalBytes / chunkRawBytes: what deduplication saves. */
+  readonly dedupRatio: number;
+  /** chunkRawBytes / blob bytes: what compression saves. */
+  readonly compressionRatio: number;
+}
+
+export interface RestoreStats {
+  readonly bytesWritten: number;
+  readonly chunksRead: number;
+  readonly bytesRead: number;
+}
+
+/** readDisk hands back at most this many bytes at once. */
+export const READ_MAX_BYTES = 1 << 30;
+/** Decoded chunks a restore keeps (an incremental's map slices a chunk around its changes). */
+const CHUNK_CACHE_ENTRIES = 4;
+
+export class Repository {
+  /** Where each chunk is (first index file loaded wins). */
+  readonly index = new Map<ChunkId, ChunkLocation>();
+  /** Index files that failed their hash or format (verify names them). */
+  readonly damagedIndexFiles: string[] = [];
+  private readonly manifests = new Map<RecoveryPointId, { readonly manifest: Manifest; readonly bytes: number }>();
+  private indexBytesTotal = 0;
+  private writerOpen = false;
+  readonly chunker: Chunker;
+
+  private constructor(
+    readonly store: ByteStore,
+    readonly config: RepositoryConfig,
+    readonly clock: Clock,
+    readonly lock: StoreLock | undefined,
+    readonly compressionInFlight: number,
+  ) {
+    this.chunker = new Chunker(config.chunker);
+  }
+
+  /** Writes the config object of a new repository; refuses when one exists. */
+  static async init(store: ByteStore, options: InitOptions): Promise<Result<RepositoryConfig, RepoError>> {
+    const config: RepositoryConfig = {
+      format: 'quiescelab-repository', version: 1,
+      chunker: options.chunker ?? DEFAULT_CHUNKER,
+      zero: options.zero ?? DEFAULT_ZERO,
+      compression: 'brotli',
+      brotliQuality: options.brotliQuality ?? DEFAULT_BROTLI_QUALITY,
+      packTargetBytes: options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES,
+      createdAtUs: options.clock.nowUs(),
+    };
+    const put = await store.putExclusive(CONFIG_NAME, encodeConfig(config));
+    if (!put.ok) return put.error.kind === 'exists' ? err({ kind: 'already-a-repository', where: store.description }) : err({ kind: 'store', error: put.error });
+    return ok(config);
+  }
+
+  static async open(store: ByteStore, options: OpenOptions): Promise<Result<Repository, RepoError>> {
+    const compressionInFlight = assertInt(options.compressionInFlight ?? 0, 0, 64, 'compressionInFlight');
+    const configBytes = await store.get(CONFIG_NAME);
+    if (!configBytes.ok) {
+      return configBytes.error.kind === 'not-found'
+        ? err({ kind: 'not-a-repository', where: store.description, reason: 'no config object' })
+        : err({ kind: 'store', error: configBytes.error });
+    }
+    const config = decodeConfig(configBytes.value);
+    if (!config.ok) return err({ kind: 'not-a-repository', where: store.description, reason: `config: ${config.error}` });
+    let lock: StoreLock | undefined;
+    if (options.writer !== undefined) {
+      const taken = await StoreLock.acquire(store, { ...options.writer, clock: options.clock });
+      if (!taken.ok) return err({ kind: 'lock', error: taken.error });
+      lock = taken.value;
+    }
+    const repo = new Repository(store, config.value, options.clock, lock, compressionInFlight);
+    const loaded = await repo.loadIndex();
+    if (!loaded.ok) {
+      if (lock !== undefined) await lock.release();
+      return loaded;
+    }
+    if (lock !== undefined) {
+      // Crash leftovers: only a lock holder may delete temps (no other writer runs).
+      const removed = await repo.removeTemps();
+      if (!removed.ok) {
+        await lock.release();
+        return removed;
+      }
+    }
+    return ok(repo);
+  }
+
+  get isWriter(): boolean {
+    return this.lock !== undefined;
+  }
+
+  /** Releases the writer lock. The repository must not be written afterwards. */
+  async close(): Promise<Result<void, RepoError>> {
+    assert(!this.writerOpen, 'close with a point writer still open');
+    if (this.lock === undefined) return ok(undefined);
+    const released = await this.lock.release();
+    return released.ok ? ok(undefined) : err({ kind: 'lock', error: released.error });
+  }
+
+  /** (Re)loads every index file. */
+  async loadIndex(): Promise<Result<void, RepoError>> {
+    this.index.clear();
+    this.damagedIndexFiles.length = 0;
+    this.indexBytesTotal = 0;
+    const names = await this.store.list('index/');
+    if (!names.ok) return err({ kind: 'store', error: names.error });
+    for (const name of names.value) {
+      const bytes = await this.store.get(name);
+      if (!bytes.ok) {
+        if (bytes.error.kind === 'not-found') continue; // deleted by a prune meanwhile
+        return err({ kind: 'store', error: bytes.error });
+      }
+      const packs = sha256Hex(bytes.value) === name.slice('index/'.length) ? decodeIndex(bytes.value) : err('hash mismatch');
+      if (!packs.ok) {
+        this.damagedIndexFiles.push(name);
+        continue;
+      }
+      this.indexBytesTotal += bytes.value.length;
+      this.addToIndex(packs.value);
+    }
+    return ok(undefined);
+  }
+
+  /** @internal Adds committed packs to the in-memory index. */
+  addToIndex(packs: readonly IndexedPack[]): void {
+    for (const pack of packs) {
+      for (const blob of pack.blobs) {
+        if (!this.index.has(blob.chunkId)) this.index.set(blob.chunkId, { ...blob, packId: pack.packId });
+      }
+    }
+  }
+
+  /** @internal */
+  noteIndexFile(bytes: number): void {
+    this.indexBytesTotal += bytes;
+  }
+
+  /** @internal */
+  noteManifest(id: RecoveryPointId, manifest: Manifest, bytes: number): void {
+    this.manifests.set(id, { manifest, bytes });
+  }
+
+  /** @internal */
+  forgetManifest(id: RecoveryPointId): void {
+    this.manifests.delete(id);
+  }
+
+  /** @internal The point writer tells when it opens and closes (one at a time). */
+  setWriterOpen(open: boolean): void {
+    assert(open !== this.writerOpen, open ? 'one point writer at a time' : 'no point writer is open');
+    this.writerOpen = open;
+  }
+
+  /**
+   * Starts a RecoveryPoint. With a parent, the writer may copy ranges of the parent's disks
+   * (copyFromParent) and override them (writeExtent).
+   */
+  async beginPoint(meta: RecoveryPointMeta, options: { readonly parent?: RecoveryPointId } = {}): Promise<Result<PointWriter, RepoError>> {
+    if (this.lock === undefined) return err({ kind: 'read-only', operation: 'beginPoint' });
+    const points = await this.listPoints();
+    if (!points.ok) return points;
+    let parent: Manifest | undefined;
+    if (options.parent !== undefined) {
+      const read = await this.readManifest(options.parent);
+      if (!read.ok) return read;
+      parent = read.value;
+    }
+    const sequence = 1 + points.value.reduce((max, p) => Math.max(max, p.sequence), 0);
+    return ok(new PointWriter(this, this.lock, { meta, sequence, parentId: options.parent ?? null, parent }));
+  }
+
+  /** Every intact RecoveryPoint, oldest first (by sequence, then commit time, then id). */
+  async listPoints(): Promise<Result<PointSummary[], RepoError>> {
+    const names = await this.store.list('points/');
+    if (!names.ok) return err({ kind: 'store', error: names.error });
+    const out: PointSummary[] = [];
+    for (const name of names.value) {
+      const hex = name.slice('points/'.length);
+      if (!isHashHex(hex)) continue;
+      const read = await this.readManifest(RecoveryPointId(hex));
+      if (!read.ok) {
+        if (read.error.kind === 'manifest-damaged' || read.error.kind === 'unknown-point') continue; // verify names it
+        return read;
+      }
+      const m = read.value;
+      out.push({
+        id: RecoveryPointId(hex), sequence: m.sequence, parent: m.parent, committedAtUs: m.committedAtUs, meta: m.meta,
+        disks: m.disks.map((d) => ({ diskId: d.diskId, capacityBytes: d.capacityBytes, mappedBytes: d.extents.reduce((s, e) => s + e.lengthBytes, 0) })),
+      });
+    }
+    out.sort((a, b) => a.sequence - b.sequence || a.committedAtUs - b.committedAtUs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return ok(out);
+  }
+
+  /** The id of the one point whose id starts with `prefix` (at least 6 hex digits). */
+  async resolvePoint(prefix: string): Promise<Result<RecoveryPointId, RepoError>> {
+    if (!/^[0-9a-f]{6,64}$/.test(prefix)) return err({ kind: 'unknown-point', id: prefix });
+    const names = await this.store.list(`points/${prefix}`);
+    if (!names.ok) return err({ kind: 'store', error: names.error });
+    const matches = names.value.map((n) => n.slice('points/'.length)).filter(isHashHex).map(RecoveryPointId);
+    if (matches.length === 0) return err({ kind: 'unknown-point', id: prefix });
+    if (matches.length > 1) return err({ kind: 'ambiguous-point', prefix, matches });
+    return ok(matches[0] as RecoveryPointId);
+  }
+
+  /** A manifest, checked against its name's hash. */
+  async readManifest(id: RecoveryPointId): Promise<Result<Manifest, RepoError>> {
+    const cached = this.manifests.get(id);
+    if (cached !== undefined) return ok(cached.manifest);
+    const bytes = await this.store.get(manifestName(id));
+    if (!bytes.ok) return bytes.error.kind === 'not-found' ? err({ kind: 'unknown-point', id }) : err({ kind: 'store', error: bytes.error });
+    if (sha256Hex(bytes.value) !== id) return err({ kind: 'manifest-damaged', id, reason: 'hash mismatch' });
+    const decoded = decodeManifest(bytes.value);
+    if (!decoded.ok) return err({ kind: 'manifest-damaged', id, reason: decoded.error });
+    this.manifests.set(id, { manifest: decoded.value, bytes: bytes.value.length });
+    return ok(decoded.value);
+  }
+
+  /** A chunk's raw bytes, checked end to end (CRC32 of the stored bytes, SHA-256 of the raw). */
+  async readChunk(chunkId: ChunkId, at: { readonly pointId: RecoveryPointId; readonly diskId: string; readonly offsetBytes: number }): Promise<Result<Uint8Array, RepoError>> {
+    const loc = this.index.get(chunkId);
+    if (loc === undefined) return err({ kind: 'chunk-missing', chunkId, ...at });
+    const damaged = (reason: string): Result<never, RepoError> => err({ kind: 'chunk-damaged', chunkId, packId: loc.packId, reason, ...at });
+    const stored = await this.store.getRange(packName(loc.packId), loc.offsetBytes, loc.storedBytes);
+    if (!stored.ok) {
+      if (stored.error.kind === 'not-found') return damaged('pack missing');
+      if (stored.error.kind === 'out-of-range') return damaged('pack too short');
+      return err({ kind: 'store', error: stored.error });
+    }
+    if (crc32(stored.value) !== loc.crc32) return damaged('CRC32 mismatch');
+    const raw = decompressBlob(loc.compression, stored.value, loc.rawBytes);
+    if (!raw.ok) return damaged(raw.error);
+    if (sha256Hex(raw.value) !== chunkId) return damaged('SHA-256 mismatch');
+    return ok(raw.value);
+  }
+
+  private async diskOf(id: RecoveryPointId, diskId: string): Promise<Result<Manifest['disks'][number], RepoError>> {
+    const m = await this.readManifest(id);
+    if (!m.ok) return m;
+    const disk = m.value.disks.find((d) => d.diskId === diskId);
+    return disk === undefined ? err({ kind: 'unknown-disk', id, diskId }) : ok(disk);
+  }
+
+  /** Bytes [offsetBytes, offsetBytes + lengthBytes) of a disk of a point; holes read as zeros. */
+  async readDisk(id: RecoveryPointId, diskId: string, offsetBytes: number, lengthBytes: number): Promise<Result<Uint8Array, RepoError>> {
+    const disk = await this.diskOf(id, diskId);
+    if (!disk.ok) return disk;
+    assertInt(lengthBytes, 0, READ_MAX_BYTES, 'lengthBytes');
+    assert(Number.isSafeInteger(offsetBytes) && offsetBytes >= 0 && offsetBytes + lengthBytes <= disk.value.capacityBytes,
+      `read [${offsetBytes}, +${lengthBytes}) outside disk ${diskId} of ${disk.value.capacityBytes} bytes`);
+    const out = new Uint8Array(lengthBytes);
+    const end = offsetBytes + lengthBytes;
+    const extents = disk.value.extents;
+    for (let i = firstExtentEndingAfter(extents, offsetBytes); i < extents.length; i++) {
+      const e = extents[i] as MappedExtent;
+      if (e.offsetBytes >= end) break;
+      const chunk = await this.readChunk(e.chunkId, { pointId: id, diskId, offsetBytes: e.offsetBytes });
+      if (!chunk.ok) return chunk;
+      const from = Math.max(offsetBytes, e.offsetBytes);
+      const to = Math.min(end, endOf(e));
+      const inChunk = e.chunkOffsetBytes + (from - e.offsetBytes);
+      if (inChunk + (to - from) > chunk.value.length) {
+        return err({ kind: 'manifest-damaged', id, reason: `extent at ${e.offsetBytes} runs past the end of chunk ${e.chunkId}` });
+      }
+      out.set(chunk.value.subarray(inChunk, inChunk + (to - from)), from - offsetBytes);
+    }
+    return ok(out);
+  }
+
+  /**
+   * Streams every mapped extent of a disk, in order, to `sink` (holes are skipped: the
+   * caller starts from a zeroed target of `capacityBytes`). Each chunk is checked.
+   */
+  async restoreDisk(id: RecoveryPointId, diskId: string, sink: (offsetBytes: number, bytes: Uint8Array) => Promise<void>): Promise<Result<RestoreStats, RepoError>> {
+    const disk = await this.diskOf(id, diskId);
+    if (!disk.ok) return disk;
+    const cache: { id: ChunkId; bytes: Uint8Array }[] = [];
+    let bytesWritten = 0;
+    let chunksRead = 0;
+    let bytesRead = 0;
+    for (const e of disk.value.extents) {
+      let bytes = cache.find((c) => c.id === e.chunkId)?.bytes;
+      if (bytes === undefined) {
+        const chunk = await this.readChunk(e.chunkId, { pointId: id, diskId, offsetBytes: e.offsetBytes });
+        if (!chunk.ok) return chunk;
+        bytes = chunk.value;
+        chunksRead += 1;
+        bytesRead += this.index.get(e.chunkId)?.storedBytes ?? 0;
+        cache.push({ id: e.chunkId, bytes });
+        if (cache.length > CHUNK_CACHE_ENTRIES) cache.shift();
+      }
+      if (e.chunkOffsetBytes + e.lengthBytes > bytes.length) {
+        return err({ kind: 'manifest-damaged', id, reason: `extent at ${e.offsetBytes} runs past the end of chunk ${e.chunkId}` });
+      }
+      await sink(e.offsetBytes, bytes.subarray(e.chunkOffsetBytes, e.chunkOffsetBytes + e.lengthBytes));
+      bytesWritten += e.lengthBytes;
+    }
+    return ok({ bytesWritten, chunksRead, bytesRead });
+  }
+
+  async stats(): Promise<Result<RepoStats, RepoError>> {
+    const points = await this.listPoints();
+    if (!points.ok) return points;
+    let logicalBytes = 0;
+    let manifestBytes = 0;
+    for (const p of points.value) {
+      const cached = this.manifests.get(p.id);
+      if (cached === undefined) continue;
+      logicalBytes += mappedBytes(cached.manifest);
+      manifestBytes += cached.bytes;
+    }
+    const packs = new Map<PackId, { blobs: number; bytes: number }>();
+    let chunkRawBytes = 0;
+    let blobBytes = 0;
+    for (const loc of this.index.values()) {
+      chunkRawBytes += loc.rawBytes;
+      blobBytes += loc.storedBytes;
+      const p = packs.get(loc.packId) ?? { blobs: 0, bytes: PACK_HEADER_BYTES + PACK_FOOTER_BYTES };
+      p.blobs += 1;
+      p.bytes += loc.storedBytes + PACK_ENTRY_BYTES;
+      packs.set(loc.packId, p);
+    }
+    let packBytes = 0;
+    for (const p of packs.values()) packBytes += p.bytes;
+    return ok({
+      points: points.value.length, packs: packs.size, uniqueChunks: this.index.size, chunkRawBytes, packBytes,
+      indexBytes: this.indexBytesTotal, manifestBytes, logicalBytes,
+      dedupRatio: chunkRawBytes === 0 ? 1 : logicalBytes / chunkRawBytes,
+      compressionRatio: blobBytes === 0 ? 1 : chunkRawBytes / blobBytes,
+    });
+  }
+
+  /** @internal Deletes every temp object (crash leftovers). Lock holders only. */
+  async removeTemps(): Promise<Result<number, RepoError>> {
+    assert(this.lock !== undefined, 'only a lock holder removes temps');
+    const temps = await this.store.list(TEMP_PREFIX);
+    if (!temps.ok) return err({ kind: 'store', error: temps.error });
+    for (const name of temps.value) {
+      const removed = await this.store.delete(name);
+      if (!removed.ok) return err({ kind: 'store', error: removed.error });
+    }
+    return ok(temps.value.length);
+  }
+}
+
