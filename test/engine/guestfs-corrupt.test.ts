@@ -18,13 +18,18 @@ import { MemoryFileWriter, type FileWriter } from '../../engine/restore/file-wri
 import { openGuestVolume, type GuestFsError } from '../../engine/restore/guestfs/index.js';
 import type { PointSource } from '../../engine/restore/source.js';
 import {
-  BLOCK_BYTES, blockCrc, encodeCommit, encodeDescriptor, FS_MAGIC, INODES_PER_BLOCK, inodeBlockOf, inodeSlotOffset, transactionChecksum,
+  BLOCK_BYTES, blockCrc, encodeCommit, encodeDescriptor, FS_MAGIC, INODES_PER_BLOCK, HEADER_BYTES, inodeBlockOf, INODE_BYTES, transactionChecksum,
 } from '../../sim/guest/fs-format.js';
 import { openVolume } from '../../sim/guest/fs-volume.js';
 import { openImage } from '../../sim/guest/image-reader.js';
 import type { BlockReader } from '../../sim/storage/types.js';
 import { sourceOf } from '../support/memory-target.js';
 import { makeWorld, pattern, Workload } from '../sim/guest/helpers.js';
+
+/** Byte offset of inode `ino`'s slot in its inode-table block (after the block header). */
+function inodeSlotOffset(ino: number): number {
+  return HEADER_BYTES + (ino % INODES_PER_BLOCK) * INODE_BYTES;
+}
 
 const DISK = 'd0';
 
