@@ -39,6 +39,10 @@
  *   disk keeps what it keeps (the disk's own power loss is the disk's business). Remount
  *   with `FileSystem.mount`, which replays the journal.
  *
+ * Cost (not behaviour): inode-table, bitmap and directory blocks are kept encoded and
+ * sealed between commits; a commit re-encodes only the inodes, bitmap bytes and directory
+ * slots that changed and updates each block's CRC from those bytes alone.
+ *
  * Leaves out: hard links, symlinks, permissions, timestamps, open-but-unlinked files (an
  * unlink frees the inode at once and its handles go stale), O_DIRECT reads, multiple
  * concurrent transactions (jbd2's committing + running), the orphan list (truncate is one
@@ -53,10 +57,12 @@ import type { FileId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { EventQueue, TimerHandle } from '../kernel/event-queue.js';
 import type { BlockDevice } from '../storage/types.js';
+import { allocBytes } from '../kernel/bytes.js';
+import { crc32XorUpdate } from '../kernel/crc32-combine.js';
 import {
-  BLOCK_BYTES, DIR_ENTRIES_PER_BLOCK, INLINE_EXTENTS, MAX_EXTENTS, MAX_FILE_BYTES, ROOT_INO, bitmapBlockOf,
-  encodeBitmapBits, encodeDirBlock, packBitmap, encodeExtentBlock, encodeInodeBlock, encodeSuperblock, inodeBlockOf, opMaxMetaBlocks,
-  regionOf, type DirEntry, type Extent, type Geometry, type Superblock,
+  BLOCK_BYTES, DIR_ENTRIES_PER_BLOCK, DIR_ENTRY_BYTES, HEADER_BYTES, dirSlotOffset, encodeDirSlot, INLINE_EXTENTS, INODE_BYTES, MAX_EXTENTS, MAX_FILE_BYTES, PAYLOAD_BYTES, ROOT_INO, bitmapBlockOf,
+  encodeBitmapBits, encodeDirBlock, packBitmap, encodeExtentBlock, encodeInodeBlock, encodeInodeSlot, encodeSuperblock, encodeSuperblockInto, inodeBlockOf, inodeSlotOffset,
+  opMaxMetaBlocks, regionOf, type DirEntry, type Extent, type Geometry, type InodeImage, type Superblock,
 } from './fs-format.js';
 import { volumeProblems } from './fsck.js';
 import { blocksOf, decodeVolume, freeInode, mapLogical, readSuperblock, splitPath, type DirBlock, type Inode, type Volume } from './fs-volume.js';
@@ -158,6 +164,31 @@ const MAX_THAW_WAITERS = 10_000;
 /** Open handles at once. */
 const MAX_HANDLES = 1_000_000;
 
+/** Zeros to copy from (never written: the page cache copies what it is given). */
+const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
+
+/** Above this many changed bitmap bytes in one transaction, bitmap blocks are re-encoded whole. */
+const MAX_BITMAP_BYTE_UPDATES = 256;
+
+/**
+ * A sealed metadata block image (its CRC field filled in) and a view of it. The CRC field
+ * lies outside every inode slot and bitmap byte, so updates to those never touch it.
+ */
+interface CachedImage {
+  readonly image: Uint8Array;
+  readonly view: DataView;
+}
+
+/** Caches a freshly encoded, sealed block (the file system's own buffer: the journal copies, never keeps). */
+function cacheImage(sealed: Uint8Array): CachedImage {
+  return { image: sealed, view: new DataView(sealed.buffer, sealed.byteOffset, BLOCK_BYTES) };
+}
+
+/** The seal (the CRC with the field read as zero) of a cached image. */
+function sealOf(cached: CachedImage): number {
+  return cached.view.getUint32(12, true);
+}
+
 type MetaOwner = { readonly kind: 'dir'; readonly ino: number; readonly block: DirBlock } | { readonly kind: 'extent'; readonly ino: number };
 
 interface HandleState {
@@ -178,6 +209,22 @@ export class FileSystem {
   private readonly volume: Volume;
   /** `volume.used` packed as on disk, kept in step by allocBlock/freeBlock: commits copy it. */
   private readonly bitmapBits: Uint8Array;
+  /**
+   * Inode-table and bitmap blocks as last encoded (by block number), kept current at each
+   * commit from the inodes and bitmap bytes changed since (`dirtyInodes`, `dirtyBitmapBytes`):
+   * a commit re-encodes and re-checksums only what changed.
+   */
+  private readonly inodeImages = new Map<number, CachedImage>();
+  private readonly bitmapImages = new Map<number, CachedImage>();
+  private readonly dirtyInodes = new Set<number>();
+  private readonly dirtyBitmapBytes = new Set<number>();
+  /** Directory blocks as last encoded (by block number), and the (block, slot) pairs changed since. */
+  private readonly dirImages = new Map<number, CachedImage>();
+  private readonly dirtyDirSlots: number[] = [];
+  private readonly superblockScratch = new Uint8Array(BLOCK_BYTES);
+  private readonly slotScratch = new Uint8Array(INODE_BYTES);
+  private readonly slotView = new DataView(this.slotScratch.buffer);
+  private readonly slotDelta = new Uint8Array(INODE_BYTES);
   private readonly journal: JournalWriter;
   private readonly cache: PageCache;
   private readonly commitIntervalUs: TimeUs;
@@ -261,7 +308,7 @@ export class FileSystem {
     }
     this.cache = new PageCache({
       clock: this.clock, queue: this.queue, policy: options.writeback ?? LINUX_WRITEBACK, timerLabel: `${this.label}:flusher`,
-      backend: { readPage: (key, index) => this.readPage(key, index), writePages: (key, pages) => this.writePages(key, pages) },
+      backend: { readPage: (key, index, into) => this.readPage(key, index, into), writePages: (key, pages) => this.writePages(key, pages) },
       ...options.cacheCapacityPages === undefined ? {} : { capacityPages: options.cacheCapacityPages },
       ...options.dirtyLimitPages === undefined ? {} : { dirtyLimitPages: options.dirtyLimitPages },
     });
@@ -726,15 +773,17 @@ export class FileSystem {
 
   private writeSuperblock(changes: Partial<Omit<Superblock, 'seq' | 'geometry'>>): void {
     this.sb = { ...this.sb, ...changes, seq: this.sb.seq + 1 };
-    const image = encodeSuperblock(this.sb);
+    // Encoded into a reused buffer: the device copies it.
+    const image = encodeSuperblockInto(this.superblockScratch, this.sb);
     this.device.write((this.sb.seq % 2) * BLOCK_BYTES, image);
   }
 
   /** Commits the running transaction (no-op when it is empty). */
   private commit(reason: string): void {
     if (this.dirtyMeta.size === 0 && this.freedRunning.size === 0 && this.pendingData.size === 0) return;
+    this.refreshCachedImages();
     const images: [number, Uint8Array][] = [];
-    for (const b of [...this.dirtyMeta].sort((x, y) => x - y)) {
+    for (const b of sortedAscending([...this.dirtyMeta])) {
       const image = this.encodeMeta(b);
       if (image !== undefined) images.push([b, image]);
     }
@@ -753,9 +802,11 @@ export class FileSystem {
     }
     this.freedRunning.clear();
     // 'writeback' mode: data of new blocks goes out after the metadata that points at it.
-    const pending = [...this.pendingData.entries()].sort((a, b) => a[0] - b[0]);
-    for (const [b, data] of pending) this.device.write(b * BLOCK_BYTES, data);
-    this.pendingData.clear();
+    if (this.pendingData.size > 0) {
+      const pending = [...this.pendingData.entries()].sort((a, b) => a[0] - b[0]);
+      for (const [b, data] of pending) this.device.write(b * BLOCK_BYTES, data);
+      this.pendingData.clear();
+    }
     if (seq >= 0) this.record(STORAGE_EVENTS.fsCommit, { seq, blocks: images.length, reason, journalUsedBlocks: this.journal.usedBlocks });
   }
 
@@ -769,19 +820,103 @@ export class FileSystem {
   /** The current image of a metadata block, or undefined when it is no longer metadata. */
   private encodeMeta(b: number): Uint8Array | undefined {
     const region = regionOf(this.g, b);
-    if (region === 'bitmap') return encodeBitmapBits(this.g, b - this.g.bitmapStart, this.bitmapBits);
-    if (region === 'inode-table') {
-      return encodeInodeBlock(this.g, b - this.g.inodeTableStart, (ino) => (ino <= this.g.inodeCount && ino > 0 ? this.volume.inodes[ino] : undefined));
+    if (region === 'bitmap') {
+      const cached = this.bitmapImages.get(b);
+      if (cached !== undefined) return cached.image;
+      const image = encodeBitmapBits(this.g, b - this.g.bitmapStart, this.bitmapBits);
+      this.bitmapImages.set(b, cacheImage(image));
+      return image;
     }
-    assert(region === 'data', `metadata block ${b} in region ${region}`);
+    if (region === 'inode-table') {
+      const cached = this.inodeImages.get(b);
+      if (cached !== undefined) return cached.image;
+      const image = encodeInodeBlock(this.g, b - this.g.inodeTableStart, (ino) => this.inodeImageAt(ino));
+      this.inodeImages.set(b, cacheImage(image));
+      return image;
+    }
+    if (region !== 'data') assert(false, `metadata block ${b} in region ${region}`);
     const owner = this.metaOwner.get(b);
     if (owner === undefined) return undefined; // freed in this transaction
-    if (owner.kind === 'dir') return encodeDirBlock(b, owner.ino, owner.block.slots);
+    if (owner.kind === 'dir') {
+      const cached = this.dirImages.get(b);
+      if (cached !== undefined) return cached.image;
+      const image = encodeDirBlock(b, owner.ino, owner.block.slots);
+      this.dirImages.set(b, cacheImage(image));
+      return image;
+    }
     const inode = this.inode(owner.ino);
     return encodeExtentBlock(b, { ownerIno: owner.ino, ownerGeneration: inode.generation, extents: inode.extents.slice(INLINE_EXTENTS) });
   }
 
+  /** What encodeInodeBlock stores for inode number `ino` (undefined: the slot is never used). */
+  private inodeImageAt(ino: number): InodeImage | undefined {
+    return ino <= this.g.inodeCount && ino > 0 ? this.volume.inodes[ino] : undefined;
+  }
+
+  /**
+   * Brings the cached inode-table, bitmap and directory images up to date with the inodes,
+   * bitmap bytes and directory slots changed in the running transaction: only those are
+   * re-encoded, and each block's CRC is updated from the changed bytes alone (crc32XorUpdate).
+   */
+  private refreshCachedImages(): void {
+    const delta = this.slotDelta;
+    for (const ino of this.dirtyInodes) {
+      const cached = this.inodeImages.get(inodeBlockOf(this.g, ino));
+      if (cached === undefined) continue; // encoded whole at its first commit
+      const o = inodeSlotOffset(ino);
+      encodeInodeSlot(this.slotView, 0, this.inodeImageAt(ino));
+      let changed = 0;
+      for (let i = 0; i < INODE_BYTES; i++) {
+        const d = (this.slotScratch[i] as number) ^ (cached.image[o + i] as number);
+        delta[i] = d;
+        changed |= d;
+      }
+      if (changed === 0) continue;
+      cached.view.setUint32(12, crc32XorUpdate(sealOf(cached), delta, o, BLOCK_BYTES), true);
+      cached.image.set(this.slotScratch, o);
+    }
+    this.dirtyInodes.clear();
+    if (this.dirtyBitmapBytes.size > MAX_BITMAP_BYTE_UPDATES) {
+      // A large free or allocation: re-encoding the blocks whole is cheaper.
+      this.bitmapImages.clear();
+    } else {
+      const one = delta.subarray(0, 1);
+      for (const byte of this.dirtyBitmapBytes) {
+        const cached = this.bitmapImages.get(this.g.bitmapStart + Math.floor(byte / PAYLOAD_BYTES));
+        if (cached === undefined) continue;
+        const o = HEADER_BYTES + (byte % PAYLOAD_BYTES);
+        const now = this.bitmapBits[byte] as number;
+        const d = now ^ (cached.image[o] as number);
+        if (d === 0) continue;
+        one[0] = d;
+        cached.view.setUint32(12, crc32XorUpdate(sealOf(cached), one, o, BLOCK_BYTES), true);
+        cached.image[o] = now;
+      }
+    }
+    this.dirtyBitmapBytes.clear();
+    const dirs = this.dirtyDirSlots;
+    for (let i = 0; i + 1 < dirs.length; i += 2) {
+      const b = dirs[i] as number;
+      const cached = this.dirImages.get(b);
+      const owner = this.metaOwner.get(b);
+      if (cached === undefined || owner?.kind !== 'dir') continue; // encoded whole at its first commit
+      const o = dirSlotOffset(dirs[i + 1] as number);
+      encodeDirSlot(this.slotScratch, this.slotView, 0, owner.block.slots[dirs[i + 1] as number]);
+      let changed = 0;
+      for (let k = 0; k < DIR_ENTRY_BYTES; k++) {
+        const d = (this.slotScratch[k] as number) ^ (cached.image[o + k] as number);
+        delta[k] = d;
+        changed |= d;
+      }
+      if (changed === 0) continue;
+      cached.view.setUint32(12, crc32XorUpdate(sealOf(cached), delta.subarray(0, DIR_ENTRY_BYTES), o, BLOCK_BYTES), true);
+      cached.image.set(this.slotScratch.subarray(0, DIR_ENTRY_BYTES), o);
+    }
+    dirs.length = 0;
+  }
+
   private markInode(ino: number): void {
+    this.dirtyInodes.add(ino);
     this.dirtyMeta.add(inodeBlockOf(this.g, ino));
     const inode = this.inode(ino);
     if (inode.extentBlock !== 0) this.dirtyMeta.add(inode.extentBlock);
@@ -843,6 +978,7 @@ export class FileSystem {
     this.windowOwner.delete(b);
     this.volume.used[b] = 1;
     this.bitmapBits[b >>> 3] = (this.bitmapBits[b >>> 3] as number) | (1 << (b & 7));
+    this.dirtyBitmapBytes.add(b >>> 3);
     this.freeBlocks--;
     this.dirtyMeta.add(bitmapBlockOf(this.g, b));
   }
@@ -895,11 +1031,13 @@ export class FileSystem {
     assert(this.volume.used[b] === 1 && b >= this.g.dataStart, `freeing block ${b} that is not in use`);
     this.volume.used[b] = 0;
     this.bitmapBits[b >>> 3] = (this.bitmapBits[b >>> 3] as number) & ~(1 << (b & 7));
+    this.dirtyBitmapBytes.add(b >>> 3);
     this.freeBlocks++;
     this.freedRunning.add(b);
     this.dirtyMeta.add(bitmapBlockOf(this.g, b));
     this.pendingData.delete(b);
     this.metaOwner.delete(b);
+    this.dirImages.delete(b);
   }
 
   private addDelalloc(ino: number, page: number): void {
@@ -973,14 +1111,25 @@ export class FileSystem {
   // -------------------------------------------------------------------------------------
   // Internals: page cache backend
 
-  private readPage(ino: number, index: number): Uint8Array {
+  /** The page's stored content, in `into` (a page the cache reuses) when given. */
+  private readPage(ino: number, index: number, into?: Uint8Array): Uint8Array {
     const inode = this.inode(ino);
     const size = this.sizeOf(ino);
     // A page wholly past the end reads as zeros, mapped or not (an append's new page).
-    if (index * PAGE_BYTES >= size) return new Uint8Array(PAGE_BYTES);
+    if (index * PAGE_BYTES >= size) return into === undefined ? allocBytes(PAGE_BYTES) : into.fill(0);
     const b = mapLogical(inode.extents, index);
-    if (b === undefined) return new Uint8Array(PAGE_BYTES);
-    const data = this.pendingData.get(b)?.slice() ?? this.device.read(b * BLOCK_BYTES, BLOCK_BYTES);
+    if (b === undefined) return into === undefined ? allocBytes(PAGE_BYTES) : into.fill(0);
+    let data: Uint8Array;
+    const pending = this.pendingData.get(b);
+    if (pending !== undefined) {
+      data = into ?? new Uint8Array(PAGE_BYTES);
+      data.set(pending);
+    } else if (into !== undefined && this.device.readInto !== undefined) {
+      data = into;
+      this.device.readInto(b * BLOCK_BYTES, data);
+    } else {
+      data = this.device.read(b * BLOCK_BYTES, BLOCK_BYTES);
+    }
     // Bytes past the end (left over from before a truncate) read as zeros.
     if ((index + 1) * PAGE_BYTES > size) data.fill(0, Math.max(0, size - index * PAGE_BYTES));
     return data;
@@ -1043,7 +1192,7 @@ export class FileSystem {
     if (tail === 0) return;
     const p = Math.floor(fromBytes / PAGE_BYTES);
     const mapped = mapLogical(this.inode(ino).extents, p) !== undefined;
-    if (mapped || this.cache.isDirty(ino, p)) this.cache.write(ino, p, tail, new Uint8Array(PAGE_BYTES - tail));
+    if (mapped || this.cache.isDirty(ino, p)) this.cache.write(ino, p, tail, ZERO_PAGE.subarray(tail));
     else this.cache.dropPage(ino, p);
     if (mapped) {
       const report = this.cache.writebackPage(ino, p);
@@ -1069,7 +1218,8 @@ export class FileSystem {
       const from = Math.max(offsetBytes, p * PAGE_BYTES);
       const to = Math.min(offsetBytes + data.length, (p + 1) * PAGE_BYTES);
       const whole = from === p * PAGE_BYTES && to === (p + 1) * PAGE_BYTES;
-      const page = whole ? data.slice(from - offsetBytes, to - offsetBytes) : this.readPage(ino, p);
+      // A whole page goes to the device as it is (the device copies); a partial one is merged first.
+      const page = whole ? data.subarray(from - offsetBytes, to - offsetBytes) : this.readPage(ino, p);
       if (!whole) page.set(data.subarray(from - offsetBytes, to - offsetBytes), from - p * PAGE_BYTES);
       let b = mapLogical(inode.extents, p);
       if (b === undefined) {
@@ -1196,6 +1346,7 @@ export class FileSystem {
     }
     target.slots[slot] = entry;
     this.dirtyMeta.add(target.block);
+    this.dirtyDirSlots.push(target.block, slot);
     (this.names.get(dirIno) as Map<string, { block: DirBlock; slot: number }>).set(entry.name, { block: target, slot });
   }
 
@@ -1206,6 +1357,7 @@ export class FileSystem {
     at.block.slots[at.slot] = undefined;
     index.delete(name);
     this.dirtyMeta.add(at.block.block);
+    this.dirtyDirSlots.push(at.block.block, at.slot);
   }
 
   private releaseFile(ino: number): void {
@@ -1233,6 +1385,24 @@ export class FileSystem {
     this.inode(parent).linkCount--;
     this.markInode(parent);
   }
+}
+
+/**
+ * Sorts numbers ascending in place and returns them. A transaction usually holds one to
+ * three blocks: an insertion sort then (Array.prototype.sort allocates work space).
+ */
+function sortedAscending(values: number[]): number[] {
+  if (values.length > 16) return values.sort((a, b) => a - b);
+  for (let i = 1; i < values.length; i++) {
+    const v = values[i] as number;
+    let j = i - 1;
+    while (j >= 0 && (values[j] as number) > v) {
+      values[j + 1] = values[j] as number;
+      j--;
+    }
+    values[j + 1] = v;
+  }
+  return values;
 }
 
 /** `extents` with file block `logical` mapped to `physical`, merged with neighbours. */

@@ -34,6 +34,8 @@
 import { crc32 } from '../../core/crc32.js';
 import { assert } from '../../core/assert.js';
 import { err, ok, type Result } from '../../core/result.js';
+import { utf8Length, utf8Scratch } from '../kernel/bytes.js';
+import { crc32OfSealed, crc32ZeroTail } from '../kernel/crc32-combine.js';
 import type { BlockDevice } from '../storage/types.js';
 
 export const BLOCK_BYTES = 4096;
@@ -133,6 +135,36 @@ function newBlock(kind: number, blockNo: number): { block: Uint8Array; dv: DataV
 function seal(block: Uint8Array, dv: DataView): Uint8Array {
   dv.setUint32(12, blockCrc(block), true);
   return block;
+}
+
+/**
+ * seal for a block whose bytes from `usedBytes` on are known to be zeros (descriptors,
+ * commit records): the CRC of the used part, extended over the zeros arithmetically.
+ */
+function sealSparse(block: Uint8Array, dv: DataView, usedBytes: number): Uint8Array {
+  dv.setUint32(12, 0, true);
+  dv.setUint32(12, crc32ZeroTail(block, usedBytes, BLOCK_BYTES), true);
+  return block;
+}
+
+/**
+ * CRC32 of a whole block sealed by this module (CRC field filled in), computed from the
+ * seal instead of the block's bytes: what a journal commit's checksum needs per image.
+ */
+export function sealedBlockCrc(block: Uint8Array): number {
+  const seal = ((block[12] as number) | ((block[13] as number) << 8) | ((block[14] as number) << 16) | ((block[15] as number) << 24)) >>> 0;
+  return crc32OfSealed(seal, 12, BLOCK_BYTES);
+}
+
+/** A block's header, in place over `block` (zeroed first): for encoders reusing a buffer. */
+function resetBlock(block: Uint8Array, kind: number, blockNo: number): DataView {
+  if (block.length !== BLOCK_BYTES) assert(false, `block buffer of ${block.length} bytes`);
+  block.fill(0);
+  const dv = view(block);
+  dv.setUint32(0, FS_MAGIC, true);
+  dv.setUint16(4, kind, true);
+  dv.setUint32(8, blockNo, true);
+  return dv;
 }
 
 /** Checks magic, kind, own block number and CRC. Returns a problem text or undefined. */
@@ -270,13 +302,17 @@ export interface Superblock {
   readonly label: string;
 }
 
-const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeSuperblock(sb: Superblock): Uint8Array {
+  return encodeSuperblockInto(zeroBlock(), sb);
+}
+
+/** encodeSuperblock into `block` (BLOCK_BYTES long, overwritten whole). Returns `block`. */
+export function encodeSuperblockInto(block: Uint8Array, sb: Superblock): Uint8Array {
   assert(Number.isSafeInteger(sb.seq) && sb.seq >= 0 && sb.seq <= 0xffff_ffff, `superblock seq ${sb.seq}`);
   const copy = sb.seq % SUPERBLOCK_COPIES;
-  const { block, dv } = newBlock(BlockKind.superblock, copy);
+  const dv = resetBlock(block, BlockKind.superblock, copy);
   const g = sb.geometry;
   let o = HEADER_BYTES;
   for (const value of [FS_VERSION, sb.seq, BLOCK_BYTES, g.totalBlocks, g.journalStart, g.journalBlocks, g.bitmapStart, g.bitmapBlocks,
@@ -285,11 +321,12 @@ export function encodeSuperblock(sb: Superblock): Uint8Array {
     dv.setUint32(o, value, true);
     o += 4;
   }
-  const label = encoder.encode(sb.label);
-  assert(label.length <= MAX_LABEL_BYTES, `label '${sb.label}' longer than ${MAX_LABEL_BYTES} bytes`);
+  const label = utf8Scratch(sb.label);
+  if (label.length > MAX_LABEL_BYTES) assert(false, `label '${sb.label}' longer than ${MAX_LABEL_BYTES} bytes`);
   block[o] = label.length;
   block.set(label, o + 1);
-  return seal(block, dv);
+  // Fields and label fill the first bytes; the rest of the fresh block is zeros.
+  return sealSparse(block, dv, o + 1 + label.length);
 }
 
 /** Decodes the superblock copy stored at block `copy` (0 or 1). */
@@ -431,24 +468,42 @@ export function encodeInodeBlock(g: Geometry, index: number, inodeAt: (ino: numb
   const { block, dv } = newBlock(BlockKind.inodeTable, g.inodeTableStart + index);
   for (let slot = 0; slot < INODES_PER_BLOCK; slot++) {
     const inode = inodeAt(index * INODES_PER_BLOCK + slot);
-    if (inode === undefined) continue;
-    const o = HEADER_BYTES + slot * INODE_BYTES;
-    assert(inode.extents.length <= MAX_EXTENTS, `inode with ${inode.extents.length} extents`);
-    assert(inode.extents.length <= INLINE_EXTENTS || inode.extentBlock !== 0, 'extents past the inline ones need an extent block');
-    assert(Number.isSafeInteger(inode.sizeBytes) && inode.sizeBytes >= 0 && inode.sizeBytes <= MAX_FILE_BYTES, `inode size ${inode.sizeBytes}`);
-    block[o] = TYPE_CODES[inode.type];
-    dv.setUint16(o + 2, inode.linkCount, true);
-    dv.setUint32(o + 4, inode.generation, true);
-    dv.setUint32(o + 8, inode.sizeBytes % 2 ** 32, true);
-    dv.setUint32(o + 12, Math.floor(inode.sizeBytes / 2 ** 32), true);
-    dv.setUint32(o + 16, inode.extents.length, true);
-    dv.setUint32(o + 20, inode.extentBlock, true);
-    dv.setUint32(o + 24, inode.parentIno, true);
-    for (let i = 0; i < Math.min(INLINE_EXTENTS, inode.extents.length); i++) {
-      writeExtent(dv, o + 32 + i * EXTENT_BYTES, inode.extents[i] as Extent);
-    }
+    if (inode !== undefined) writeInodeSlot(dv, HEADER_BYTES + slot * INODE_BYTES, inode);
   }
   return seal(block, dv);
+}
+
+/** Byte offset of inode `ino`'s 128-byte slot inside its inode-table block. */
+export function inodeSlotOffset(ino: number): number {
+  return HEADER_BYTES + (ino % INODES_PER_BLOCK) * INODE_BYTES;
+}
+
+/**
+ * Writes one inode's 128-byte slot at `offset` of `dv` (undefined: a never-used slot, all
+ * zeros), exactly as encodeInodeBlock lays it out. Every byte of the slot is written.
+ */
+export function encodeInodeSlot(dv: DataView, offset: number, inode: InodeImage | undefined): void {
+  for (let i = 0; i < INODE_BYTES; i += 4) dv.setUint32(offset + i, 0, true);
+  if (inode !== undefined) writeInodeSlot(dv, offset, inode);
+}
+
+/** The fields of a slot that is zeros. */
+function writeInodeSlot(dv: DataView, o: number, inode: InodeImage): void {
+  const extents = inode.extents;
+  const size = inode.sizeBytes;
+  if (extents.length > MAX_EXTENTS) assert(false, `inode with ${extents.length} extents`);
+  if (extents.length > INLINE_EXTENTS && inode.extentBlock === 0) assert(false, 'extents past the inline ones need an extent block');
+  if (!(Number.isSafeInteger(size) && size >= 0 && size <= MAX_FILE_BYTES)) assert(false, `inode size ${size}`);
+  dv.setUint8(o, TYPE_CODES[inode.type]);
+  dv.setUint16(o + 2, inode.linkCount, true);
+  dv.setUint32(o + 4, inode.generation, true);
+  dv.setUint32(o + 8, size % 2 ** 32, true);
+  dv.setUint32(o + 12, Math.floor(size / 2 ** 32), true);
+  dv.setUint32(o + 16, extents.length, true);
+  dv.setUint32(o + 20, inode.extentBlock, true);
+  dv.setUint32(o + 24, inode.parentIno, true);
+  const inline = Math.min(INLINE_EXTENTS, extents.length);
+  for (let i = 0; i < inline; i++) writeExtent(dv, o + 32 + i * EXTENT_BYTES, extents[i] as Extent);
 }
 
 /** Decodes inode table block `index` into 31 records. Field sanity is the volume's job. */
@@ -519,7 +574,7 @@ export function nameProblem(name: string): string | undefined {
   if (name.length === 0) return 'empty name';
   if (name === '.' || name === '..') return `reserved name '${name}'`;
   if (name.includes('/') || name.includes('\0')) return `name '${name}' contains '/' or NUL`;
-  if (encoder.encode(name).length > MAX_NAME_BYTES) return `name '${name}' longer than ${MAX_NAME_BYTES} bytes`;
+  if (name.length > MAX_NAME_BYTES || (name.length * 3 > MAX_NAME_BYTES && utf8Length(name) > MAX_NAME_BYTES)) return `name '${name}' longer than ${MAX_NAME_BYTES} bytes`;
   return undefined;
 }
 
@@ -527,16 +582,34 @@ export function encodeDirBlock(blockNo: number, ownerIno: number, slots: readonl
   assert(slots.length === DIR_ENTRIES_PER_BLOCK, `directory block with ${slots.length} slots`);
   const { block, dv } = newBlock(BlockKind.directory, blockNo);
   dv.setUint32(HEADER_BYTES, ownerIno, true);
-  slots.forEach((entry, i) => {
-    if (entry === undefined) return;
-    const o = HEADER_BYTES + DIR_BLOCK_HEADER_BYTES + i * DIR_ENTRY_BYTES;
-    const name = encoder.encode(entry.name);
-    assert(entry.ino > 0 && name.length > 0 && name.length <= MAX_NAME_BYTES, `bad directory entry ${entry.name}`);
-    dv.setUint32(o, entry.ino, true);
-    block[o + 4] = name.length;
-    block.set(name, o + 5);
-  });
+  for (let i = 0; i < slots.length; i++) {
+    const entry = slots[i];
+    if (entry !== undefined) writeDirEntry(block, dv, dirSlotOffset(i), entry);
+  }
   return seal(block, dv);
+}
+
+/** Byte offset of directory slot `slot` inside its block. */
+export function dirSlotOffset(slot: number): number {
+  return HEADER_BYTES + DIR_BLOCK_HEADER_BYTES + slot * DIR_ENTRY_BYTES;
+}
+
+/**
+ * Writes one directory slot (DIR_ENTRY_BYTES at `offset` of `bytes`, viewed by `dv`) as
+ * encodeDirBlock lays it out; undefined is an empty slot (all zeros). Every byte is written.
+ */
+export function encodeDirSlot(bytes: Uint8Array, dv: DataView, offset: number, entry: DirEntry | undefined): void {
+  bytes.fill(0, offset, offset + DIR_ENTRY_BYTES);
+  if (entry !== undefined) writeDirEntry(bytes, dv, offset, entry);
+}
+
+/** The fields of a slot that is zeros. */
+function writeDirEntry(block: Uint8Array, dv: DataView, o: number, entry: DirEntry): void {
+  const name = utf8Scratch(entry.name);
+  if (!(entry.ino > 0 && name.length > 0 && name.length <= MAX_NAME_BYTES)) assert(false, `bad directory entry ${entry.name}`);
+  dv.setUint32(o, entry.ino, true);
+  block[o + 4] = name.length;
+  block.set(name, o + 5);
 }
 
 export interface DirBlockImage {
@@ -576,12 +649,22 @@ export function decodeDirBlock(blockNo: number, block: Uint8Array): Result<DirBl
 // per target, commit (seq, count, CRC32 over the descriptor block and every image).
 
 export function encodeDescriptor(blockNo: number, seq: number, targets: readonly number[]): Uint8Array {
-  assert(targets.length > 0 && targets.length <= DESCRIPTOR_CAPACITY, `descriptor with ${targets.length} targets`);
-  const { block, dv } = newBlock(BlockKind.journalDescriptor, blockNo);
+  return encodeDescriptorInto(zeroBlock(), blockNo, seq, targets);
+}
+
+/** Bytes of a descriptor block that can be non-zero (the rest is zero fill). */
+export function descriptorUsedBytes(count: number): number {
+  return HEADER_BYTES + 8 + 4 * count;
+}
+
+/** encodeDescriptor into `block` (BLOCK_BYTES long, overwritten whole). Returns `block`. */
+export function encodeDescriptorInto(block: Uint8Array, blockNo: number, seq: number, targets: readonly number[]): Uint8Array {
+  if (!(targets.length > 0 && targets.length <= DESCRIPTOR_CAPACITY)) assert(false, `descriptor with ${targets.length} targets`);
+  const dv = resetBlock(block, BlockKind.journalDescriptor, blockNo);
   dv.setUint32(HEADER_BYTES, seq, true);
   dv.setUint32(HEADER_BYTES + 4, targets.length, true);
-  targets.forEach((t, i) => { dv.setUint32(HEADER_BYTES + 8 + 4 * i, t, true); });
-  return seal(block, dv);
+  for (let i = 0; i < targets.length; i++) dv.setUint32(HEADER_BYTES + 8 + 4 * i, targets[i] as number, true);
+  return sealSparse(block, dv, descriptorUsedBytes(targets.length));
 }
 
 export interface DescriptorImage {
@@ -601,11 +684,16 @@ export function decodeDescriptor(blockNo: number, block: Uint8Array): Result<Des
 }
 
 export function encodeCommit(blockNo: number, seq: number, count: number, checksum: number): Uint8Array {
-  const { block, dv } = newBlock(BlockKind.journalCommit, blockNo);
+  return encodeCommitInto(zeroBlock(), blockNo, seq, count, checksum);
+}
+
+/** encodeCommit into `block` (BLOCK_BYTES long, overwritten whole). Returns `block`. */
+export function encodeCommitInto(block: Uint8Array, blockNo: number, seq: number, count: number, checksum: number): Uint8Array {
+  const dv = resetBlock(block, BlockKind.journalCommit, blockNo);
   dv.setUint32(HEADER_BYTES, seq, true);
   dv.setUint32(HEADER_BYTES + 4, count, true);
   dv.setUint32(HEADER_BYTES + 8, checksum, true);
-  return seal(block, dv);
+  return sealSparse(block, dv, HEADER_BYTES + 12);
 }
 
 export interface CommitImage {
@@ -657,7 +745,7 @@ export function mkfs(device: BlockDevice, options: MkfsOptions = {}): Result<Geo
   if (!geometry.ok) return err({ kind: 'bad-geometry', reason: geometry.error });
   const g = geometry.value;
   const label = options.label ?? 'qfs';
-  if (encoder.encode(label).length > MAX_LABEL_BYTES) return err({ kind: 'bad-geometry', reason: `label longer than ${MAX_LABEL_BYTES} bytes` });
+  if (utf8Length(label) > MAX_LABEL_BYTES) return err({ kind: 'bad-geometry', reason: `label longer than ${MAX_LABEL_BYTES} bytes` });
   const zero = new Uint8Array(BLOCK_BYTES);
   for (let j = 0; j < g.journalBlocks; j++) device.write((g.journalStart + j) * BLOCK_BYTES, zero);
   const used = new Uint8Array(g.totalBlocks);

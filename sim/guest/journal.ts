@@ -12,6 +12,11 @@
  * only after that is the journal space reused. Replay, from the superblock's tail, applies
  * transactions in sequence order and stops at the first missing or invalid one.
  *
+ * Cost (not behaviour): the writer keeps no copy of an image; a checkpoint reads each
+ * block's newest committed image back from the journal region, which is not reused before
+ * the checkpoint. The commit checksum is computed from the blocks' own seals and the
+ * descriptor's zero fill (CRC32 algebra) instead of another pass over every byte.
+ *
  * Leaves out: revoke records (the file system instead keeps a freed block that has a
  * journaled image unallocated until the next checkpoint, so replay can never overwrite a
  * reused block), asynchronous commit, checksums per block tag, partial checkpoints (a
@@ -20,9 +25,10 @@
 
 import { assert } from '../../core/assert.js';
 import type { BlockDevice, BlockReader } from '../storage/types.js';
+import { crc32Combine, crc32ZeroTail } from '../kernel/crc32-combine.js';
 import {
-  BLOCK_BYTES, decodeCommit, decodeDescriptor, encodeCommit, encodeDescriptor, maxTransactionBlocks, regionOf,
-  transactionChecksum, type Geometry, type Superblock,
+  BLOCK_BYTES, decodeCommit, decodeDescriptor, descriptorUsedBytes, encodeCommitInto, encodeDescriptorInto, maxTransactionBlocks, regionOf,
+  sealedBlockCrc, transactionChecksum, type Geometry, type Superblock,
 } from './fs-format.js';
 
 
@@ -180,8 +186,15 @@ export class JournalWriter {
   private tailSeqValue: number;
   private seq: number;
   private used = 0;
-  /** Committed images not yet written home: block number -> newest committed image. */
-  private readonly pending = new Map<number, Uint8Array>();
+  /**
+   * Committed images not yet written home: block number -> the device block (in the
+   * journal region) holding its newest committed image. Checkpoint reads the image back
+   * from there: journal space is reused only after a checkpoint, so it is still intact,
+   * and the caller may reuse its buffers as soon as a commit returns.
+   */
+  private readonly pending = new Map<number, number>();
+  private readonly descriptorScratch = new Uint8Array(BLOCK_BYTES);
+  private readonly commitScratch = new Uint8Array(BLOCK_BYTES);
   readonly maxTransactionBlocks: number;
 
   constructor(options: JournalWriterOptions) {
@@ -235,21 +248,35 @@ export class JournalWriter {
   /**
    * Commits one transaction of full block images (block number -> image). The caller
    * checkpoints first when it does not fit; data that must precede the commit (ordered
-   * mode) was written before this call, so the first flush makes it durable too.
+   * mode) was written before this call, so the first flush makes it durable too. The
+   * images are copied by the device: the caller may change them once this returns.
    */
   commit(images: readonly (readonly [number, Uint8Array])[]): CommitOutcome {
     const n = images.length;
     assert(n > 0 && n <= this.maxTransactionBlocks, `transaction of ${n} blocks (max ${this.maxTransactionBlocks})`);
     assert(this.fits(n), 'transaction does not fit the journal: checkpoint first');
-    const abs = (pos: number): number => this.g.journalStart + (pos % this.g.journalBlocks);
+    const g = this.g;
     const seq = this.seq;
-    const descriptor = encodeDescriptor(abs(this.head), seq, images.map(([t]) => t));
-    this.device.write(abs(this.head) * BLOCK_BYTES, descriptor);
-    images.forEach(([, image], i) => { this.device.write(abs(this.head + 1 + i) * BLOCK_BYTES, image); });
+    const targets: number[] = [];
+    for (const [target] of images) targets.push(target);
+    // Descriptor and commit record are encoded into reused buffers: the device copies what
+    // it is given (BlockDevice.write), and the journal keeps neither.
+    const descriptorAt = g.journalStart + (this.head % g.journalBlocks);
+    const descriptor = encodeDescriptorInto(this.descriptorScratch, descriptorAt, seq, targets);
+    this.device.write(descriptorAt * BLOCK_BYTES, descriptor);
+    // transactionChecksum(descriptor, images), from the CRCs already known: the descriptor
+    // is zeros past its targets, and every image is a sealed metadata block.
+    let checksum = crc32ZeroTail(descriptor, descriptorUsedBytes(n), BLOCK_BYTES);
+    for (let i = 0; i < n; i++) {
+      const [target, image] = images[i] as readonly [number, Uint8Array];
+      const at = g.journalStart + ((this.head + 1 + i) % g.journalBlocks);
+      this.device.write(at * BLOCK_BYTES, image);
+      checksum = crc32Combine(checksum, sealedBlockCrc(image), BLOCK_BYTES);
+      this.pending.set(target, at);
+    }
     this.device.flush();
-    const checksum = transactionChecksum(descriptor, images.map(([, image]) => image));
-    this.device.write(abs(this.head + 1 + n) * BLOCK_BYTES, encodeCommit(abs(this.head + 1 + n), seq, n, checksum), { fua: true });
-    for (const [target, image] of images) this.pending.set(target, image);
+    const commitAt = g.journalStart + ((this.head + 1 + n) % g.journalBlocks);
+    this.device.write(commitAt * BLOCK_BYTES, encodeCommitInto(this.commitScratch, commitAt, seq, n, checksum), { fua: true });
     this.head = (this.head + n + 2) % this.g.journalBlocks;
     this.used += n + 2;
     this.seq++;
@@ -262,7 +289,14 @@ export class JournalWriter {
    */
   checkpoint(): number {
     const blocks = [...this.pending.keys()].sort((a, b) => a - b);
-    for (const b of blocks) this.device.write(b * BLOCK_BYTES, this.pending.get(b) as Uint8Array);
+    const scratch = this.commitScratch;
+    for (const b of blocks) {
+      const at = (this.pending.get(b) as number) * BLOCK_BYTES;
+      // The device copies on write: one reused buffer carries every image home.
+      if (this.device.readInto !== undefined) this.device.readInto(at, scratch);
+      else scratch.set(this.device.read(at, BLOCK_BYTES));
+      this.device.write(b * BLOCK_BYTES, scratch);
+    }
     this.device.flush();
     this.tail = this.head;
     this.tailSeqValue = this.seq;

@@ -20,6 +20,7 @@
 import { assert } from '../../core/assert.js';
 import type { Clock, TimeUs } from '../../core/clock.js';
 import type { EventQueue, TimerHandle } from '../kernel/event-queue.js';
+import { copyBytes } from '../kernel/bytes.js';
 import type { WritebackPolicy } from './writeback-policy.js';
 
 export const PAGE_BYTES = 4096;
@@ -42,8 +43,11 @@ export interface WritebackReport {
 
 /** What the cache sits on: the file system (or a fake that records writebacks, in tests). */
 export interface PageCacheBackend {
-  /** The stored content of page `index` of file `key` (zeros for a hole). */
-  readPage(key: number, index: number): Uint8Array;
+  /**
+   * The stored content of page `index` of file `key` (zeros for a hole); `into`, when
+   * given, is a page buffer the cache offers for reuse (the backend may fill and return it).
+   */
+  readPage(key: number, index: number, into?: Uint8Array): Uint8Array;
   /** Writes back pages of one file, ascending index; stops at the first failure. */
   writePages(key: number, pages: readonly PageWrite[]): WritebackReport;
 }
@@ -67,6 +71,15 @@ interface Page {
   data: Uint8Array;
   dirty: boolean;
   dirtiedAtUs: TimeUs;
+  /** Neighbours in the LRU list (least recently used first). */
+  prev: Page | null;
+  next: Page | null;
+}
+
+/** The cached pages of one file and the dirty ones among them (fsync and the flusher visit only those). */
+interface FilePages {
+  readonly pages: Map<number, Page>;
+  readonly dirty: Set<Page>;
 }
 
 export interface PageCacheStats {
@@ -86,11 +99,17 @@ export class PageCache {
   private readonly timerLabel: string;
   readonly capacityPages: number;
   readonly dirtyLimitPages: number;
-  private readonly files = new Map<number, Map<number, Page>>();
-  /** The dirty pages of each file (only files with some): fsync and the flusher visit these, not every cached page. */
-  private readonly dirtyByFile = new Map<number, Set<Page>>();
-  /** Every cached page, least recently used first (Map keeps insertion order). */
-  private readonly lru = new Map<Page, true>();
+  /** Files with cached pages (a file's entry goes with its last page). */
+  private readonly files = new Map<number, FilePages>();
+  /**
+   * Every cached page, least recently used first: an intrusive doubly linked list, so a
+   * hit moves its page to the end without touching a Map.
+   */
+  private lruHead: Page | null = null;
+  private lruTail: Page | null = null;
+  private cachedCount = 0;
+  /** Buffers of removed pages, reused for new pages (their previous content is overwritten). */
+  private readonly sparePages: Uint8Array[] = [];
   /**
    * Hard bound on cached pages: clean ones stop at the capacity and throttling keeps dirty
    * ones near the dirty limit, so only a writer that never throttles can reach it.
@@ -123,10 +142,12 @@ export class PageCache {
 
   stats(): PageCacheStats {
     let oldest: TimeUs | undefined;
-    for (const dirty of this.dirtyByFile.values()) {
-      for (const page of dirty) if (oldest === undefined || page.dirtiedAtUs < oldest) oldest = page.dirtiedAtUs;
+    if (this.dirtyCount > 0) {
+      for (const file of this.files.values()) {
+        for (const page of file.dirty) if (oldest === undefined || page.dirtiedAtUs < oldest) oldest = page.dirtiedAtUs;
+      }
     }
-    return { cachedPages: this.lru.size, dirtyPages: this.dirtyCount, dirtyBytes: this.dirtyCount * PAGE_BYTES, oldestDirtyUs: oldest, writtenBackPages: this.writtenBack };
+    return { cachedPages: this.cachedCount, dirtyPages: this.dirtyCount, dirtyBytes: this.dirtyCount * PAGE_BYTES, oldestDirtyUs: oldest, writtenBackPages: this.writtenBack };
   }
 
   /** A copy of the page's content, loading it through the backend on a miss. */
@@ -139,17 +160,17 @@ export class PageCache {
 
   /** The cached page's content without loading or touching it, or undefined. */
   peek(key: number, index: number): Uint8Array | undefined {
-    return this.files.get(key)?.get(index)?.data;
+    return this.files.get(key)?.pages.get(index)?.data;
   }
 
   isDirty(key: number, index: number): boolean {
-    return this.files.get(key)?.get(index)?.dirty === true;
+    return this.files.get(key)?.pages.get(index)?.dirty === true;
   }
 
   /** Dirty page indexes of one file, ascending. */
   dirtyIndexes(key: number): number[] {
     const out: number[] = [];
-    for (const page of this.dirtyByFile.get(key) ?? []) out.push(page.index);
+    for (const page of this.files.get(key)?.dirty ?? []) out.push(page.index);
     return out.sort((a, b) => a - b);
   }
 
@@ -172,13 +193,13 @@ export class PageCache {
 
   /** Forgets pages `fromIndex` and later of a file, dirty or not (truncate). */
   truncate(key: number, fromIndex: number): void {
-    const pages = this.files.get(key);
-    if (pages === undefined) return;
-    for (const page of [...pages.values()]) if (page.index >= fromIndex) this.remove(page);
+    const file = this.files.get(key);
+    if (file === undefined) return;
+    for (const page of [...file.pages.values()]) if (page.index >= fromIndex) this.remove(page);
   }
 
   dropPage(key: number, index: number): void {
-    const page = this.files.get(key)?.get(index);
+    const page = this.files.get(key)?.pages.get(index);
     if (page !== undefined) this.remove(page);
   }
 
@@ -190,16 +211,17 @@ export class PageCache {
   /** Writes back every dirty page of one file. */
   writebackFile(key: number): WritebackReport {
     this.assertLive();
-    const dirtySet = this.dirtyByFile.get(key);
-    if (dirtySet === undefined) return { writtenPages: 0 };
-    const dirty = [...dirtySet].sort((a, b) => a.index - b.index);
+    const dirtySet = this.files.get(key)?.dirty;
+    if (dirtySet === undefined || dirtySet.size === 0) return NOTHING_WRITTEN;
+    const dirty = [...dirtySet];
+    if (dirty.length > 1) dirty.sort((a, b) => a.index - b.index);
     return this.writeBack(key, dirty);
   }
 
   /** Writes back one page if it is dirty. */
   writebackPage(key: number, index: number): WritebackReport {
     this.assertLive();
-    const page = this.files.get(key)?.get(index);
+    const page = this.files.get(key)?.pages.get(index);
     if (page?.dirty !== true) return { writtenPages: 0 };
     return this.writeBack(key, [page]);
   }
@@ -228,8 +250,8 @@ export class PageCache {
       // The minimum of (dirtiedAtUs, key) over the dirty pages: independent of visiting order.
       let oldestKey: number | undefined;
       let oldestUs = Number.POSITIVE_INFINITY;
-      for (const dirty of this.dirtyByFile.values()) {
-        for (const page of dirty) {
+      for (const file of this.files.values()) {
+        for (const page of file.dirty) {
           if (page.dirtiedAtUs < oldestUs || (page.dirtiedAtUs === oldestUs && oldestKey !== undefined && page.key < oldestKey)) {
             oldestUs = page.dirtiedAtUs;
             oldestKey = page.key;
@@ -260,8 +282,9 @@ export class PageCache {
   crash(): void {
     this.cancelTimer();
     this.files.clear();
-    this.dirtyByFile.clear();
-    this.lru.clear();
+    this.lruHead = null;
+    this.lruTail = null;
+    this.cachedCount = 0;
     this.dirtyCount = 0;
     this.dead = true;
   }
@@ -288,9 +311,12 @@ export class PageCache {
   private writeBackWhere(select: (page: Page) => boolean): WritebackReport {
     let total = 0;
     let firstError: WritebackFailure | undefined;
-    const keys = [...this.dirtyByFile.keys()].sort((a, b) => a - b);
+    if (this.dirtyCount === 0) return NOTHING_WRITTEN;
+    const keys: number[] = [];
+    for (const [key, file] of this.files) if (file.dirty.size > 0) keys.push(key);
+    keys.sort((a, b) => a - b);
     for (const key of keys) {
-      const dirty = this.dirtyByFile.get(key);
+      const dirty = this.files.get(key)?.dirty;
       if (dirty === undefined) continue;
       const chosen = [...dirty].filter((p) => select(p)).sort((a, b) => a.index - b.index);
       if (chosen.length === 0) continue;
@@ -302,8 +328,9 @@ export class PageCache {
   }
 
   private writeBack(key: number, pages: readonly Page[]): WritebackReport {
-    if (pages.length === 0) return { writtenPages: 0 };
-    const report = this.backend.writePages(key, pages.map((p) => ({ index: p.index, data: p.data })));
+    if (pages.length === 0) return NOTHING_WRITTEN;
+    // A Page is a PageWrite ({ index, data }): no copy of the list is needed.
+    const report = this.backend.writePages(key, pages);
     assert(report.writtenPages >= 0 && report.writtenPages <= pages.length, `backend wrote ${report.writtenPages} of ${pages.length} pages`);
     for (let i = 0; i < report.writtenPages; i++) {
       const page = pages[i] as Page;
@@ -319,77 +346,104 @@ export class PageCache {
   }
 
   private page(key: number, index: number, load: boolean): Page {
-    let pages = this.files.get(key);
-    const found = pages?.get(index);
+    const file = this.files.get(key);
+    const found = file?.pages.get(index);
     if (found !== undefined) {
-      this.lru.delete(found);
-      this.lru.set(found, true);
+      this.touch(found);
       return found;
     }
     assert(load, 'page missing');
-    const data = this.backend.readPage(key, index);
-    assert(data.length === PAGE_BYTES, `backend returned ${data.length} bytes for a page`);
-    const page: Page = { key, index, data, dirty: false, dirtiedAtUs: 0 };
-    if (pages === undefined) {
-      pages = new Map();
-      this.files.set(key, pages);
-    }
-    pages.set(index, page);
-    this.lru.set(page, true);
-    assert(this.lru.size <= this.maxPages, `page cache over its hard bound of ${this.maxPages} pages: a writer skips throttle()`);
-    return page;
+    const spare = this.sparePages.pop();
+    const data = this.backend.readPage(key, index, spare);
+    if (spare !== undefined && data !== spare) this.sparePages.push(spare);
+    if (data.length !== PAGE_BYTES) assert(false, `backend returned ${data.length} bytes for a page`);
+    return this.insert(file ?? this.newFile(key), key, index, data);
   }
 
   private insertIfMissing(key: number, index: number, data: Uint8Array): Page {
-    if (this.files.get(key)?.has(index) === true) return this.page(key, index, false);
-    let pages = this.files.get(key);
-    if (pages === undefined) {
-      pages = new Map();
-      this.files.set(key, pages);
-    }
-    const page: Page = { key, index, data: data.slice(), dirty: false, dirtiedAtUs: 0 };
-    pages.set(index, page);
-    this.lru.set(page, true);
-    assert(this.lru.size <= this.maxPages, `page cache over its hard bound of ${this.maxPages} pages: a writer skips throttle()`);
+    const file = this.files.get(key);
+    if (file?.pages.has(index) === true) return this.page(key, index, false);
+    const spare = this.sparePages.pop();
+    const copy = spare === undefined ? copyBytes(data) : spare;
+    if (spare !== undefined) spare.set(data);
+    return this.insert(file ?? this.newFile(key), key, index, copy);
+  }
+
+  private newFile(key: number): FilePages {
+    const file: FilePages = { pages: new Map(), dirty: new Set() };
+    this.files.set(key, file);
+    return file;
+  }
+
+  /** Adds a new clean page as the most recently used. */
+  private insert(file: FilePages, key: number, index: number, data: Uint8Array): Page {
+    const page: Page = { key, index, data, dirty: false, dirtiedAtUs: 0, prev: this.lruTail, next: null };
+    file.pages.set(index, page);
+    if (this.lruTail === null) this.lruHead = page;
+    else this.lruTail.next = page;
+    this.lruTail = page;
+    this.cachedCount++;
+    if (this.cachedCount > this.maxPages) assert(false, `page cache over its hard bound of ${this.maxPages} pages: a writer skips throttle()`);
     return page;
   }
 
+  /** Makes `page` the most recently used. */
+  private touch(page: Page): void {
+    if (page === this.lruTail) return;
+    this.unlinkLru(page);
+    page.prev = this.lruTail;
+    if (this.lruTail === null) this.lruHead = page;
+    else this.lruTail.next = page;
+    this.lruTail = page;
+  }
+
+  private unlinkLru(page: Page): void {
+    if (page.prev === null) this.lruHead = page.next;
+    else page.prev.next = page.next;
+    if (page.next === null) this.lruTail = page.prev;
+    else page.next.prev = page.prev;
+    page.prev = null;
+    page.next = null;
+  }
+
   private remove(page: Page): void {
-    const pages = this.files.get(page.key);
-    pages?.delete(page.index);
-    if (pages?.size === 0) this.files.delete(page.key);
-    this.lru.delete(page);
+    // The page's buffer is the cache's alone (backends copy what they are given): reuse it.
+    if (this.sparePages.length < MAX_SPARE_PAGES) this.sparePages.push(page.data);
+    const file = this.files.get(page.key);
+    file?.pages.delete(page.index);
     if (page.dirty) {
       this.dirtyCount--;
-      this.unmarkDirty(page);
+      file?.dirty.delete(page);
     }
+    if (file?.pages.size === 0) this.files.delete(page.key);
+    this.unlinkLru(page);
+    this.cachedCount--;
   }
 
   private markDirty(page: Page): void {
-    let dirty = this.dirtyByFile.get(page.key);
-    if (dirty === undefined) {
-      dirty = new Set();
-      this.dirtyByFile.set(page.key, dirty);
-    }
-    dirty.add(page);
+    this.files.get(page.key)?.dirty.add(page);
   }
 
   private unmarkDirty(page: Page): void {
-    const dirty = this.dirtyByFile.get(page.key);
-    dirty?.delete(page);
-    if (dirty?.size === 0) this.dirtyByFile.delete(page.key);
+    this.files.get(page.key)?.dirty.delete(page);
   }
 
   /** Evicts clean pages, least recently used first, down to the capacity (dirty ones stay). */
   private evict(): void {
-    if (this.lru.size <= this.capacityPages) return;
-    let excess = this.lru.size - this.capacityPages;
-    // Deleting the entry being visited is safe while iterating a Map.
-    for (const page of this.lru.keys()) {
-      if (excess === 0) break;
-      if (page.dirty) continue;
-      this.remove(page);
-      excess--;
+    if (this.cachedCount <= this.capacityPages) return;
+    let excess = this.cachedCount - this.capacityPages;
+    // Bounded by the cached pages: each step moves one page along the list.
+    for (let page = this.lruHead; page !== null && excess > 0;) {
+      const next = page.next;
+      if (!page.dirty) {
+        this.remove(page);
+        excess--;
+      }
+      page = next;
     }
   }
 }
+
+const NOTHING_WRITTEN: WritebackReport = { writtenPages: 0 };
+/** Most removed page buffers kept for reuse (4 MiB). */
+const MAX_SPARE_PAGES = 1024;

@@ -36,7 +36,8 @@ export class HistoryRecorder implements HistorySink {
   ) {}
 
   record(event: HistoryEventInput): void {
-    const full: HistoryEvent = { seq: this.count++, timeUs: this.clock.nowUs(), ...event };
+    // Built field by field (one object shape for every event), not by spreading the input.
+    const full: HistoryEvent = { seq: this.count++, timeUs: this.clock.nowUs(), kind: event.kind, subject: event.subject, data: event.data };
     if (this.kept.length < this.maxEvents) {
       this.kept.push(full);
     } else {

@@ -6,6 +6,8 @@
  * cost memory (a 2 TiB disk costs nothing until written) and a write is one Map lookup and
  * one byte copy. A read walks the chain top-down. Consolidation moves slot numbers between
  * layer maps instead of copying bytes, so it costs the smaller map's size, never the disk's.
+ * The volatile cache above fills slots of the same pool, and a whole grain it persists is
+ * adopted (its slot becomes the top layer's) instead of copied again.
  *
  * Leaves out: on-disk grain tables and their metadata I/O, fragmentation, returning empty
  * slabs to the allocator (freed slots are reused, slabs are kept), trees of snapshots.
@@ -51,7 +53,7 @@ export class GrainPool {
   /** The slab holding `slot`; the grain starts at `slotOffset(slot)`. */
   slab(slot: number): Uint8Array {
     const slab = this.slabList[slot >>> 8];
-    assert(slab !== undefined, `slot ${slot} outside the pool`);
+    if (slab === undefined) assert(false, `slot ${slot} outside the pool`);
     return slab;
   }
 
@@ -68,9 +70,16 @@ export function slotOffset(slot: number): number {
   return (slot & (GRAINS_PER_SLAB - 1)) * GRAIN_BYTES;
 }
 
+/** An overlay grain: its image's slot in the pool, the live cached writes touching it, and whether the overlay owns the slot (else the newest write does). */
+export interface OverlayGrain {
+  slot: number;
+  refs: number;
+  owned: boolean;
+}
+
 /** Whole-grain images that win over the chain (the volatile cache's acknowledged data). */
 export interface GrainOverlay {
-  readonly slots: ReadonlyMap<number, number>;
+  readonly grains: ReadonlyMap<number, OverlayGrain>;
   readonly pool: GrainPool;
 }
 
@@ -93,7 +102,7 @@ export class GrainStore {
 
   layer(index: number): Layer {
     const layer = this.chain[index];
-    assert(layer !== undefined, `no layer ${index} (depth ${this.chain.length})`);
+    if (layer === undefined) assert(false, `no layer ${index} (depth ${this.chain.length})`);
     return layer;
   }
 
@@ -139,9 +148,10 @@ export class GrainStore {
 
   /**
    * Reads `out.length` bytes from `offsetBytes` of view `depth`. Grains present in
-   * `overlay` (whole-grain images of the volatile cache) win over the chain.
+   * `overlay` (whole-grain images of the volatile cache) win over the chain. Unwritten
+   * grains are left as they are in `out` (zeros in a fresh buffer) unless `zeroUnwritten`.
    */
-  readInto(depth: number, offsetBytes: number, out: Uint8Array, overlay: GrainOverlay | undefined): void {
+  readInto(depth: number, offsetBytes: number, out: Uint8Array, overlay: GrainOverlay | undefined, zeroUnwritten = false): void {
     const end = offsetBytes + out.length;
     let pos = offsetBytes;
     let dst = 0;
@@ -150,16 +160,18 @@ export class GrainStore {
       const grain = Math.floor(pos / GRAIN_BYTES);
       const inGrain = pos - grain * GRAIN_BYTES;
       const n = Math.min(GRAIN_BYTES - inGrain, end - pos);
-      const cached = overlay?.slots.get(grain);
+      const cached = overlay?.grains.get(grain);
       if (overlay !== undefined && cached !== undefined) {
-        const base = slotOffset(cached) + inGrain;
-        out.set(overlay.pool.slab(cached).subarray(base, base + n), dst);
+        const base = slotOffset(cached.slot) + inGrain;
+        out.set(overlay.pool.slab(cached.slot).subarray(base, base + n), dst);
       } else {
         const slot = this.findSlot(depth, grain);
-        // Unwritten grains stay zero: `out` is fresh.
+        // Unwritten grains read as zeros: a fresh `out` is zeros already, a reused one is filled.
         if (slot !== undefined) {
           const base = slotOffset(slot) + inGrain;
           out.set(this.pool.slab(slot).subarray(base, base + n), dst);
+        } else if (zeroUnwritten) {
+          out.fill(0, dst, dst + n);
         }
       }
       pos += n;
@@ -172,6 +184,17 @@ export class GrainStore {
     const depth = this.chain.length;
     const top = this.layer(depth - 1).grains;
     const pool = this.pool;
+    if (data.length === GRAIN_BYTES && offsetBytes % GRAIN_BYTES === 0) {
+      // One whole grain (the common write): no read of the layers below.
+      const grain = offsetBytes / GRAIN_BYTES;
+      let slot = top.get(grain);
+      if (slot === undefined) {
+        slot = pool.allocate();
+        top.set(grain, slot);
+      }
+      pool.slab(slot).set(data, slotOffset(slot));
+      return;
+    }
     const end = offsetBytes + data.length;
     let pos = offsetBytes;
     let src = 0;
@@ -192,6 +215,17 @@ export class GrainStore {
       pos += n;
       src += n;
     }
+  }
+
+  /**
+   * Makes pool slot `slot` (filled by the caller) the image of grain `grain` in the top
+   * layer, releasing the slot it replaces: a whole-grain write without a copy.
+   */
+  adoptTop(grain: number, slot: number): void {
+    const top = this.layer(this.chain.length - 1).grains;
+    const old = top.get(grain);
+    top.set(grain, slot);
+    if (old !== undefined) this.pool.release(old);
   }
 
   /**

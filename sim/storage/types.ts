@@ -23,8 +23,13 @@ export interface WriteOptions {
 }
 
 export interface BlockDevice extends BlockReader {
-  /** Acknowledged on return; durable only after flush (or at once with FUA / no cache). */
+  /**
+   * Acknowledged on return; durable only after flush (or at once with FUA / no cache).
+   * The device copies `data`: the caller may reuse the buffer once this returns.
+   */
   write(offsetBytes: number, data: Uint8Array, options?: WriteOptions): void;
+  /** Optional: what `read` returns, copied into `out` (all of it) instead of a fresh buffer. */
+  readInto?(offsetBytes: number, out: Uint8Array): void;
   /** Makes every acknowledged write durable (unless the disk lies about flush). */
   flush(): void;
 }

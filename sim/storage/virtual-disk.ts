@@ -77,7 +77,7 @@ export interface DiskStats {
   readonly pendingCacheWrites: number;
   /** Cache space in use, charged per 4 KiB line. */
   readonly cachedBytes: number;
-  /** Memory held by the cache's overlay slabs and recycled write copies. */
+  /** Memory held by the cache's recycled write copies (cached grains are in `slabBytes`). */
   readonly cacheMemoryBytes: number;
 }
 
@@ -140,8 +140,10 @@ export class VirtualDisk implements BlockDevice, ChangeTracking {
     if (this.writeCacheMode === 'write-back') {
       const store = this.store;
       this.cache = new WriteCache(options.cacheCapacityBytes ?? DEFAULT_CACHE_CAPACITY_BYTES, this.sectorSizeBytes, {
+        pool: store.pool,
         readDurableGrain: (grain, out, outOffset) => { store.readGrain(store.depth, grain, out, outOffset); },
         writeDurable: (offsetBytes, data) => { store.writeTop(offsetBytes, data); },
+        adoptDurableGrain: (grain, slot) => { store.adoptTop(grain, slot); },
       });
     }
     this.record(STORAGE_EVENTS.diskCreate, {
@@ -166,6 +168,12 @@ export class VirtualDisk implements BlockDevice, ChangeTracking {
     const out = new Uint8Array(lengthBytes);
     this.store.readInto(this.store.depth, offsetBytes, out, overlay);
     return out;
+  }
+
+  readInto(offsetBytes: number, out: Uint8Array): void {
+    checkRange(offsetBytes, out.length, this.capacity, this.sectorSizeBytes, 'read');
+    const overlay = this.cache !== undefined && this.cache.pendingWrites > 0 ? this.cache.overlay : undefined;
+    this.store.readInto(this.store.depth, offsetBytes, out, overlay, true);
   }
 
   write(offsetBytes: number, data: Uint8Array, options?: WriteOptions): void {

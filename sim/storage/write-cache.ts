@@ -10,8 +10,12 @@
  * independent random subset of the log (in log order) and may tear one write inside one
  * sector.
  *
- * Overlay images live in slabs and retired write copies are reused, because allocating a
- * 4 KiB buffer per write costs more than the rest of the write path together.
+ * Memory: a write of whole grains (every write the guest file system makes) is copied once,
+ * into slots of the disk's own grain pool; the overlay shows that slot while the write is
+ * the newest for its grain, and persisting it hands the slot to the durable store instead
+ * of copying it again. Other writes keep a private copy (retired copies are reused) and
+ * give their grains an overlay slot of the overlay's own. Copying 4 KiB buffers is most of
+ * what a write costs, so this is what keeps the write path cheap.
  *
  * Leaves out: reordering of destage (it is strictly oldest first), cache line replacement
  * policies, timing. Cache space is charged per 4 KiB line touched, so a 512-byte write
@@ -20,14 +24,18 @@
 
 import { assert } from '../../core/assert.js';
 import type { Prng } from '../../core/prng.js';
-import { GrainPool, slotOffset, type GrainOverlay } from './grain-store.js';
+import { slotOffset, type GrainOverlay, type GrainPool, type OverlayGrain } from './grain-store.js';
 import { GRAIN_BYTES, type PowerLossPlan } from './types.js';
 
 /** What the cache needs from the durable store below it. */
 export interface DurableBackend {
+  /** The store's slot pool: whole-grain writes are cached in its slots. */
+  readonly pool: GrainPool;
   /** Copies the durable image of grain `grain` into `out` at `outOffset`. */
   readDurableGrain(grain: number, out: Uint8Array, outOffset: number): void;
   writeDurable(offsetBytes: number, data: Uint8Array): void;
+  /** Makes pool slot `slot` the durable image of grain `grain` (the store owns the slot from now on). */
+  adoptDurableGrain(grain: number, slot: number): void;
 }
 
 interface Piece {
@@ -36,14 +44,22 @@ interface Piece {
 }
 
 interface Entry {
-  /** The copy of the write, recycled once the entry retires. */
-  readonly copy: Uint8Array;
-  /** The bytes still to persist: the write minus what later FUA writes superseded. */
-  pieces: Piece[];
+  /** A write of whole grains: the pool slot holding each (firstGrain first); null otherwise. */
+  readonly slots: readonly number[] | null;
+  /** Any other write: its copy, recycled once the entry retires; null for a whole-grain write. */
+  readonly copy: Uint8Array | null;
+  readonly offsetBytes: number;
+  /**
+   * The bytes still to persist once later FUA writes superseded some (the write minus
+   * those); null while nothing was superseded: the whole write at `offsetBytes`.
+   */
+  pieces: Piece[] | null;
   readonly firstGrain: number;
   readonly lastGrain: number;
   readonly chargeBytes: number;
   live: boolean;
+  /** The slots were handed to the durable store when the entry persisted. */
+  adopted: boolean;
 }
 
 export interface PowerLossOutcome {
@@ -60,15 +76,15 @@ export class WriteCache {
   private head = 0;
   private liveCount = 0;
   private usedBytes = 0;
-  /** grain -> slot in `overlayPool`: slabs, not one buffer per grain (allocation dominates). */
-  private readonly overlaySlots = new Map<number, number>();
-  private readonly overlayPool = new GrainPool();
-  readonly overlay: GrainOverlay = { slots: this.overlaySlots, pool: this.overlayPool };
+  /** grain -> its overlay image (a slot of the store's pool) and the live entries touching it. */
+  private readonly grains = new Map<number, OverlayGrain>();
+  /** Retired overlay grain records, reused (a flush retires every one). */
+  private readonly spareGrains: OverlayGrain[] = [];
+  private readonly pool: GrainPool;
+  readonly overlay: GrainOverlay;
   /** Retired copies by length, reused for new writes; at most the cache's size is kept. */
   private readonly spareCopies = new Map<number, Uint8Array[]>();
   private spareBytes = 0;
-  /** Live entries touching each grain: the overlay grain goes when its count reaches 0. */
-  private readonly refs = new Map<number, number>();
   /** Every live entry charges at least one line, so this bounds the log. */
   private readonly maxEntries: number;
 
@@ -79,6 +95,8 @@ export class WriteCache {
   ) {
     assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= GRAIN_BYTES, `cache capacity ${capacityBytes} below one line`);
     this.maxEntries = Math.floor(capacityBytes / GRAIN_BYTES) + 1;
+    this.pool = backend.pool;
+    this.overlay = { grains: this.grains, pool: this.pool };
   }
 
   get pendingWrites(): number {
@@ -89,21 +107,24 @@ export class WriteCache {
     return this.usedBytes;
   }
 
-  /** Memory held for the overlay and the recycled write copies. */
+  /** Memory held for recycled write copies (cached grains live in the store's slabs). */
   get memoryBytes(): number {
-    return this.overlayPool.slabBytes + this.spareBytes;
+    return this.spareBytes;
   }
 
   /** Caches a write: acknowledged and readable at once, durable later. */
   write(offsetBytes: number, data: Uint8Array): void {
-    const copy = this.takeCopy(data.length);
-    copy.set(data);
     const firstGrain = Math.floor(offsetBytes / GRAIN_BYTES);
     const lastGrain = Math.floor((offsetBytes + data.length - 1) / GRAIN_BYTES);
-    this.applyToOverlay(offsetBytes, copy, true);
-    for (let g = firstGrain; g <= lastGrain; g++) this.refs.set(g, (this.refs.get(g) ?? 0) + 1);
     const chargeBytes = (lastGrain - firstGrain + 1) * GRAIN_BYTES;
-    this.entries.push({ copy, pieces: [{ offsetBytes, data: copy }], firstGrain, lastGrain, chargeBytes, live: true });
+    if (offsetBytes % GRAIN_BYTES === 0 && data.length % GRAIN_BYTES === 0) {
+      this.entries.push({ slots: this.cacheGrains(firstGrain, data), copy: null, offsetBytes, pieces: null, firstGrain, lastGrain, chargeBytes, live: true, adopted: false });
+    } else {
+      const copy = this.takeCopy(data.length);
+      copy.set(data);
+      this.applyToOverlay(offsetBytes, copy, true);
+      this.entries.push({ slots: null, copy, offsetBytes, pieces: null, firstGrain, lastGrain, chargeBytes, live: true, adopted: false });
+    }
     this.liveCount++;
     this.usedBytes += chargeBytes;
     // Destage oldest first until the cache fits; a write larger than the cache destages itself.
@@ -114,7 +135,7 @@ export class WriteCache {
       this.retire(oldest);
     }
     this.compact();
-    assert(this.liveCount <= this.maxEntries, `write cache log over its bound ${this.maxEntries}`);
+    if (this.liveCount > this.maxEntries) assert(false, `write cache log over its bound ${this.maxEntries}`);
   }
 
   /**
@@ -126,12 +147,12 @@ export class WriteCache {
     const firstGrain = Math.floor(offsetBytes / GRAIN_BYTES);
     const lastGrain = Math.floor((endBytes - 1) / GRAIN_BYTES);
     let overlaps = false;
-    for (let g = firstGrain; g <= lastGrain && !overlaps; g++) overlaps = this.refs.has(g);
+    for (let g = firstGrain; g <= lastGrain && !overlaps; g++) overlaps = this.grains.has(g);
     if (overlaps) {
       for (let i = this.head; i < this.entries.length; i++) {
         const entry = this.entries[i];
         if (entry?.live !== true || entry.lastGrain < firstGrain || entry.firstGrain > lastGrain) continue;
-        entry.pieces = trimPieces(entry.pieces, offsetBytes, endBytes);
+        entry.pieces = trimPieces(this.piecesOf(entry), offsetBytes, endBytes);
         if (entry.pieces.length === 0) this.retire(entry);
       }
       this.compact();
@@ -184,7 +205,7 @@ export class WriteCache {
     if (plan.tearOneSector && persisted.length > 0) {
       torn = prng.pick(persisted);
       let liveBytes = 0;
-      for (const piece of torn.pieces) liveBytes += piece.data.length;
+      for (const piece of this.piecesOf(torn)) liveBytes += piece.data.length;
       assert(liveBytes > 0 && liveBytes % this.sectorSizeBytes === 0, 'a pending write holds whole sectors');
       const sector = prng.int(0, liveBytes / this.sectorSizeBytes - 1);
       // Cut is a position counted in the entry's live bytes: sector start + 1..sector-1.
@@ -210,12 +231,61 @@ export class WriteCache {
   }
 
   /**
+   * Copies a write of whole grains into new pool slots (one each) and makes each the
+   * overlay image of its grain (the newest write of a grain is what a read sees).
+   */
+  private cacheGrains(firstGrain: number, data: Uint8Array): number[] {
+    const count = data.length / GRAIN_BYTES;
+    const slots: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const slot = this.pool.allocate();
+      const slab = this.pool.slab(slot);
+      if (count === 1) slab.set(data, slotOffset(slot));
+      else slab.set(data.subarray(i * GRAIN_BYTES, (i + 1) * GRAIN_BYTES), slotOffset(slot));
+      slots.push(slot);
+      const g = firstGrain + i;
+      const og = this.grains.get(g);
+      if (og === undefined) {
+        this.grains.set(g, this.newGrain(slot, 1, false));
+      } else {
+        if (og.owned) this.pool.release(og.slot);
+        og.slot = slot;
+        og.owned = false;
+        og.refs++;
+      }
+    }
+    return slots;
+  }
+
+  /** The bytes an entry still has to persist, as pieces in offset order. */
+  private piecesOf(entry: Entry): Piece[] {
+    if (entry.pieces !== null) return entry.pieces;
+    if (entry.copy !== null) return [{ offsetBytes: entry.offsetBytes, data: entry.copy }];
+    const slots = entry.slots as readonly number[];
+    return slots.map((slot, i) => {
+      const at = slotOffset(slot);
+      return { offsetBytes: (entry.firstGrain + i) * GRAIN_BYTES, data: this.pool.slab(slot).subarray(at, at + GRAIN_BYTES) };
+    });
+  }
+
+  /**
    * Writes the entry's pieces to the durable store; with `cutBytes`, only its first
    * `cutBytes` live bytes (a torn write). Returns the absolute offset where a cut fell.
    */
   private persist(entry: Entry, cutBytes: number | undefined): number | undefined {
+    if (entry.pieces === null && cutBytes === undefined) {
+      if (entry.copy !== null) {
+        this.backend.writeDurable(entry.offsetBytes, entry.copy);
+      } else {
+        // The whole write persists as it is: its slots become the durable grains.
+        const slots = entry.slots as readonly number[];
+        for (let i = 0; i < slots.length; i++) this.backend.adoptDurableGrain(entry.firstGrain + i, slots[i] as number);
+        entry.adopted = true;
+      }
+      return undefined;
+    }
     let budget = cutBytes ?? Number.POSITIVE_INFINITY;
-    for (const piece of entry.pieces) {
+    for (const piece of this.piecesOf(entry)) {
       if (budget >= piece.data.length) {
         this.backend.writeDurable(piece.offsetBytes, piece.data);
         budget -= piece.data.length;
@@ -233,21 +303,50 @@ export class WriteCache {
     entry.live = false;
     this.liveCount--;
     this.usedBytes -= entry.chargeBytes;
+    const slots = entry.slots;
     for (let g = entry.firstGrain; g <= entry.lastGrain; g++) {
-      const count = this.refs.get(g) ?? 0;
-      assert(count > 0, `grain ${g} has no cache reference`);
-      if (count === 1) {
+      const og = this.grains.get(g);
+      if (og === undefined || og.refs <= 0) assert(false, `grain ${g} has no cache reference`);
+      og.refs--;
+      if (og.refs === 0) {
         // No pending write touches this grain any more: durable equals acknowledged.
-        this.refs.delete(g);
-        const slot = this.overlaySlots.get(g);
-        assert(slot !== undefined, `referenced grain ${g} has no overlay image`);
-        this.overlaySlots.delete(g);
-        this.overlayPool.release(slot);
-      } else {
-        this.refs.set(g, count - 1);
+        this.grains.delete(g);
+        if (og.owned) this.pool.release(og.slot);
+        this.spareGrains.push(og);
+      } else if (!og.owned && slots !== null && og.slot === slots[g - entry.firstGrain]) {
+        // The overlay shows this entry's slot, which is about to be released or handed
+        // over: other pending writes still touch the grain, so it keeps a copy of its own.
+        this.privatize(og);
       }
     }
-    this.recycle(entry.copy);
+    this.release(entry);
+  }
+
+  private newGrain(slot: number, refs: number, owned: boolean): OverlayGrain {
+    const og = this.spareGrains.pop();
+    if (og === undefined) return { slot, refs, owned };
+    og.slot = slot;
+    og.refs = refs;
+    og.owned = owned;
+    return og;
+  }
+
+  /** Gives an overlay grain that shows an entry's slot a slot (and copy) of its own. */
+  private privatize(og: OverlayGrain): void {
+    const slot = this.pool.allocate();
+    const from = slotOffset(og.slot);
+    this.pool.slab(slot).set(this.pool.slab(og.slot).subarray(from, from + GRAIN_BYTES), slotOffset(slot));
+    og.slot = slot;
+    og.owned = true;
+  }
+
+  /** Returns an entry's memory: its slots (unless the store took them) or its copy. */
+  private release(entry: Entry): void {
+    if (entry.slots !== null) {
+      if (!entry.adopted) for (const slot of entry.slots) this.pool.release(slot);
+    } else if (entry.copy !== null) {
+      this.recycle(entry.copy);
+    }
   }
 
   private takeCopy(lengthBytes: number): Uint8Array {
@@ -277,27 +376,34 @@ export class WriteCache {
     }
   }
 
-  /** Copies `data` into the overlay; `create` makes missing grains from the durable image. */
+  /**
+   * Copies `data` into the overlay. With `create` (a new cached write that is not whole
+   * grains) missing grains are made from the durable image and every grain touched counts
+   * one more reference. An overlay grain that shows an entry's slot gets its own first.
+   */
   private applyToOverlay(offsetBytes: number, data: Uint8Array, create: boolean): void {
     const end = offsetBytes + data.length;
-    const pool = this.overlayPool;
+    const pool = this.pool;
     let pos = offsetBytes;
     let src = 0;
     while (pos < end) {
       const grain = Math.floor(pos / GRAIN_BYTES);
       const inGrain = pos - grain * GRAIN_BYTES;
       const n = Math.min(GRAIN_BYTES - inGrain, end - pos);
-      let slot = this.overlaySlots.get(grain);
-      if (slot === undefined && create) {
-        slot = pool.allocate();
+      let og = this.grains.get(grain);
+      if (og === undefined && create) {
+        const slot = pool.allocate();
         // A whole-grain write overwrites every byte: no need to read the durable image.
         if (n !== GRAIN_BYTES) this.backend.readDurableGrain(grain, pool.slab(slot), slotOffset(slot));
-        this.overlaySlots.set(grain, slot);
+        og = this.newGrain(slot, 0, true);
+        this.grains.set(grain, og);
       }
-      if (slot !== undefined) {
-        const at = slotOffset(slot) + inGrain;
-        if (n === data.length) pool.slab(slot).set(data, at);
-        else pool.slab(slot).set(data.subarray(src, src + n), at);
+      if (og !== undefined) {
+        if (!og.owned) this.privatize(og);
+        const at = slotOffset(og.slot) + inGrain;
+        if (n === data.length) pool.slab(og.slot).set(data, at);
+        else pool.slab(og.slot).set(data.subarray(src, src + n), at);
+        if (create) og.refs++;
       }
       pos += n;
       src += n;
@@ -305,17 +411,21 @@ export class WriteCache {
   }
 
   private clear(): void {
+    // Nothing cached (a flush after a flush): Map.clear would still allocate a new table.
+    if (this.entries.length === 0 && this.grains.size === 0) return;
     for (let i = this.head; i < this.entries.length; i++) {
       const entry = this.entries[i];
-      if (entry?.live === true) this.recycle(entry.copy);
+      if (entry?.live === true) this.release(entry);
     }
-    for (const slot of this.overlaySlots.values()) this.overlayPool.release(slot);
-    this.overlaySlots.clear();
-    this.entries = [];
+    for (const og of this.grains.values()) {
+      if (og.owned) this.pool.release(og.slot);
+      this.spareGrains.push(og);
+    }
+    this.grains.clear();
+    this.entries.length = 0;
     this.head = 0;
     this.liveCount = 0;
     this.usedBytes = 0;
-    this.refs.clear();
   }
 }
 

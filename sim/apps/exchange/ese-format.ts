@@ -42,6 +42,7 @@
 import { crc32 } from '../../../core/crc32.js';
 import { assert } from '../../../core/assert.js';
 import { err, ok, type Result } from '../../../core/result.js';
+import { allocBytes, copyBytes, utf8Scratch } from '../../kernel/bytes.js';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
@@ -60,18 +61,29 @@ export const LOG_HEADER_BYTES = 512;
 export const CHK_MAGIC = 'QESECHK1';
 export const CHK_SLOT_BYTES = 512;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The frame of `value` in the shared scratch buffer (see sim/kernel/bytes.ts): valid only
+ * until the next encoding; copy it or write it before encoding anything else.
+ */
+export function encodeFrameScratch(value: JsonValue): Uint8Array {
+  return encodeJsonTextScratch(JSON.stringify(value));
+}
+
+/** The frame of a JSON text (what encodeFrameScratch makes of the value it serialises). */
+function encodeJsonTextScratch(json: string): Uint8Array {
+  const framed = utf8Scratch(json, FRAME_HEADER_BYTES);
+  const payloadBytes = framed.length - FRAME_HEADER_BYTES;
+  if (payloadBytes <= 0 || payloadBytes > MAX_FRAME_PAYLOAD_BYTES) assert(false, `frame payload of ${payloadBytes} bytes`);
+  const view = new DataView(framed.buffer, framed.byteOffset, FRAME_HEADER_BYTES);
+  view.setUint32(0, payloadBytes, true);
+  view.setUint32(4, crc32(framed.subarray(FRAME_HEADER_BYTES)), true);
+  return framed;
+}
+
 export function encodeFrame(value: JsonValue): Uint8Array {
-  const payload = encoder.encode(JSON.stringify(value));
-  assert(payload.length > 0 && payload.length <= MAX_FRAME_PAYLOAD_BYTES, `frame payload of ${payload.length} bytes`);
-  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, payload.length, true);
-  view.setUint32(4, crc32(payload), true);
-  out.set(payload, FRAME_HEADER_BYTES);
-  return out;
+  return copyBytes(encodeFrameScratch(value));
 }
 
 export type FrameRead =
@@ -99,8 +111,8 @@ export function readFrame(bytes: Uint8Array, offset: number, limit: number): Fra
 }
 
 function writeMagic(out: Uint8Array, magic: string): void {
-  assert(magic.length === MAGIC_BYTES, `magic '${magic}' must be ${MAGIC_BYTES} bytes`);
-  out.set(encoder.encode(magic), 0);
+  assert(magic.length === MAGIC_BYTES, 'a magic is 8 ASCII bytes');
+  for (let i = 0; i < MAGIC_BYTES; i++) out[i] = magic.charCodeAt(i);
 }
 
 function hasMagic(bytes: Uint8Array, offset: number, magic: string): boolean {
@@ -111,9 +123,9 @@ function hasMagic(bytes: Uint8Array, offset: number, magic: string): boolean {
 
 /** A slot: magic, then one frame, zero padded to `slotBytes`. */
 export function encodeSlot(magic: string, slotBytes: number, value: JsonValue): Uint8Array {
-  const frame = encodeFrame(value);
-  assert(MAGIC_BYTES + frame.length <= slotBytes, `slot content of ${frame.length} bytes exceeds ${slotBytes}`);
-  const out = new Uint8Array(slotBytes);
+  const frame = encodeFrameScratch(value);
+  if (MAGIC_BYTES + frame.length > slotBytes) assert(false, `slot content of ${frame.length} bytes exceeds ${slotBytes}`);
+  const out = allocBytes(slotBytes);
   writeMagic(out, magic);
   out.set(frame, MAGIC_BYTES);
   return out;
@@ -215,6 +227,11 @@ export function encodeDbRecord(key: string, value: JsonValue | null): Uint8Array
   return encodeFrame({ k: key, v: value });
 }
 
+/** encodeDbRecord in the shared scratch buffer (valid until the next encoding). */
+export function encodeDbRecordScratch(key: string, value: JsonValue | null): Uint8Array {
+  return encodeFrameScratch({ k: key, v: value });
+}
+
 function checkOp(v: unknown): DbRecord | undefined {
   if (!isObject(v) || typeof v.k !== 'string' || !('v' in v)) return undefined;
   return { key: v.k, value: v.v as JsonValue | null };
@@ -263,6 +280,24 @@ export function encodeLogHeader(gen: number, base: string, sizeBytes: number): U
 
 export function encodeLogRecord(record: LogRecord): Uint8Array {
   return encodeFrame({ lsn: record.lsn, t: record.timeUs, ops: record.ops.map((op) => ({ k: op.key, v: op.value })) });
+}
+
+/** `JSON.stringify({ k: op.key, v: op.value })`: an operation's text in log records and database records alike. */
+export function opJson(op: DbRecord): string {
+  return `{"k":${JSON.stringify(op.key)},"v":${JSON.stringify(op.value)}}`;
+}
+
+/**
+ * encodeLogRecord from the operations' texts (opJson, one per operation, in order): the same
+ * bytes, in the shared scratch buffer (valid until the next encoding; copy it first).
+ */
+export function encodeLogRecordTextScratch(lsn: number, timeUs: number, opTexts: readonly string[]): Uint8Array {
+  return encodeJsonTextScratch(`{"lsn":${lsn},"t":${timeUs},"ops":[${opTexts.join(',')}]}`);
+}
+
+/** A database record frame from its text (opJson), in the shared scratch buffer. */
+export function encodeDbRecordTextScratch(text: string): Uint8Array {
+  return encodeJsonTextScratch(text);
 }
 
 export function encodeLogEnd(): Uint8Array {

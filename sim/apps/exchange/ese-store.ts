@@ -33,10 +33,11 @@
 import { assert } from '../../../core/assert.js';
 import type { Clock, TimeUs } from '../../../core/clock.js';
 import { err, ok, type Result } from '../../../core/result.js';
+import { ByteBuilder, copyBytes } from '../../kernel/bytes.js';
 import type { FileHandle, FileSystem, FsError } from '../../guest/file-system.js';
 import {
-  DB_DATA_START_BYTES, LOG_HEADER_BYTES, checkpointOffset, dbHeaderOffset, encodeCheckpointSlot, encodeDbHeaderSlot, encodeDbRecord,
-  encodeLogEnd, encodeLogHeader, encodeLogRecord, logFileName, parseCheckpoint, parseDatabase, parseLog, parseLogFileName,
+  DB_DATA_START_BYTES, LOG_HEADER_BYTES, checkpointOffset, dbHeaderOffset, encodeCheckpointSlot, encodeDbHeaderSlot, encodeDbRecordScratch,
+  encodeDbRecordTextScratch, encodeLogEnd, encodeLogHeader, encodeLogRecordTextScratch, logFileName, opJson, parseCheckpoint, parseDatabase, parseLog, parseLogFileName,
   type BackupKind, type CheckpointState, type DbHeader, type DbRecord, type JsonValue, type LogLayout,
 } from './ese-format.js';
 
@@ -84,6 +85,8 @@ export const MAX_REPLAY_GENS = 100_000;
 /** Most directory levels `mkdirs` creates. */
 const MAX_DIR_DEPTH = 16;
 const END_MARKER_BYTES = encodeLogEnd().length;
+/** Where the lazy writer assembles its records (one store writes at a time: the simulation is single-threaded). */
+const lazyBuilder = new ByteBuilder(16 * 1024);
 
 function fsErr(op: string, path: string, error: FsError): { readonly ok: false; readonly error: EseError } {
   return err({ kind: 'fs', op, path, error });
@@ -139,6 +142,8 @@ export class EseStore {
   private readonly data: Map<string, JsonValue>;
   /** Keys changed since the lazy writer last wrote them to the database file. */
   private readonly dirtyKeys = new Set<string>();
+  /** The text (opJson) of the last committed operation of each dirty key: what the lazy writer appends. */
+  private readonly dirtyText = new Map<string, string>();
   private hdr: DbHeader;
   private chk: CheckpointState;
   private readonly dbHandle: FileHandle;
@@ -357,12 +362,15 @@ export class EseStore {
     const dirty = this.ensureDirty();
     if (!dirty.ok) return dirty;
     const limit = this.logFileBytes - LOG_HEADER_BYTES - END_MARKER_BYTES;
-    let frame = encodeLogRecord({ lsn: this.lsnNow(), timeUs: this.clock.nowUs(), ops });
+    // Each operation is serialised once: its text goes into the log record now and into
+    // the database record the lazy writer appends later.
+    const texts = ops.map(opJson);
+    let frame = copyBytes(encodeLogRecordTextScratch(this.lsnNow(), this.clock.nowUs(), texts));
     if (frame.length > limit) return err({ kind: 'record-too-large', bytes: frame.length, limitBytes: limit });
     if (this.logOffset + frame.length + END_MARKER_BYTES > this.logFileBytes) {
       const rolled = this.roll();
       if (!rolled.ok) return rolled;
-      frame = encodeLogRecord({ lsn: this.lsnNow(), timeUs: this.clock.nowUs(), ops });
+      frame = copyBytes(encodeLogRecordTextScratch(this.lsnNow(), this.clock.nowUs(), texts));
     }
     const handle = this.currentLog();
     const lsn = this.lsnNow();
@@ -371,9 +379,11 @@ export class EseStore {
     const flushed = sync(this.fs, handle);
     if (!flushed.ok) return flushed;
     this.logOffset += frame.length;
-    for (const op of ops) {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as DbRecord;
       applyOp(this.data, op);
       this.dirtyKeys.add(op.key);
+      this.dirtyText.set(op.key, texts[i] as string);
     }
     if (this.gen - this.hdr.checkpointGen >= this.depthGens) {
       // The transaction is durable already: a failed checkpoint only delays the next one.
@@ -405,20 +415,16 @@ export class EseStore {
   lazyWrite(): Result<number, EseError> {
     this.assertOpen();
     if (this.dirtyKeys.size === 0) return ok(0);
-    const frames: Uint8Array[] = [];
-    let total = 0;
+    const builder = lazyBuilder;
+    builder.reset();
     for (const key of this.dirtyKeys) {
-      const f = encodeDbRecord(key, this.data.get(key) ?? null);
-      frames.push(f);
-      total += f.length;
+      const text = this.dirtyText.get(key);
+      builder.append(text === undefined ? encodeDbRecordScratch(key, this.data.get(key) ?? null) : encodeDbRecordTextScratch(text));
     }
-    const buf = new Uint8Array(total);
-    let at = 0;
-    for (const f of frames) {
-      buf.set(f, at);
-      at += f.length;
-    }
-    const written = writeAll(this.fs, this.dbHandle, this.appendEnd, buf);
+    this.dirtyText.clear();
+    const total = builder.lengthBytes;
+    // The file system copies the bytes: the builder is reused by the next lazy write.
+    const written = writeAll(this.fs, this.dbHandle, this.appendEnd, builder.bytes());
     if (!written.ok) return written;
     this.appendEnd += total;
     this.dirtyKeys.clear();

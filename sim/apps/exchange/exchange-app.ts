@@ -119,7 +119,11 @@ export class ExchangeApp implements GuestApp {
   private readonly timers = new Map<string, TimerHandle>();
   private dead = false;
 
+  /** History subject of this app's events (built once, not per event). */
+  private readonly subject: string;
+
   constructor(private readonly host: AppHost, private readonly options: ExchangeOptions) {
+    this.subject = `${host.vmId}/exchange`;
     const fs = host.volumes[host.volumes.length - 1];
     assert(fs !== undefined, 'Exchange needs a volume');
     this.fs = fs;
@@ -294,7 +298,7 @@ export class ExchangeApp implements GuestApp {
     const timeUs = this.host.clock.nowUs();
     for (const id of ids) {
       this.acks.push({ app: this.appId, id, timeUs, durable: true });
-      this.host.history.record({ kind: 'app.commit', subject: `${this.host.vmId}/exchange`, data: { id, durable: true } });
+      this.host.history.record({ kind: 'app.commit', subject: this.subject, data: { id, durable: true } });
     }
   }
 
@@ -393,7 +397,7 @@ export class ExchangeApp implements GuestApp {
   }
 
   private record(kind: string, data: { readonly [key: string]: HistoryValue }): void {
-    this.host.history.record({ kind, subject: `${this.host.vmId}/exchange`, data });
+    this.host.history.record({ kind, subject: this.subject, data });
   }
 
   private assertAlive(): void {

@@ -43,6 +43,7 @@ import { err, ok, type Result } from '../../../core/result.js';
 import type { Prng } from '../../../core/prng.js';
 import type { FileSystem } from '../../guest/file-system.js';
 import type { TimerHandle } from '../../kernel/event-queue.js';
+import { utf8Bytes } from '../../kernel/bytes.js';
 import type { AckRecord, AppHost, GuestApp, GuestProgram, OpenReport, WorkloadSpec } from '../types.js';
 import type { DbRecord, JsonValue } from '../exchange/ese-format.js';
 import { EseStore, describeEseError, writeAll, type EseLayout } from '../exchange/ese-store.js';
@@ -214,7 +215,11 @@ export class NtdsApp implements GuestApp {
   private lastReport: ReplicationReport | null = null;
   private dead = false;
 
+  /** History subject of this app's events (built once, not per event). */
+  private readonly subject: string;
+
   constructor(private readonly host: AppHost, readonly domain: AdDomain, private readonly options: NtdsOptions = {}) {
+    this.subject = `${host.vmId}/ntds`;
     const fs = host.volumes[0];
     assert(fs !== undefined, 'a domain controller needs a system volume');
     this.fs = fs;
@@ -451,7 +456,7 @@ export class NtdsApp implements GuestApp {
     }
     this.dsaRec = dsa;
     this.acks.push({ app: this.appId, id, timeUs: this.host.clock.nowUs(), durable: true });
-    this.host.history.record({ kind: 'app.commit', subject: `${this.host.vmId}/ntds`, data: { id, durable: true } });
+    this.host.history.record({ kind: 'app.commit', subject: this.subject, data: { id, durable: true } });
     return ok(id);
   }
 
@@ -672,7 +677,7 @@ export class NtdsApp implements GuestApp {
     const h = this.fs.open(NTDS_MARKER_PATH, { create: true });
     if (!h.ok) return err(`open ${NTDS_MARKER_PATH}: ${h.error.kind}`);
     const cut = this.fs.truncate(h.value, 0);
-    const body = encoder.encode(JSON.stringify({ backupId, frozenUs: this.host.clock.nowUs(), invocationId: this.dsaRec?.invocationId ?? null }));
+    const body = utf8Bytes(JSON.stringify({ backupId, frozenUs: this.host.clock.nowUs(), invocationId: this.dsaRec?.invocationId ?? null }));
     const written = cut.ok ? writeAll(this.fs, h.value, 0, body) : err({ kind: 'fs' as const, op: 'truncate', path: NTDS_MARKER_PATH, error: cut.error });
     const flushed = written.ok ? this.fs.fsync(h.value) : undefined;
     this.fs.close(h.value);
@@ -735,11 +740,11 @@ export class NtdsApp implements GuestApp {
   }
 
   private event(id: number, data: { readonly [key: string]: HistoryValue }): void {
-    this.host.history.record({ kind: 'ntds.event', subject: `${this.host.vmId}/ntds`, data: { id, ...data } });
+    this.host.history.record({ kind: 'ntds.event', subject: this.subject, data: { id, ...data } });
   }
 
   private record(kind: string, data: { readonly [key: string]: HistoryValue }): void {
-    this.host.history.record({ kind, subject: `${this.host.vmId}/ntds`, data });
+    this.host.history.record({ kind, subject: this.subject, data });
   }
 
   private assertAlive(): void {

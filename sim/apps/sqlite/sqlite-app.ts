@@ -43,7 +43,7 @@
  * database complete and the journal zeroed). 'thaw' and 'freezeFail' release the hold; a
  * failed checkpoint exits 1 and releases it too.
  *
- * Guest program `sqlite3 app.db <SQL | wal-frames [fromByte] | checkpoint>` (see sqlite3()).
+ * Guest program `sqlite3 app.db <SQL | wal-frames [fromByte] | checkpoint [walBytes]>` (see sqlite3()).
  *
  * History: app.open, app.commit (per acknowledged transaction), app.error,
  * app.sqlite.checkpoint (reason freeze-script, program or wal-limit), app.sqlite.hold.
@@ -446,8 +446,9 @@ export class SqliteApp implements GuestApp {
 
   /**
    * `sqlite3 app.db <what>`: `wal-frames [fromByte]` prints the WAL file's bytes (from an
-   * offset, for incremental shipping); `checkpoint` runs wal_checkpoint(TRUNCATE) and
-   * prints `busy|log|checkpointed`; anything else is SQL (or read from stdin when absent),
+   * offset, for incremental shipping); `checkpoint [walBytes]` runs wal_checkpoint(TRUNCATE)
+   * and prints `busy|log|checkpointed` (with walBytes: only if the WAL is exactly that
+   * long, else exit 2 and nothing done); anything else is SQL (or read from stdin when absent),
    * printed one row per line, columns separated by '|', blobs in hex. It talks to the app's
    * open connection (with locking_mode=EXCLUSIVE a second connection could not open it).
    */
@@ -466,6 +467,15 @@ export class SqliteApp implements GuestApp {
       return { exitCode: 0, stdout: wal.bytes, stderr: '', durationUs: COST_START_US + Math.ceil(wal.bytes.length / 4096) * COST_READ_PAGE_US };
     }
     if (command === 'checkpoint') {
+      // `checkpoint <walBytes>`: only when the WAL is exactly that long, so a log shipper that
+      // has copied that much loses no frame committed after its read (exit 2: not done).
+      if (rest[0] !== undefined) {
+        const expectedBytes = Number(rest[0]);
+        if (!Number.isSafeInteger(expectedBytes) || expectedBytes < 0) return fail(`Error: bad WAL size '${rest[0]}'`);
+        const wal = this.fs.stat(WAL_PATH);
+        const walBytes = wal.ok ? wal.value.sizeBytes : 0;
+        if (walBytes !== expectedBytes) return fail(`Error: the WAL is ${walBytes} bytes, not ${expectedBytes}: not checkpointed`, 2);
+      }
       const done = this.checkpoint('program');
       if (done.error !== undefined) return { ...fail(`Error: ${describe(done.error)}`), durationUs: vfsCostUs(done.work) };
       return { exitCode: 0, stdout: new TextEncoder().encode(`${formatRow(done.row ?? [])}\n`), stderr: '', durationUs: vfsCostUs(done.work) };

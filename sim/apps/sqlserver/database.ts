@@ -60,7 +60,7 @@ import type { FileHandle, FileSystem, FsError } from '../../guest/file-system.js
 import type { AppHost } from '../types.js';
 import {
   BOOT_PAGE_IDS, COMMIT_BLOCK_IDS, DATA_FORMAT, LOG_DATA_OFFSET, LOG_HEADER_COPY_OFFSETS, PAGE_BYTES, TABLE_DBINFO, TABLE_HISTORY,
-  bootOfPayload, decodeLogBackup, decodeLogHeader, decodePage, encodeLogBackup, encodeLogHeader, encodePage, encodeRecord, rowsOfPayload, scanRecords,
+  bootOfPayload, decodeLogBackup, decodeLogHeader, decodePage, encodeLogBackup, encodeLogHeader, encodePage, encodePageInto, encodePageTextInto, rowsOfPayload, scanRecords, RecordWriter,
   type ActiveTxnInfo, type BackupHistoryEntry, type BootInfo, type LogChainInfo, type LogHeader, type LogRecord, type PageLayout, type PageRow,
   type RecoveryModel, type RowImage, type ScannedRecord, type SysOp,
 } from './format.js';
@@ -169,6 +169,12 @@ export class SqlDatabase {
   // Log: the records in the file (from the first kept one, with offsets) and the buffer.
   private fileRecords: ScannedRecord[] = [];
   private buffer: LogRecord[] = [];
+  private readonly recordWriter = new RecordWriter();
+  private readonly historyParsed = new Map<string, BackupHistoryEntry>();
+  /** JSON text of buffered records serialised already (full-page images), until the flush. */
+  private readonly recordJson = new Map<LogRecord, string>();
+  /** Pages are encoded here and copied by the file system's write (no buffer per page). */
+  private readonly pageScratch = new Uint8Array(PAGE_BYTES);
   private nextLsn = 1;
   private fileEnd = LOG_DATA_OFFSET;
 
@@ -403,6 +409,7 @@ export class SqlDatabase {
     this.pages = l.pages;
     this.fileRecords = l.records;
     this.buffer = [];
+    this.recordJson.clear();
     this.nextLsn = l.logEnd;
     this.fileEnd = l.endOffset;
     this.nextTxnId = l.nextTxnId;
@@ -563,7 +570,19 @@ export class SqlDatabase {
     const pages = this.pages;
     if (pages === undefined) return [];
     const l = pages.layout;
-    return pages.tableRows(TABLE_HISTORY, l.historyStart, l.historyPages).map((r) => JSON.parse(r[2]) as BackupHistoryEntry).sort((a, b) => a.seq - b.seq);
+    return pages.tableRows(TABLE_HISTORY, l.historyStart, l.historyPages).map((r) => this.parseHistoryRow(r[2])).sort((a, b) => a.seq - b.seq);
+  }
+
+  /** JSON.parse of a history row's value, remembered per text (rows are rewritten rarely, read at every backup). */
+  private parseHistoryRow(text: string): BackupHistoryEntry {
+    let entry = this.historyParsed.get(text);
+    if (entry === undefined) {
+      entry = JSON.parse(text) as BackupHistoryEntry;
+      // Bounded: the table keeps MAX_HISTORY_ENTRIES rows, so older texts can go.
+      if (this.historyParsed.size >= 4 * MAX_HISTORY_ENTRIES) this.historyParsed.clear();
+      this.historyParsed.set(text, entry);
+    }
+    return entry;
   }
 
   logChain(): LogChainInfo {
@@ -596,7 +615,9 @@ export class SqlDatabase {
     for (const id of touched) {
       if (this.pageEpoch.get(id) === this.fpiEpoch) continue;
       const page = pages.page(id);
-      this.appendRecord({ type: 'fpi', page: id, pageLsn: page.lsn, rows: page.snapshotRows() });
+      const fpi = this.appendRecord({ type: 'fpi', page: id, pageLsn: page.lsn, rows: page.snapshotRows() });
+      // JSON.stringify(fpi), with the rows' text the page keeps: the same bytes, serialised once.
+      this.recordJson.set(fpi, `{"type":"fpi","page":${id},"pageLsn":${page.lsn},"rows":${page.rowsJson()},"lsn":${fpi.lsn},"timeUs":${fpi.timeUs}}`);
       this.pageEpoch.set(id, this.fpiEpoch);
     }
     const record = this.appendRecord(body);
@@ -609,17 +630,18 @@ export class SqlDatabase {
   /** Writes the log buffer to the log file and fsyncs it. */
   private flushLog(): void {
     if (this.buffer.length === 0) return;
-    const framed = this.buffer.map(encodeRecord);
-    const total = framed.reduce((n, f) => n + f.length, 0);
-    const bytes = new Uint8Array(total);
-    let pos = 0;
-    for (const [i, f] of framed.entries()) {
-      bytes.set(f, pos);
-      this.fileRecords.push({ record: this.buffer[i] as LogRecord, offset: this.fileEnd + pos, bytes: f.length });
-      pos += f.length;
+    const writer = this.recordWriter;
+    writer.reset();
+    for (const record of this.buffer) {
+      const pos = writer.lengthBytes;
+      const length = writer.append(record, this.recordJson.get(record));
+      this.fileRecords.push({ record, offset: this.fileEnd + pos, bytes: length });
     }
+    this.recordJson.clear();
+    const total = writer.lengthBytes;
     const handle = this.logHandleNow();
-    must('write log', this.logFs.write(handle, this.fileEnd, bytes));
+    // The file system copies what it is given: the writer's buffer is reused next time.
+    must('write log', this.logFs.write(handle, this.fileEnd, writer.bytes()));
     must('fsync log', this.logFs.fsync(handle));
     this.fileEnd += total;
     this.buffer = [];
@@ -639,7 +661,7 @@ export class SqlDatabase {
     const next: BootInfo = { ...current, ...changes, seq: current.seq + 1 };
     const handle = this.dataHandleNow();
     const id = BOOT_PAGE_IDS[next.seq % 2] as number;
-    must('write boot page', this.dataFs.write(handle, id * PAGE_BYTES, encodePage(id, 0, { boot: next })));
+    must('write boot page', this.dataFs.write(handle, id * PAGE_BYTES, encodePageInto(this.pageScratch, id, 0, { boot: next })));
     must('fsync boot page', this.dataFs.fsync(handle));
     this.boot = next;
   }
@@ -650,7 +672,7 @@ export class SqlDatabase {
     const ids = [...this.dirty].sort((a, b) => a - b);
     for (const id of ids) {
       const page = pages.page(id);
-      must('write page', this.dataFs.write(handle, id * PAGE_BYTES, encodePage(id, page.lsn, page.payload())));
+      must('write page', this.dataFs.write(handle, id * PAGE_BYTES, encodePageTextInto(this.pageScratch, id, page.lsn, page.payloadJson())));
     }
     this.dirty.clear();
     return ids.length;
@@ -806,7 +828,8 @@ export class SqlDatabase {
     if (this.modeNow !== 'online') return err(`database is ${this.modeNow}`);
     if (this.isHeld()) return err('I/O is held: the history cannot be written now');
     const p = backup.point;
-    const entry = this.newHistoryEntry({
+    const existing = this.history();
+    const entry = this.newHistoryEntry(existing, {
       id: backup.backupId, type: backup.backupType === 'differential' ? 'differential' : 'full', copyOnly: backup.backupType === 'copy', toNul: false,
       firstLsn: this.headerNow().truncationLsn, lastLsn: p.endLsn, checkpointLsn: p.checkpointLsn,
       databaseBackupLsn: backup.backupType === 'full' ? 0 : this.chain.diffBase?.checkpointLsn ?? 0, timeUs: p.timeUs,
@@ -820,21 +843,21 @@ export class SqlDatabase {
         diffBase: { backupId: backup.backupId, checkpointLsn: p.checkpointLsn },
       };
     }
-    this.writeHistory(entry, chain);
+    this.writeHistory(entry, chain, existing);
     return ok(entry);
   }
 
-  private newHistoryEntry(fields: Omit<BackupHistoryEntry, 'seq'>): BackupHistoryEntry {
-    const seq = this.history().reduce((m, e) => Math.max(m, e.seq), 0) + 1;
+  /** A new history entry numbered after `existing` (the history as it is now). */
+  private newHistoryEntry(existing: readonly BackupHistoryEntry[], fields: Omit<BackupHistoryEntry, 'seq'>): BackupHistoryEntry {
+    const seq = existing.reduce((m, e) => Math.max(m, e.seq), 0) + 1;
     return { seq, ...fields };
   }
 
-  /** One atomic system record: the history entry (pruning the oldest) and the chain row. */
-  private writeHistory(entry: BackupHistoryEntry, chain: LogChainInfo): void {
+  /** One atomic system record: the history entry (pruning the oldest of `existing`, the history now) and the chain row. */
+  private writeHistory(entry: BackupHistoryEntry, chain: LogChainInfo, existing: readonly BackupHistoryEntry[]): void {
     const pages = this.pagesNow();
     const l = pages.layout;
     const ops: SysOp[] = [];
-    const existing = this.history();
     let slot = pages.placement(TABLE_HISTORY, entry.id, pages.historyRegion());
     const oldest = existing[0];
     if ((slot === undefined || existing.length >= MAX_HISTORY_ENTRIES) && oldest !== undefined) {
@@ -873,7 +896,8 @@ export class SqlDatabase {
     const records = this.fileRecords.slice(firstLsn - base, lastLsn - base).map((r) => r.record);
     assert(records.length === lastLsn - firstLsn, 'log backup range is contiguous');
     const nowUs = this.host.clock.nowUs();
-    const entry = this.newHistoryEntry({
+    const existing = this.history();
+    const entry = this.newHistoryEntry(existing, {
       id: '', type: 'log', copyOnly: kind === 'copy', toNul: kind === 'nul', firstLsn, lastLsn, checkpointLsn: 0,
       databaseBackupLsn: this.chain.diffBase?.checkpointLsn ?? 0, timeUs: nowUs,
     });
@@ -883,7 +907,7 @@ export class SqlDatabase {
       firstRecordTimeUs: records[0]?.timeUs ?? null, lastRecordTimeUs: records[records.length - 1]?.timeUs ?? null, backupTimeUs: nowUs,
     }, records);
     const chain = kind === 'copy' ? this.chain : { ...this.chain, backupLsn: lastLsn };
-    this.writeHistory(withId, chain);
+    this.writeHistory(withId, chain, existing);
     if (kind !== 'copy') {
       // The log before lastLsn is backed up: it may be truncated now.
       this.writeHeader({ truncationLsn: this.truncationCandidate() });

@@ -49,6 +49,8 @@
 
 import { crc32 } from '../../../core/crc32.js';
 import { err, ok, type Result } from '../../../core/result.js';
+import { allocBytes, utf8Bytes, utf8Length, utf8Scratch } from '../../kernel/bytes.js';
+import { crc32ZeroExtend } from '../../kernel/crc32-combine.js';
 
 export const PAGE_BYTES = 4096;
 export const PAGE_MAGIC = 0x51535047;
@@ -72,11 +74,10 @@ export const TABLE_DBINFO = 'sys.dbinfo';
 export const TABLE_COMMITS = 'sys.commits';
 export const TABLE_HISTORY = 'msdb.backupset';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function utf8(text: string): Uint8Array {
-  return encoder.encode(text);
+  return utf8Bytes(text);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ export function fnv1a32(text: string): number {
 }
 
 export function rowBytes(row: PageRow): number {
-  return utf8(JSON.stringify(row)).length;
+  return utf8Length(JSON.stringify(row));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -238,14 +239,57 @@ export function isPageRow(v: unknown): v is PageRow {
   return Array.isArray(v) && v.length === 4 && typeof v[0] === 'string' && typeof v[1] === 'string' && typeof v[2] === 'string' && isInt(v[3]);
 }
 
-function frame(magic: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
+/** Frames `payload` into `out` at `offset`; returns the frame's length. */
+function frameInto(out: Uint8Array, offset: number, magic: number, payload: Uint8Array): number {
+  const view = new DataView(out.buffer, out.byteOffset + offset, FRAME_HEADER_BYTES);
   view.setUint32(0, magic, true);
   view.setUint32(4, payload.length, true);
   view.setUint32(8, crc32(payload), true);
-  out.set(payload, FRAME_HEADER_BYTES);
+  out.set(payload, offset + FRAME_HEADER_BYTES);
+  return FRAME_HEADER_BYTES + payload.length;
+}
+
+function frame(magic: number, text: string): Uint8Array {
+  const payload = utf8Scratch(text);
+  const out = allocBytes(FRAME_HEADER_BYTES + payload.length);
+  frameInto(out, 0, magic, payload);
   return out;
+}
+
+/**
+ * Appends framed log records to a growing buffer (one copy per record, no array per
+ * record): what the log writer and log backups write.
+ */
+export class RecordWriter {
+  private buf = new Uint8Array(16 * 1024);
+  private used = 0;
+
+  get lengthBytes(): number {
+    return this.used;
+  }
+
+  /** Appends one framed record (`json`: its JSON text when known already); returns its length in bytes. */
+  append(record: LogRecord, json?: string): number {
+    const payload = utf8Scratch(json ?? JSON.stringify(record));
+    const need = this.used + FRAME_HEADER_BYTES + payload.length;
+    if (need > this.buf.length) {
+      const grown = new Uint8Array(Math.max(need, 2 * this.buf.length));
+      grown.set(this.buf.subarray(0, this.used));
+      this.buf = grown;
+    }
+    const n = frameInto(this.buf, this.used, LOG_RECORD_MAGIC, payload);
+    this.used += n;
+    return n;
+  }
+
+  /** The bytes appended since the last reset (a view, valid until the next append or reset). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.used);
+  }
+
+  reset(): void {
+    this.used = 0;
+  }
 }
 
 /** The JSON payload of a frame at `pos`, or undefined when anything is wrong. */
@@ -268,17 +312,30 @@ function unframe(bytes: Uint8Array, pos: number, magic: number, maxBytes: number
 // Pages
 
 export function encodePage(pageId: number, pageLsn: number, payload: unknown): Uint8Array {
-  const body = utf8(JSON.stringify(payload));
+  return encodePageInto(new Uint8Array(PAGE_BYTES), pageId, pageLsn, payload);
+}
+
+/** encodePage into `out` (PAGE_BYTES long; every byte is written). Returns `out`. */
+export function encodePageInto(out: Uint8Array, pageId: number, pageLsn: number, payload: unknown): Uint8Array {
+  return encodePageTextInto(out, pageId, pageLsn, JSON.stringify(payload));
+}
+
+/** encodePageInto with the payload's JSON text given (`JSON.stringify(payload)`). */
+export function encodePageTextInto(out: Uint8Array, pageId: number, pageLsn: number, payloadJson: string): Uint8Array {
+  const body = utf8Scratch(payloadJson);
   if (body.length > PAGE_BYTES - PAGE_HEADER_BYTES) throw new RangeError(`page ${pageId} payload of ${body.length} bytes does not fit`);
-  const out = new Uint8Array(PAGE_BYTES);
-  const view = new DataView(out.buffer);
+  if (out.length !== PAGE_BYTES) throw new RangeError(`page buffer of ${out.length} bytes`);
+  out.fill(0, PAGE_HEADER_BYTES + body.length);
+  const view = new DataView(out.buffer, out.byteOffset, PAGE_BYTES);
   view.setUint32(0, PAGE_MAGIC, true);
   view.setUint32(4, pageId, true);
   view.setUint32(8, pageLsn % 2 ** 32, true);
   view.setUint32(12, Math.floor(pageLsn / 2 ** 32), true);
   view.setUint32(16, body.length, true);
   out.set(body, PAGE_HEADER_BYTES);
-  view.setUint32(20, pageCrc(out), true);
+  // pageCrc(out), without a pass over the zero fill after the payload.
+  const end = PAGE_HEADER_BYTES + body.length;
+  view.setUint32(20, crc32ZeroExtend(crc32(out.subarray(PAGE_HEADER_BYTES, end), crc32(out.subarray(0, 20))), PAGE_BYTES - end), true);
   return out;
 }
 
@@ -333,7 +390,7 @@ export function bootOfPayload(payload: unknown): BootInfo | undefined {
 // Log file
 
 export function encodeLogHeader(header: LogHeader): Uint8Array {
-  return frame(LOG_HEADER_MAGIC, utf8(JSON.stringify(header)));
+  return frame(LOG_HEADER_MAGIC, JSON.stringify(header));
 }
 
 function logHeaderOf(json: unknown): LogHeader | undefined {
@@ -359,7 +416,7 @@ export function decodeLogHeader(bytes: Uint8Array): LogHeader | undefined {
 }
 
 export function encodeRecord(record: LogRecord): Uint8Array {
-  return frame(LOG_RECORD_MAGIC, utf8(JSON.stringify(record)));
+  return frame(LOG_RECORD_MAGIC, JSON.stringify(record));
 }
 
 const RECORD_CHECKS: Readonly<Record<LogRecordType, (r: Record<string, unknown>) => boolean>> = {
@@ -414,14 +471,10 @@ export function scanRecords(bytes: Uint8Array, startOffset: number, maxRecords =
 // Log backups
 
 export function encodeLogBackup(header: Omit<LogBackupHeader, 'recordCount' | 'recordsBytes' | 'recordsCrc' | 'format'>, records: readonly LogRecord[]): Uint8Array {
-  const framed = records.map(encodeRecord);
-  const recordsBytes = framed.reduce((n, f) => n + f.length, 0);
-  const body = new Uint8Array(recordsBytes);
-  let pos = 0;
-  for (const f of framed) {
-    body.set(f, pos);
-    pos += f.length;
-  }
+  const writer = new RecordWriter();
+  for (const r of records) writer.append(r);
+  const body = writer.bytes();
+  const recordsBytes = body.length;
   const full: LogBackupHeader = { format: 'qsql-logbackup/1', ...header, recordCount: records.length, recordsBytes, recordsCrc: crc32(body) };
   const head = utf8(JSON.stringify(full));
   const out = new Uint8Array(8 + 8 + head.length + body.length);

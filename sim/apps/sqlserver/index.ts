@@ -76,7 +76,11 @@ export class SqlServerApp implements GuestApp {
   private readonly acked: AckedTxn[] = [];
   private dead = false;
 
+  /** History subject of this app's events (built once, not per event). */
+  private readonly subject: string;
+
   constructor(private readonly host: AppHost, options: SqlServerAppOptions = {}) {
+    this.subject = `${host.vmId}/sqlserver`;
     const config: DatabaseConfig = {
       dbName: options.dbName ?? 'db',
       recoveryModel: options.recoveryModel ?? 'full',
@@ -109,7 +113,7 @@ export class SqlServerApp implements GuestApp {
   startWorkload(spec: WorkloadSpec): void {
     this.assertAlive();
     if (this.database.mode !== 'online') {
-      this.host.history.record({ kind: 'app.error', subject: `${this.host.vmId}/sqlserver`, data: { error: `workload not started: database is ${this.database.mode}` } });
+      this.host.history.record({ kind: 'app.error', subject: this.subject, data: { error: `workload not started: database is ${this.database.mode}` } });
       return;
     }
     this.workload.start(spec);
@@ -150,7 +154,7 @@ export class SqlServerApp implements GuestApp {
     const timeUs = this.host.clock.nowUs();
     this.acks.push({ app: 'sqlserver', id, timeUs, durable: true });
     this.acked.push({ id, timeUs, writes });
-    this.host.history.record({ kind: 'app.commit', subject: `${this.host.vmId}/sqlserver`, data: { id, durable: true } });
+    this.host.history.record({ kind: 'app.commit', subject: this.subject, data: { id, durable: true } });
   }
 
   private checkpointAndLock(arg: ScriptArgument): ScriptActionResult {

@@ -19,46 +19,117 @@
  */
 
 import { assert } from '../../../core/assert.js';
+import { jsonNumberLength, jsonStringUtf8Length } from '../../kernel/bytes.js';
 import {
-  COMMIT_BLOCK_IDS, MAX_ROW_BYTES, ROWS_PER_PAGE, TABLE_COMMITS, fnv1a32, rowBytes, type LogRecord, type PageLayout, type PageRow, type RowImage,
+  COMMIT_BLOCK_IDS, MAX_ROW_BYTES, ROWS_PER_PAGE, TABLE_COMMITS, fnv1a32, type LogRecord, type PageLayout, type PageRow, type RowImage,
 } from './format.js';
 
 const HEX_DIGITS = COMMIT_BLOCK_IDS / 4;
+const ZERO_DIGITS = '0'.repeat(HEX_DIGITS);
+
+/**
+ * Row ids, built once per (table, key) and reused: a fresh concatenation per lookup costs a
+ * string, its flattening and its hash every time (a row is looked up several times per write).
+ */
+const rowIds = new Map<string, Map<string, string>>();
+let rowIdCount = 0;
+const MAX_CACHED_ROW_IDS = 100_000;
 
 export function rowId(table: string, key: string): string {
-  return `${table}\u0000${key}`;
+  let byKey = rowIds.get(table);
+  if (byKey === undefined) {
+    byKey = new Map();
+    rowIds.set(table, byKey);
+  }
+  let id = byKey.get(key);
+  if (id === undefined) {
+    id = `${table}\u0000${key}`;
+    if (rowIdCount >= MAX_CACHED_ROW_IDS) {
+      rowIds.clear();
+      rowIdCount = 0;
+    } else {
+      byKey.set(key, id);
+      rowIdCount++;
+    }
+  }
+  return id;
+}
+
+/** rowBytes(row) (the UTF-8 length of the row's JSON), counted without serialising it. */
+function rowJsonBytes(row: PageRow): number {
+  // [ "table" , "key" , "value" , txn ]
+  return 5 + jsonStringUtf8Length(row[0]) + jsonStringUtf8Length(row[1]) + jsonStringUtf8Length(row[2]) + jsonNumberLength(row[3]);
 }
 
 export class RowPage {
-  readonly rows = new Map<string, PageRow>();
+  private readonly rowMap = new Map<string, PageRow>();
+  /**
+   * JSON text of each row, computed when first asked for and kept until the row changes:
+   * page images and full-page-image records are joined from these instead of serialising
+   * every row again.
+   */
+  private readonly rowJson = new Map<string, string>();
+  /** JSON text of the rows array (`JSON.stringify(snapshotRows())`), until the next change. */
+  private json: string | undefined;
 
   constructor(readonly id: number, public lsn: number, rows: readonly PageRow[]) {
-    for (const r of rows) this.rows.set(rowId(r[0], r[1]), r);
+    for (const r of rows) this.rowMap.set(rowId(r[0], r[1]), r);
+  }
+
+  get rows(): ReadonlyMap<string, PageRow> {
+    return this.rowMap;
   }
 
   get(table: string, key: string): PageRow | undefined {
-    return this.rows.get(rowId(table, key));
+    return this.rowMap.get(rowId(table, key));
   }
 
   get hasRoom(): boolean {
-    return this.rows.size < ROWS_PER_PAGE;
+    return this.rowMap.size < ROWS_PER_PAGE;
   }
 
   /** Sets (or with null deletes) a row. Room is the caller's invariant (see the header). */
   put(table: string, key: string, image: RowImage): void {
     const id = rowId(table, key);
+    this.json = undefined;
     if (image === null) {
-      this.rows.delete(id);
+      this.rowMap.delete(id);
+      this.rowJson.delete(id);
       return;
     }
     const row: PageRow = [table, key, image[0], image[1]];
-    assert(rowBytes(row) <= MAX_ROW_BYTES, `row ${table}/${key} exceeds ${MAX_ROW_BYTES} bytes`);
-    assert(this.rows.has(id) || this.hasRoom, `page ${this.id} is full (placement invariant broken)`);
-    this.rows.set(id, row);
+    if (rowJsonBytes(row) > MAX_ROW_BYTES) assert(false, `row ${table}/${key} exceeds ${MAX_ROW_BYTES} bytes`);
+    if (!(this.rowMap.has(id) || this.hasRoom)) assert(false, `page ${this.id} is full (placement invariant broken)`);
+    this.rowMap.set(id, row);
+    // Serialised when a page image or full-page image needs it (most rows change again first).
+    this.rowJson.delete(id);
   }
 
   snapshotRows(): PageRow[] {
-    return [...this.rows.values()];
+    return [...this.rowMap.values()];
+  }
+
+  /** `JSON.stringify(this.snapshotRows())`, from the cached text of each row. */
+  rowsJson(): string {
+    if (this.json !== undefined) return this.json;
+    let text = '[';
+    let first = true;
+    for (const [id, row] of this.rowMap) {
+      let json = this.rowJson.get(id);
+      if (json === undefined) {
+        json = JSON.stringify(row);
+        this.rowJson.set(id, json);
+      }
+      text += first ? json : `,${json}`;
+      first = false;
+    }
+    this.json = `${text}]`;
+    return this.json;
+  }
+
+  /** `JSON.stringify(this.payload())`: the text of the page's payload. */
+  payloadJson(): string {
+    return `{"rows":${this.rowsJson()}}`;
   }
 
   payload(): { rows: PageRow[] } {
@@ -156,30 +227,32 @@ export class PageSet {
   applyRecord(record: LogRecord): { readonly changed: number[]; readonly blocked: number[] } {
     const changed: number[] = [];
     const blocked: number[] = [];
-    const touch = (id: number, change: (page: RowPage) => void): void => {
-      const slot = this.slots.get(id);
-      assert(slot !== undefined, `record ${record.lsn} names page ${id} outside the file`);
-      if (isBad(slot)) {
-        blocked.push(id);
-        return;
-      }
-      if (slot.lsn >= record.lsn) return;
-      change(slot);
-      slot.lsn = record.lsn;
-      changed.push(id);
-    };
+    // Each case: the page to change (redo rule), then the change, then the page LSN.
     switch (record.type) {
       case 'row':
-      case 'clr':
-        touch(record.page, (p) => { this.set(p, record.table, record.key, record.after); });
+      case 'clr': {
+        const p = this.redoTarget(record, record.page, changed, blocked);
+        if (p !== undefined) {
+          this.set(p, record.table, record.key, record.after);
+          p.lsn = record.lsn;
+        }
         break;
-      case 'commit':
-        touch(record.page, (p) => { this.setCommitBit(p, record.txn); });
+      }
+      case 'commit': {
+        const p = this.redoTarget(record, record.page, changed, blocked);
+        if (p !== undefined) {
+          this.setCommitBit(p, record.txn);
+          p.lsn = record.lsn;
+        }
         break;
+      }
       case 'sys': {
         const pages = [...new Set(record.ops.map((o) => o.page))];
         for (const id of pages) {
-          touch(id, (p) => { for (const o of record.ops) if (o.page === id) this.set(p, o.table, o.key, o.after); });
+          const p = this.redoTarget(record, id, changed, blocked);
+          if (p === undefined) continue;
+          for (const o of record.ops) if (o.page === id) this.set(p, o.table, o.key, o.after);
+          p.lsn = record.lsn;
         }
         break;
       }
@@ -202,15 +275,31 @@ export class PageSet {
     return { changed, blocked };
   }
 
+  /**
+   * The page `record` changes under the redo rule (the caller changes it and sets its LSN),
+   * or undefined: a bad page (listed in `blocked`) or one already past the record.
+   */
+  private redoTarget(record: LogRecord, id: number, changed: number[], blocked: number[]): RowPage | undefined {
+    const slot = this.slots.get(id);
+    if (slot === undefined) assert(false, `record ${record.lsn} names page ${id} outside the file`);
+    if (isBad(slot)) {
+      blocked.push(id);
+      return undefined;
+    }
+    if (slot.lsn >= record.lsn) return undefined;
+    changed.push(id);
+    return slot;
+  }
+
   private setCommitBit(page: RowPage, txn: number): void {
     const block = Math.floor(txn / COMMIT_BLOCK_IDS);
     const key = String(block);
     const row = page.get(TABLE_COMMITS, key);
-    const digits = (row?.[2] ?? '0'.repeat(HEX_DIGITS)).split('');
+    const digits = row?.[2] ?? ZERO_DIGITS;
     const bit = txn % COMMIT_BLOCK_IDS;
     const at = Math.floor(bit / 4);
-    digits[at] = (parseInt(digits[at] ?? '0', 16) | (1 << (bit % 4))).toString(16);
-    this.set(page, TABLE_COMMITS, key, [digits.join(''), 0]);
+    const digit = (parseInt(digits[at] ?? '0', 16) | (1 << (bit % 4))).toString(16);
+    this.set(page, TABLE_COMMITS, key, [digits.slice(0, at) + digit + digits.slice(at + 1), 0]);
   }
 
   /** The commit page a transaction's commit record names (its block's row, or where it goes). */

@@ -142,7 +142,7 @@ export class Workload {
   private pickRow(txn: number): readonly [string, string] | undefined {
     for (let i = 0; i < MAX_KEY_TRIES; i++) {
       const table = this.host.prng.pick(TABLES);
-      const key = `k${this.host.prng.int(0, this.options.keysPerTable - 1)}`;
+      const key = rowKey(this.host.prng.int(0, this.options.keysPerTable - 1));
       if (this.db.canLock(txn, table, key)) return [table, key];
     }
     return undefined;
@@ -152,5 +152,27 @@ export class Workload {
 /** A value naming its writer (`t<txn>.<statement>.`), padded to `bytes`. */
 export function valueFor(txn: number, statement: number, bytes: number): string {
   const head = `t${txn}.${statement}.`;
-  return head.length >= bytes ? head : head + 'x'.repeat(bytes - head.length);
+  return head.length >= bytes ? head : head + padding(bytes - head.length);
+}
+
+/** 'x' repeated `length` times, built once per length (values are at most MAX_VALUE_BYTES). */
+const paddings: string[] = [];
+function padding(length: number): string {
+  let pad = paddings[length];
+  if (pad === undefined) {
+    pad = 'x'.repeat(length);
+    if (length <= MAX_VALUE_BYTES) paddings[length] = pad;
+  }
+  return pad;
+}
+
+/** Row keys `k<n>`, built once per n. */
+const rowKeys: string[] = [];
+function rowKey(n: number): string {
+  let key = rowKeys[n];
+  if (key === undefined) {
+    key = `k${n}`;
+    if (n < 65_536) rowKeys[n] = key;
+  }
+  return key;
 }

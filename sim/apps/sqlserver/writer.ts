@@ -40,7 +40,12 @@ export class SqlServerWriter implements VssWriter {
   private context: BackupContext | undefined;
   private frozenAt: FreezePoint | undefined;
 
-  constructor(private readonly host: AppHost, private readonly db: SqlDatabase) {}
+  /** History subject of the writer's events (built once, not per event). */
+  private readonly subject: string;
+
+  constructor(private readonly host: AppHost, private readonly db: SqlDatabase) {
+    this.subject = `${host.vmId}/sqlserver`;
+  }
 
   identify(): PhaseResult & { readonly components: readonly WriterComponent[] } {
     const components = this.db.isDead || this.db.mode === 'failed' ? [] : [{ name: `SQLSERVER/${this.db.config.dbName}`, files: this.db.files() }];
@@ -127,6 +132,6 @@ export class SqlServerWriter implements VssWriter {
   }
 
   private record(phase: string, data: { readonly [key: string]: HistoryValue }): void {
-    this.host.history.record({ kind: `vss.writer.${phase}`, subject: `${this.host.vmId}/sqlserver`, data: { writer: this.name, ...data } });
+    this.host.history.record({ kind: `vss.writer.${phase}`, subject: this.subject, data: { writer: this.name, ...data } });
   }
 }
