@@ -19,7 +19,7 @@
 
 import { assert } from '../../core/assert.js';
 import type { Clock, TimeUs } from '../../core/clock.js';
-import type { AppId, HypervisorPort, PortError, QuiesceOutcome, SnapshotInfo, VmDiskInfo, VmInfo, WriterReport } from '../../core/hypervisor-port.js';
+import type { AppId, HypervisorPort, PortError, QuiesceOutcome, SnapshotInfo, VmDiskInfo, VmInfo, VssBackupType, WriterReport } from '../../core/hypervisor-port.js';
 import type { ChangeId, SnapshotId, VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import { claimFor, type Claim } from './claim.js';
@@ -32,6 +32,12 @@ export interface BackupRequest {
   readonly policy: AppAwarePolicy;
   /** A VSS copy backup: writers do not truncate logs or move the differential base. */
   readonly copyOnly?: boolean;
+  /**
+   * The VSS backup type the writers see (default full, or copy with `copyOnly`): Exchange
+   * truncates its logs after a full or incremental, keeps them after a copy or a
+   * differential, and refuses incremental and differential under circular logging.
+   */
+  readonly vssBackupType?: VssBackupType;
   /** Incremental from this point; absent or null: a full backup. */
   readonly parent?: ParentPoint | null;
   /** Apps quiesced by a guest freeze script (Linux): app -> the script's path. */
@@ -191,7 +197,7 @@ async function takeSnapshot(env: EngineEnv, vm: VmInfo, request: BackupRequest, 
   const name = `quiescelab-${vm.vmId}-${startUs}`;
   const quiesce = request.policy !== 'off';
   const first = await env.port.createSnapshot(vm.vmId, {
-    name, quiesce, memory: false, quiesceSpec: { vssBackupType: request.copyOnly === true ? 'copy' : 'full' },
+    name, quiesce, memory: false, quiesceSpec: { vssBackupType: request.vssBackupType ?? (request.copyOnly === true ? 'copy' : 'full') },
   });
   if (first.ok) return ok({ snapshot: first.value, fallback: null });
   if (first.error.kind !== 'quiesce') return portErr('createSnapshot', first.error);
@@ -240,7 +246,7 @@ export async function runBackup(env: EngineEnv, request: BackupRequest): Promise
     }
     const meta: RecoveryPointMeta = {
       format: 'quiescelab-recovery-point/1', vmId: vm.vmId, vmName: vm.name, guestOs: vm.guestOs, tools: vm.tools, apps: vm.apps,
-      kind: parent === null ? 'full' : 'incremental', copyOnly: request.copyOnly === true, parent: parent?.pointId ?? null,
+      kind: parent === null ? 'full' : 'incremental', copyOnly: request.copyOnly === true || request.vssBackupType === 'copy', parent: parent?.pointId ?? null,
       snapshotAtUs: snapshot.createdAtUs, claimed: { ...claim, reasons }, quiesce: snapshot.quiesce, fallback, disks,
       changeIds: { ...snapshot.changeIds }, timings: { startUs, snapshotDoneUs, readDoneUs: env.clock.nowUs() },
     };
