@@ -95,6 +95,8 @@ export type BackupError =
   | { readonly kind: 'store'; readonly reason: string };
 
 export const DEFAULT_READ_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Names of the VmSnapshots this engine takes (so a later job can find ones a crash left). */
+export const SNAPSHOT_PREFIX = 'quiescelab-';
 const ZERO_BLOCK_BYTES = 64 * 1024;
 /** Most CBT pages one disk may take (a 64 TiB disk in 64 MiB pages is a million). */
 const MAX_CBT_PAGES = 1_100_000;
@@ -194,7 +196,7 @@ async function backupDisk(ctx: ReadContext, disk: VmDiskInfo, snapshot: Snapshot
 
 /** Takes the VmSnapshot the policy asks for; the fallback reason when it fell back. */
 async function takeSnapshot(env: EngineEnv, vm: VmInfo, request: BackupRequest, startUs: TimeUs): Promise<Result<{ snapshot: SnapshotInfo; fallback: string | null }, BackupError>> {
-  const name = `quiescelab-${vm.vmId}-${startUs}`;
+  const name = `${SNAPSHOT_PREFIX}${vm.vmId}-${startUs}`;
   const quiesce = request.policy !== 'off';
   const first = await env.port.createSnapshot(vm.vmId, {
     name, quiesce, memory: false, quiesceSpec: { vssBackupType: request.vssBackupType ?? (request.copyOnly === true ? 'copy' : 'full') },
@@ -220,6 +222,15 @@ export async function runBackup(env: EngineEnv, request: BackupRequest): Promise
   }
   const parent = request.parent !== undefined && request.parent !== null && request.parent.vmId === vm.vmId ? request.parent : null;
 
+  // A job that crashed (engine or host) may have left its VmSnapshot behind: remove it first,
+  // or the VM would run on a growing delta forever.
+  const orphans: string[] = [];
+  for (const s of vm.snapshots) {
+    if (!s.name.startsWith(SNAPSHOT_PREFIX)) continue;
+    const removed = await env.port.removeSnapshot(vm.vmId, s.snapshotId);
+    if (removed.ok) orphans.push(s.snapshotId);
+  }
+
   const taken = await takeSnapshot(env, vm, request, startUs);
   if (!taken.ok) return taken;
   const { snapshot, fallback } = taken.value;
@@ -228,7 +239,11 @@ export async function runBackup(env: EngineEnv, request: BackupRequest): Promise
   let stored = false;
   try {
     const claim = claimFor(snapshot.quiesce, vm.apps, request.appScripts);
-    const reasons = fallback === null ? claim.reasons : [fallback, ...claim.reasons];
+    const reasons = [
+      ...fallback === null ? [] : [fallback],
+      ...orphans.length === 0 ? [] : [`removed ${orphans.length} snapshot(s) a crashed job left behind: ${orphans.join(', ')}`],
+      ...claim.reasons,
+    ];
     if (request.policy === 'require') {
       const short = vm.apps.filter((a) => snapshot.quiesce.writers.some((w) => w.app === a) || (request.appScripts?.[a] !== undefined))
         .filter((a) => claim.apps[a] !== 'application');

@@ -156,3 +156,25 @@ describe('backup job', () => {
     expect(r.meta.claimed.apps).toEqual({ files: 'filesystem', sqlite: 'application' });
   });
 });
+
+describe('backup job after a crash', () => {
+  beforeAll(async () => { await prepareDefaultApps(); });
+
+  it('a job that died before removing its snapshot leaves it; the next job removes it and says so', async () => {
+    const w = world(31);
+    w.hv.runFor(sToUs(1));
+    // The engine dies right before removing its snapshot: removeSnapshot never reaches the host.
+    const dying: HypervisorPort = new Proxy(w.hv, {
+      get(target, prop, receiver) {
+        if (prop === 'removeSnapshot') return () => Promise.reject(new Error('engine crashed'));
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    await expect(runBackup({ ...w.env, port: dying }, { vmId: w.vm.vmId, policy: 'try' })).rejects.toThrow(/engine crashed/);
+    expect(w.vm.disks[0]?.disk.listSnapshots()).toHaveLength(1);
+    expect(w.target.points).toHaveLength(1); // the point itself was stored before the crash
+    const next = unwrap(await runBackup(w.env, { vmId: w.vm.vmId, policy: 'try' }));
+    expect(next.meta.claimed.reasons.join(' ')).toMatch(/crashed job left behind/);
+    for (const d of w.vm.disks) expect(d.disk.listSnapshots()).toEqual([]);
+  });
+});
