@@ -211,6 +211,12 @@ async function takeSnapshot(env: EngineEnv, vm: VmInfo, request: BackupRequest, 
 }
 
 export async function runBackup(env: EngineEnv, request: BackupRequest): Promise<Result<BackupReport, BackupError>> {
+  const r = await backupOnce(env, request);
+  // The job ends once its snapshot is removed (the inner finally has run by now).
+  return r.ok ? ok({ ...r.value, endUs: env.clock.nowUs() }) : r;
+}
+
+async function backupOnce(env: EngineEnv, request: BackupRequest): Promise<Result<BackupReport, BackupError>> {
   const startUs = env.clock.nowUs();
   const vmInfo = await env.port.getVm(request.vmId);
   if (!vmInfo.ok) return portErr('getVm', vmInfo.error);

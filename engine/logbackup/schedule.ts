@@ -54,8 +54,10 @@ export function logBackupStarts(schedule: LogSchedule, untilUs: TimeUs, duration
 
 /**
  * The worst RPO the schedule allows: a commit just after a log backup's cut waits for the
- * next one to end, so RPO <= interval + the longest log backup (DESIGN property 13).
+ * next backup to start (one interval later, or when an overrunning backup ends) and to
+ * end. So RPO <= max(interval, longest) + longest; while log backups fit their interval
+ * that is DESIGN property 13's "interval plus the log backup's duration".
  */
 export function worstRpoUs(intervalUs: TimeUs, longestLogBackupUs: TimeUs): TimeUs {
-  return intervalUs + longestLogBackupUs;
+  return Math.max(intervalUs, longestLogBackupUs) + longestLogBackupUs;
 }
