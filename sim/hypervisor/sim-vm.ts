@@ -65,17 +65,8 @@ export class GuestRuntime {
   }
 }
 
-export interface SimVmSetup {
-  readonly vmId: VmId;
-  readonly name: string;
-  readonly guestOs: GuestOsId;
-  readonly tools: ToolsId;
-  readonly flags: VmFlags;
-  readonly disks: SimDisk[];
-  readonly apps: readonly AppId[];
-  readonly memoryBytes: number;
-  readonly linuxFreeze: LinuxFreezeSupport;
-}
+/** What a VM is created with: its configuration fields. */
+export type SimVmSetup = Pick<SimVm, 'vmId' | 'name' | 'guestOs' | 'tools' | 'flags' | 'disks' | 'apps' | 'memoryBytes' | 'linuxFreeze'>;
 
 export interface VmWorld {
   readonly clock: VirtualClock;
