@@ -43,7 +43,7 @@
  * database complete and the journal zeroed). 'thaw' and 'freezeFail' release the hold; a
  * failed checkpoint exits 1 and releases it too.
  *
- * Guest program `sqlite3 app.db <SQL | wal-frames [fromByte] | checkpoint [walBytes]>` (see sqlite3()).
+ * Guest program `sqlite3 app.db <SQL | wal-frames [fromByte] | checkpoint [fromByte]>` (see sqlite3()).
  *
  * History: app.open, app.commit (per acknowledged transaction), app.error,
  * app.sqlite.checkpoint (reason freeze-script, program or wal-limit), app.sqlite.hold.
@@ -446,11 +446,12 @@ export class SqliteApp implements GuestApp {
 
   /**
    * `sqlite3 app.db <what>`: `wal-frames [fromByte]` prints the WAL file's bytes (from an
-   * offset, for incremental shipping); `checkpoint [walBytes]` runs wal_checkpoint(TRUNCATE)
-   * and prints `busy|log|checkpointed` (with walBytes: only if the WAL is exactly that
-   * long, else exit 2 and nothing done); anything else is SQL (or read from stdin when absent),
-   * printed one row per line, columns separated by '|', blobs in hex. It talks to the app's
-   * open connection (with locking_mode=EXCLUSIVE a second connection could not open it).
+   * offset, for incremental shipping); `checkpoint [fromByte]` runs wal_checkpoint(TRUNCATE)
+   * and prints `busy|log|checkpointed` (with fromByte: prints instead the WAL's bytes from
+   * that offset, read in the same step right before the checkpoint); anything else is SQL
+   * (or read from stdin when absent), printed one row per line, columns separated by '|',
+   * blobs in hex. It talks to the app's open connection (with locking_mode=EXCLUSIVE a
+   * second connection could not open it).
    */
   private sqlite3(args: readonly string[], input: Uint8Array | undefined): GuestProgramResult {
     const fail = (stderr: string, exitCode = 1): GuestProgramResult => ({ exitCode, stdout: new Uint8Array(0), stderr, durationUs: COST_START_US });
@@ -467,18 +468,20 @@ export class SqliteApp implements GuestApp {
       return { exitCode: 0, stdout: wal.bytes, stderr: '', durationUs: COST_START_US + Math.ceil(wal.bytes.length / 4096) * COST_READ_PAGE_US };
     }
     if (command === 'checkpoint') {
-      // `checkpoint <walBytes>`: only when the WAL is exactly that long, so a log shipper that
-      // has copied that much loses no frame committed after its read (exit 2: not done).
+      // `checkpoint <fromByte>`: the WAL's bytes from fromByte, then the checkpoint, in one step
+      // (no commit in between), so a log shipper copies the tail and checkpoints losing nothing.
+      let tail: Uint8Array | undefined;
       if (rest[0] !== undefined) {
-        const expectedBytes = Number(rest[0]);
-        if (!Number.isSafeInteger(expectedBytes) || expectedBytes < 0) return fail(`Error: bad WAL size '${rest[0]}'`);
-        const wal = this.fs.stat(WAL_PATH);
-        const walBytes = wal.ok ? wal.value.sizeBytes : 0;
-        if (walBytes !== expectedBytes) return fail(`Error: the WAL is ${walBytes} bytes, not ${expectedBytes}: not checkpointed`, 2);
+        const fromBytes = Number(rest[0]);
+        if (!Number.isSafeInteger(fromBytes) || fromBytes < 0) return fail(`Error: bad offset '${rest[0]}'`);
+        const wal = this.readWal(fromBytes);
+        if (!wal.ok) return fail(`Error: ${wal.error}`);
+        tail = wal.bytes;
       }
       const done = this.checkpoint('program');
-      if (done.error !== undefined) return { ...fail(`Error: ${describe(done.error)}`), durationUs: vfsCostUs(done.work) };
-      return { exitCode: 0, stdout: new TextEncoder().encode(`${formatRow(done.row ?? [])}\n`), stderr: '', durationUs: vfsCostUs(done.work) };
+      const durationUs = vfsCostUs(done.work) + (tail === undefined ? 0 : Math.ceil(tail.length / 4096) * COST_READ_PAGE_US);
+      if (done.error !== undefined) return { ...fail(`Error: ${describe(done.error)}`), durationUs };
+      return { exitCode: 0, stdout: tail ?? new TextEncoder().encode(`${formatRow(done.row ?? [])}\n`), stderr: '', durationUs };
     }
     const sql = command ?? (input === undefined ? '' : new TextDecoder().decode(input));
     if (sql.trim() === '') return fail('Error: no SQL given');
