@@ -171,7 +171,7 @@ beforeAll(async () => { bases = await makeBases(); });
 
 describe('random damage to metadata', () => {
   it('never throws or runs away; when the simulator accepts the image, the engine reads the same', async () => {
-    const tally = { ok: 0, error: 0, simAccepts: 0 };
+    const tally = { ok: 0, error: 0, simAccepts: 0, tooLarge: 0 };
     await fc.assert(fc.asyncProperty(
       fc.nat(), fc.array(fc.record({ block: fc.nat(), offset: fc.integer({ min: 0, max: BLOCK_BYTES - 1 }), xor: fc.integer({ min: 1, max: 255 }), reseal: fc.boolean() }), { minLength: 1, maxLength: 6 }),
       async (pick, flips) => {
@@ -185,6 +185,12 @@ describe('random damage to metadata', () => {
           if (f.reseal) reseal(image, blockNo);
         }
         const outcome = await explore(image);
+        // A damaged size can claim a (sparse) file over readFile's documented 256 MiB bound:
+        // refusing to read it whole is the bound working (restore streams such files).
+        if (outcome.error?.kind === 'too-large') {
+          tally.tooLarge++;
+          return;
+        }
         if (outcome.error === null) tally.ok++;
         else if (outcome.error.kind !== 'corrupt' && outcome.error.kind !== 'no-filesystem') throw new Error(`unexpected error ${JSON.stringify(outcome.error)}`);
         else tally.error++;
