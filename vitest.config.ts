@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     // Property tests run many cases; keep a generous per-test budget.
     testTimeout: 60_000,
     pool: 'threads',
