@@ -28,7 +28,7 @@ import { msToUs, sToUs, type TimeUs } from '../../../core/clock.js';
 import type { HistoryValue } from '../../../core/history.js';
 import type { AppId, GuestProgramResult } from '../../../core/hypervisor-port.js';
 import type { FileSystem } from '../../guest/file-system.js';
-import type { TimerHandle } from '../../kernel/event-queue.js';
+import { AppTimers, anyVolumeFrozen } from '../app-timers.js';
 import type { AckRecord, AppHost, GuestApp, GuestProgram, OpenReport, WorkloadSpec } from '../types.js';
 import { logFileName, parseDbHeader, DB_DATA_START_BYTES, type DbRecord, type JsonValue } from './ese-format.js';
 import { EseStore, describeEseError, readWhole, type EseLayout } from './ese-store.js';
@@ -116,13 +116,14 @@ export class ExchangeApp implements GuestApp {
   private waiting = false;
   private held = false;
   private readonly releaseWaiters: (() => void)[] = [];
-  private readonly timers = new Map<string, TimerHandle>();
+  private readonly timers: AppTimers;
   private dead = false;
 
   /** History subject of this app's events (built once, not per event). */
   private readonly subject: string;
 
   constructor(private readonly host: AppHost, private readonly options: ExchangeOptions) {
+    this.timers = new AppTimers(host);
     this.subject = `${host.vmId}/exchange`;
     const fs = host.volumes[host.volumes.length - 1];
     assert(fs !== undefined, 'Exchange needs a volume');
@@ -306,27 +307,24 @@ export class ExchangeApp implements GuestApp {
   // Background work
 
   private every(intervalUs: TimeUs, what: string, work: (db: EseStore) => { readonly ok: boolean }): void {
-    assert(intervalUs > 0, `${what} interval must be positive`);
-    const tick = (): void => {
-      if (this.dead) return;
+    this.timers.repeat(what, intervalUs, intervalUs, () => {
+      if (this.dead) return false;
       const db = this.db;
       // Skipped while held or frozen: the writer made the data consistent and it must stay so.
       if (db !== null && !this.held && !this.volumesFrozen()) {
         const r = work(db);
         if (!r.ok) this.record('exchange.background-failed', { what });
       }
-      this.timers.set(what, this.host.queue.after(intervalUs, `${this.host.timerPrefix}:${what}`, tick));
-    };
-    this.timers.set(what, this.host.queue.after(intervalUs, `${this.host.timerPrefix}:${what}`, tick));
+      return true;
+    });
   }
 
   private cancelTimers(): void {
-    for (const t of this.timers.values()) this.host.queue.cancel(t);
-    this.timers.clear();
+    this.timers.cancelAll();
   }
 
   private volumesFrozen(): boolean {
-    return this.host.volumes.some((v) => !v.isDead && v.isFrozen);
+    return anyVolumeFrozen(this.host.volumes);
   }
 
   // -------------------------------------------------------------------------------------

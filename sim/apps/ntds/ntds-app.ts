@@ -42,7 +42,7 @@ import type { AppId, GuestProgramResult } from '../../../core/hypervisor-port.js
 import { err, ok, type Result } from '../../../core/result.js';
 import type { Prng } from '../../../core/prng.js';
 import type { FileSystem } from '../../guest/file-system.js';
-import type { TimerHandle } from '../../kernel/event-queue.js';
+import { AppTimers, anyVolumeFrozen } from '../app-timers.js';
 import { utf8Bytes } from '../../kernel/bytes.js';
 import type { AckRecord, AppHost, GuestApp, GuestProgram, OpenReport, WorkloadSpec } from '../types.js';
 import type { DbRecord, JsonValue } from '../exchange/ese-format.js';
@@ -211,7 +211,7 @@ export class NtdsApp implements GuestApp {
   private opCount = 0;
   private held = false;
   private readonly releaseWaiters: (() => void)[] = [];
-  private readonly timers = new Map<string, TimerHandle>();
+  private readonly timers: AppTimers;
   private lastReport: ReplicationReport | null = null;
   private dead = false;
 
@@ -219,6 +219,7 @@ export class NtdsApp implements GuestApp {
   private readonly subject: string;
 
   constructor(private readonly host: AppHost, readonly domain: AdDomain, private readonly options: NtdsOptions = {}) {
+    this.timers = new AppTimers(host);
     this.subject = `${host.vmId}/ntds`;
     const fs = host.volumes[0];
     assert(fs !== undefined, 'a domain controller needs a system volume');
@@ -613,38 +614,34 @@ export class NtdsApp implements GuestApp {
 
   private startTimers(): void {
     const interval = this.options.replicationIntervalUs ?? DEFAULT_REPLICATION_INTERVAL_US;
-    assert(interval > 0, 'replication interval must be positive');
-    const replicate = (): void => {
-      if (this.dead) return;
+    this.timers.repeat('replicate', this.options.initialReplicationDelayUs ?? DEFAULT_INITIAL_REPLICATION_US, interval, () => {
+      if (this.dead) return false;
       this.replicateNow();
-      this.timers.set('replicate', this.host.queue.after(interval, `${this.host.timerPrefix}:replicate`, replicate));
-    };
-    this.timers.set('replicate', this.host.queue.after(this.options.initialReplicationDelayUs ?? DEFAULT_INITIAL_REPLICATION_US, `${this.host.timerPrefix}:replicate`, replicate));
+      return true;
+    });
     this.every(this.options.lazyWriteIntervalUs ?? DEFAULT_LAZY_WRITE_US, 'lazy-writer', (db) => db.lazyWrite());
     this.every(this.options.checkpointIntervalUs ?? DEFAULT_CHECKPOINT_US, 'checkpoint', (db) => db.checkpoint({ clean: false }));
   }
 
   private every(intervalUs: TimeUs, what: string, work: (db: EseStore) => { readonly ok: boolean }): void {
-    assert(intervalUs > 0, `${what} interval must be positive`);
-    const tick = (): void => {
-      if (this.dead) return;
+    this.timers.repeat(what, intervalUs, intervalUs, () => {
+      if (this.dead) return false;
       const db = this.db;
+      // Skipped while held or frozen: the writer made the data consistent and it must stay so.
       if (db !== null && !this.held && !this.volumesFrozen()) {
         const r = work(db);
         if (!r.ok) this.record('ntds.background-failed', { what });
       }
-      this.timers.set(what, this.host.queue.after(intervalUs, `${this.host.timerPrefix}:${what}`, tick));
-    };
-    this.timers.set(what, this.host.queue.after(intervalUs, `${this.host.timerPrefix}:${what}`, tick));
+      return true;
+    });
   }
 
   private cancelTimers(): void {
-    for (const t of this.timers.values()) this.host.queue.cancel(t);
-    this.timers.clear();
+    this.timers.cancelAll();
   }
 
   private volumesFrozen(): boolean {
-    return this.host.volumes.some((v) => !v.isDead && v.isFrozen);
+    return anyVolumeFrozen(this.host.volumes);
   }
 
   // -------------------------------------------------------------------------------------
