@@ -9,7 +9,6 @@
  * reported by integrity_check.
  */
 
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,25 +22,12 @@ import { defaultApps, prepareDefaultApps } from '../../sim/hypervisor/default-ap
 import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import { Simulation } from '../../sim/kernel/simulation.js';
 import { MemoryTarget, sourceOf } from '../support/memory-target.js';
+import { HAVE_SQLITE3, sqlite3 } from '../support/sqlite3.js';
 
 const MiB = 1024 * 1024;
 const SCRIPT = '/etc/vmware-tools/backupScripts.d/50-sqlite';
 
-function sqlite3Available(): boolean {
-  try {
-    execFileSync('sqlite3', ['-version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const HAVE_SQLITE3 = sqlite3Available();
-if (!HAVE_SQLITE3) console.warn('file-restore-sqlite: the sqlite3 program is missing (Debian package sqlite3); the end-to-end test is skipped');
-
-function sqlite3(db: string, sql: string): string {
-  return execFileSync('sqlite3', [db, sql], { stdio: 'pipe', encoding: 'utf8' }).trim();
-}
 
 const temps: string[] = [];
 afterAll(async () => {

@@ -19,7 +19,6 @@
  * input: one commit too many or too few, a damaged page, the chain intact vs broken.
  */
 
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,22 +42,13 @@ import { defaultApps, prepareDefaultApps } from '../../sim/hypervisor/default-ap
 import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import { Simulation } from '../../sim/kernel/simulation.js';
 import { MemoryTarget, sourceOf } from '../support/memory-target.js';
+import { HAVE_SQLITE3, sqlite3 } from '../support/sqlite3.js';
 
 const MiB = 1024 * 1024;
 const SCRIPT = '/etc/vmware-tools/backupScripts.d/50-sqlite';
 const DB = '/sqlite/app.db';
 const ROUND_US = 120_000;
 
-function sqlite3Available(): boolean {
-  try {
-    execFileSync('sqlite3', ['-version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const HAVE_SQLITE3 = sqlite3Available();
-if (!HAVE_SQLITE3) console.warn('sqlite-wal-rollforward: the sqlite3 program is missing (Debian package sqlite3); the end-to-end tests are skipped');
 
 const temps: string[] = [];
 afterAll(async () => {
@@ -164,9 +154,6 @@ async function scenario(seed: number, options: ScenarioOptions = {}): Promise<Sc
   return { ...world, base, source: sourceOf(point), ships, checkpoints, acks: acked.map((a) => a.id), ackTimes: acked.map((a) => a.timeUs) };
 }
 
-function sqlite3(db: string, sql: string): string {
-  return execFileSync('sqlite3', [db, sql], { stdio: 'pipe', encoding: 'utf8' }).trim();
-}
 
 /** Opens database bytes with the real sqlite3: its integrity_check verdict and its transaction ids. */
 async function openReal(database: Uint8Array): Promise<{ integrity: string; ids: string[] }> {

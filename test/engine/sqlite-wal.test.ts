@@ -11,7 +11,6 @@
  * a deliberately wrong input (a cut one frame short, a damaged byte).
  */
 
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,19 +22,10 @@ import { DB_PATH, WAL_PATH } from '../../sim/apps/sqlite/index.js';
 import { defaultApps, prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import { Simulation } from '../../sim/kernel/simulation.js';
+import { HAVE_SQLITE3, sqlite3 } from '../support/sqlite3.js';
 
 const MiB = 1024 * 1024;
 
-function sqlite3Available(): boolean {
-  try {
-    execFileSync('sqlite3', ['-version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const HAVE_SQLITE3 = sqlite3Available();
-if (!HAVE_SQLITE3) console.warn('sqlite-wal: the sqlite3 program is missing (Debian package sqlite3); the oracle test is skipped');
 
 const temps: string[] = [];
 afterAll(async () => {
@@ -83,7 +73,7 @@ async function freshWal(seed: number, ops: number) {
 }
 
 function ids(db: string): string[] {
-  return execFileSync('sqlite3', [db, 'SELECT id FROM txns ORDER BY id;'], { stdio: 'pipe', encoding: 'utf8' }).split('\n').filter((l) => l !== '');
+  return sqlite3(db, 'SELECT id FROM txns ORDER BY id;').split('\n').filter((l) => l !== '');
 }
 
 describe('the WAL parser on real SQLite WAL bytes', () => {
