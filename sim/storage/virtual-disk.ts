@@ -302,6 +302,17 @@ export class VirtualDisk implements BlockDevice, ChangeTracking {
     };
   }
 
+  /**
+   * The grains allocated in a snapshot's view, sorted, each with a copy of its bytes: what
+   * a harness keeps as the reference image (never-allocated grains read as zeros). Not
+   * subject to CBT faults: it reads the chain itself.
+   */
+  snapshotGrains(snapshotId: SnapshotId): { readonly grains: Float64Array; copy(grain: number): Uint8Array } {
+    const record = this.liveRecord(snapshotId);
+    const depth = this.snapshots.indexOf(record) + 1;
+    return { grains: this.store.allocatedGrains(depth), copy: (grain) => this.store.copyGrain(depth, grain) };
+  }
+
   /** Deletes a snapshot: start and finish a consolidation at once. */
   removeSnapshot(snapshotId: SnapshotId): void {
     this.startRemoveSnapshot(snapshotId).finish();

@@ -89,7 +89,9 @@ export class Workload {
       this.running = false;
       return;
     }
-    if (this.db.activeTxnCount() < this.options.maxActiveTxns) {
+    // While held, arriving clients wait for the pool rather than pile up: a client that
+    // would start now is skipped (bounded like maxActiveTxns bounds the running ones).
+    if (!this.db.isHeld() && this.db.activeTxnCount() < this.options.maxActiveTxns) {
       this.started++;
       this.advance({ epoch: this.db.epoch, txn: undefined, step: 0, writes: [] });
     }

@@ -1,0 +1,28 @@
+/**
+ * Property 1: the level a run's RecoveryPoints reach for the cell's application equals the
+ * matrix's level for the cell (scenarios/matrix/oracle.ts), judged on the restored image
+ * (checkers/level.ts). Every stored point of the run counts, incrementals included.
+ *
+ * Does not check: runs with an injected quiesce fault (judged by property 8), runs whose
+ * guest did not survive the fault's power loss (a lying disk cache can destroy the file
+ * system before any backup: nothing is left to quiesce), what the point claims (property
+ * 2), data loss beyond what the level implies.
+ */
+
+import type { Cell } from '../cells.js';
+import type { ScenarioOutcome } from '../scenario/run.js';
+import { fail, pass, type Verdict } from '../verdict.js';
+
+export function checkMatrixLevel(cell: Cell, outcome: ScenarioOutcome): Verdict {
+  const expected = cell.expected.level;
+  if (outcome.guestLost !== null) return pass(`not applicable: the guest did not survive the power loss (${outcome.guestLost})`);
+  if (outcome.points.length === 0) return fail('no backup was attempted');
+  for (const p of outcome.points) {
+    if (!p.ok) return fail(`backup ${p.index} (${p.kind}) failed under policy try: ${p.error ?? ''}`);
+    if (p.restored === null) return fail(`point ${p.index} could not be read back: ${p.restoreError ?? 'no snapshot recorded'}`);
+    const app = p.restored.verdict.apps[cell.app];
+    if (app === undefined) return fail(`point ${p.index}: the lab found no ${cell.app} data`);
+    if (app.level !== expected) return fail(`point ${p.index} (${p.kind}) reached ${app.level}, the matrix says ${expected} (${cell.expected.why}): ${app.why}`);
+  }
+  return pass(`${outcome.points.length} point(s) reached ${expected}`);
+}

@@ -1,0 +1,229 @@
+/**
+ * The runner: every suite that applies to a cell, N runs each, from one seed. A first pass
+ * (the survey) runs the suite's arbitrary N times through fast-check and judges every run
+ * by every property of the suite, counting levels and data loss; then each property that
+ * failed is run again from the same seed with its own predicate, so fast-check finds the
+ * same first failure and shrinks it to a minimal counterexample, which comes with a replay
+ * token (scenarios/replay.ts).
+ *
+ * Deterministic: the cell's seed is derived from the run seed and the cell id; shrinking
+ * is bounded by a count of evaluations, never by time; no wall-clock figure is kept.
+ * Parallelism (worker threads) is the CLI's business: cells are independent.
+ */
+
+import fc from 'fast-check';
+import { assert } from '../core/assert.js';
+import type { ConsistencyLevel } from '../core/levels.js';
+import { compareLevels, LEVELS } from '../core/levels.js';
+import { cellId, type Cell } from './cells.js';
+import { dataLossOf, type LostItem } from './checkers/data-loss.js';
+import { encodeReplayToken } from './replay-token.js';
+import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
+import type { ScenarioOutcome } from './scenario/run.js';
+import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
+import { BACKUP_SUITE } from './suites/backup-suite.js';
+import type { AnySuite, SuiteProperty } from './suites/suite.js';
+import type { Verdict } from './verdict.js';
+import { guarded } from './verdict.js';
+
+export const SUITES: readonly AnySuite[] = [BACKUP_SUITE];
+
+export interface RunnerOptions {
+  readonly runs: number;
+  readonly seed: number;
+  readonly engine?: EngineUnderTest;
+  /** The mutant id the engine is (for replay tokens), or null. */
+  readonly mutant?: string | null;
+  /** Scenario evaluations a shrink may spend (default 150). */
+  readonly shrinkBudget?: number;
+  readonly suites?: readonly AnySuite[];
+}
+
+export interface PropertyResult {
+  readonly id: string;
+  readonly name: string;
+  readonly suite: string;
+  readonly pass: boolean;
+  /** Runs the property applied to. */
+  readonly runs: number;
+  readonly failures: number;
+  readonly unknown: number;
+  /** The shrunk counterexample (the suite's description of the spec), or null. */
+  readonly counterexample: unknown;
+  /** Size of the counterexample: its JSON length in characters. */
+  readonly counterexampleSize: number | null;
+  readonly shrinks: number | null;
+  /** The failing (or first unknown) verdict's evidence. */
+  readonly evidence: string | null;
+  readonly replay: string | null;
+}
+
+export interface CellDataLoss {
+  readonly committedLost: number;
+  readonly writesLost: number;
+  readonly recoveryNeeded: number;
+  readonly recoverySucceeded: number;
+  readonly rpoUsMax: number;
+  readonly rtoUsMax: number | null;
+  readonly rtoUsMean: number | null;
+  readonly examples: readonly (LostItem & { readonly run: number })[];
+}
+
+export interface CellResult {
+  readonly id: string;
+  readonly os: Cell['os'];
+  readonly tools: Cell['tools'];
+  readonly app: Cell['app'];
+  readonly variant: Cell['variant'];
+  readonly conditions: Cell['conditions'];
+  readonly expected: ConsistencyLevel;
+  readonly expectedWhy: string;
+  readonly sources: readonly string[];
+  /** Levels reached by runs without an injected quiesce fault (the lowest point of each run; runs whose guest a power loss destroyed are left out). */
+  readonly achieved: Partial<Record<ConsistencyLevel, number>>;
+  readonly pass: boolean;
+  readonly properties: readonly PropertyResult[];
+  readonly dataLoss: CellDataLoss;
+}
+
+/** FNV-1a over a string, to a positive 31-bit seed. */
+export function deriveSeed(seed: number, label: string): number {
+  let h = 0x811c9dc5 ^ (seed >>> 0);
+  for (let i = 0; i < label.length; i++) {
+    h ^= label.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h & 0x7fffffff) || 1;
+}
+
+interface Tally {
+  runs: number;
+  failures: number;
+  unknown: number;
+  first: Verdict | null;
+}
+
+const MAX_EXAMPLES = 20;
+
+function levelOfRun(cell: Cell, outcome: ScenarioOutcome): ConsistencyLevel | null {
+  let lowest: ConsistencyLevel | null = null;
+  for (const p of outcome.points) {
+    const level = p.restored?.verdict.apps[cell.app]?.level ?? (p.ok ? null : 'inconsistent');
+    if (level === null) continue;
+    if (lowest === null || compareLevels(level, lowest) < 0) lowest = level;
+  }
+  return lowest;
+}
+
+function judge<S, O>(property: SuiteProperty<S, O>, cell: Cell, spec: S, outcome: O): Verdict {
+  return guarded(() => property.check(cell, spec, outcome));
+}
+
+async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; engine: EngineUnderTest; budget: number }): Promise<{ spec: S; verdict: Verdict; path: string; shrinks: number } | null> {
+  let failed = false;
+  let evaluations = 0;
+  const box: { last: { spec: S; verdict: Verdict } | null } = { last: null };
+  const result = await fc.check(fc.asyncProperty(suite.arbitrary(cell) as fc.Arbitrary<S>, async (spec) => {
+    if (failed && ++evaluations > options.budget) return true;
+    if (!property.applies(cell, spec)) return true;
+    let verdict: Verdict;
+    try {
+      verdict = judge(property, cell, spec, await suite.run(spec, options.engine) as O);
+    } catch (e) {
+      verdict = { valid: false, evidence: `the run threw: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    if (verdict.valid !== false) return true;
+    failed = true;
+    box.last = { spec, verdict };
+    return false;
+  }), { seed: options.seed, numRuns: options.runs });
+  if (!result.failed || box.last === null || result.counterexamplePath === null) return null;
+  return { ...box.last, path: result.counterexamplePath, shrinks: result.numShrinks };
+}
+
+export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellResult> {
+  assert(Number.isInteger(options.runs) && options.runs >= 1, 'runs >= 1');
+  const engine = options.engine ?? QUIESCELAB_ENGINE;
+  const id = cellId(cell);
+  const achieved: Partial<Record<ConsistencyLevel, number>> = {};
+  const loss = { committedLost: 0, writesLost: 0, recoveryNeeded: 0, recoverySucceeded: 0, rpoUsMax: 0, rtos: [] as number[], examples: [] as (LostItem & { run: number })[] };
+  const properties: PropertyResult[] = [];
+  for (const suite of options.suites ?? SUITES) {
+    if (!suite.appliesTo(cell)) continue;
+    const seed = deriveSeed(options.seed, `${id}#${suite.id}`);
+    const runs = suite.runsFor(options.runs);
+    const tallies = new Map<string, Tally>(suite.properties.map((p) => [p.id, { runs: 0, failures: 0, unknown: 0, first: null }]));
+    let runIndex = 0;
+    await fc.check(fc.asyncProperty(suite.arbitrary(cell), async (spec: unknown) => {
+      // A run that throws is a failure of every property it would have judged (the
+      // shrink pass finds it again: `judge` turns the throw into a false verdict there).
+      let outcome: unknown;
+      let crashed: Verdict | null = null;
+      try {
+        outcome = await suite.run(spec, engine);
+      } catch (e) {
+        crashed = { valid: false, evidence: `the run threw: ${e instanceof Error ? e.message : String(e)}` };
+      }
+      for (const property of suite.properties as readonly SuiteProperty<unknown, unknown>[]) {
+        if (!property.applies(cell, spec)) continue;
+        const tally = tallies.get(property.id) as Tally;
+        const verdict = crashed ?? judge(property, cell, spec, outcome);
+        tally.runs++;
+        if (verdict.valid === false) tally.failures++;
+        if (verdict.valid === 'unknown') tally.unknown++;
+        if (verdict.valid !== true && (tally.first === null || (tally.first.valid === 'unknown' && verdict.valid === false))) tally.first = verdict;
+      }
+      if (suite.id === BACKUP_SUITE.id && crashed === null) {
+        const s = spec as ScenarioSpec;
+        const o = (outcome as { outcome: ScenarioOutcome }).outcome;
+        if (!isQuiesceFault(s.fault) && o.guestLost === null) {
+          const level = levelOfRun(cell, o);
+          if (level !== null) achieved[level] = (achieved[level] ?? 0) + 1;
+        }
+        const d = dataLossOf(cell.app, o);
+        loss.committedLost += d.committedLost;
+        loss.writesLost += d.writesLost;
+        loss.recoveryNeeded += d.recoveryNeeded;
+        loss.recoverySucceeded += d.recoverySucceeded;
+        loss.rpoUsMax = Math.max(loss.rpoUsMax, d.rpoUs);
+        if (d.rtoUs !== null) loss.rtos.push(d.rtoUs);
+        for (const e of d.examples) if (loss.examples.length < MAX_EXAMPLES) loss.examples.push({ ...e, run: runIndex });
+      }
+      runIndex++;
+      return true;
+    }), { seed, numRuns: runs });
+    for (const property of suite.properties as readonly SuiteProperty<unknown, unknown>[]) {
+      const tally = tallies.get(property.id) as Tally;
+      let counterexample: unknown = null;
+      let replay: string | null = null;
+      let shrinks: number | null = null;
+      let evidence = tally.first?.evidence ?? null;
+      if (tally.failures > 0) {
+        const shrunk = await shrink(suite, property, cell, { seed, runs, engine, budget: options.shrinkBudget ?? 150 });
+        if (shrunk !== null) {
+          counterexample = suite.describe(shrunk.spec);
+          shrinks = shrunk.shrinks;
+          evidence = shrunk.verdict.evidence;
+          replay = encodeReplayToken({ cell: id, suite: suite.id, property: property.id, seed, runs, path: shrunk.path, mutant: options.mutant ?? null });
+        }
+      }
+      properties.push({
+        id: property.id, name: property.name, suite: suite.id, pass: tally.failures === 0, runs: tally.runs, failures: tally.failures, unknown: tally.unknown,
+        counterexample, counterexampleSize: counterexample === null ? null : JSON.stringify(counterexample).length, shrinks, evidence, replay,
+      });
+    }
+  }
+  const rtoUsMax = loss.rtos.length === 0 ? null : Math.max(...loss.rtos);
+  const rtoUsMean = loss.rtos.length === 0 ? null : Math.round(loss.rtos.reduce((a, b) => a + b, 0) / loss.rtos.length);
+  return {
+    id, os: cell.os, tools: cell.tools, app: cell.app, variant: cell.variant, conditions: cell.conditions,
+    expected: cell.expected.level as ConsistencyLevel, expectedWhy: cell.expected.why, sources: cell.expected.sources,
+    achieved: Object.fromEntries(LEVELS.filter((l) => achieved[l] !== undefined).map((l) => [l, achieved[l]])),
+    pass: properties.every((p) => p.pass),
+    properties,
+    dataLoss: {
+      committedLost: loss.committedLost, writesLost: loss.writesLost, recoveryNeeded: loss.recoveryNeeded, recoverySucceeded: loss.recoverySucceeded,
+      rpoUsMax: loss.rpoUsMax, rtoUsMax, rtoUsMean, examples: loss.examples,
+    },
+  };
+}

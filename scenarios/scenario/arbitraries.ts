@@ -1,0 +1,47 @@
+/**
+ * Arbitraries (fast-check) for the backup scenario of a cell: the world's seed, the
+ * workload (transaction mix, sizes, timing), the warm-up, the backup schedule (a full and
+ * up to two CBT incrementals with workload between) and a fault plan. Shrinking goes
+ * towards fewer backups, shorter gaps, a lighter workload and no fault.
+ *
+ * Faults drawn: a writer failing a VSS phase with a retryable or a fatal error, a
+ * snapshot commit past the 10 s hold, a freeze script exiting nonzero or hanging, and a
+ * host power loss during the warm-up with an honest or a lying disk cache. Not drawn here:
+ * repository corruption, engine crashes, CBT bugs and log faults (their own scenarios).
+ */
+
+import fc from 'fast-check';
+import type { VssWriterError } from '../../core/hypervisor-port.js';
+import type { WriterPhase } from '../../sim/vss/faulty-writer.js';
+import type { FaultPlan, ScenarioSpec } from './spec.js';
+
+const PHASES: readonly WriterPhase[] = ['prepareForBackup', 'prepareForSnapshot', 'freeze', 'thaw', 'postSnapshot'];
+const ERRORS: readonly VssWriterError[] = ['RETRYABLE', 'NONRETRYABLE', 'TIMEOUT', 'INCONSISTENTSNAPSHOT'];
+
+export function faultArb(options: { readonly quiesceFaults: boolean }): fc.Arbitrary<FaultPlan> {
+  const none = fc.constant<FaultPlan>({ kind: 'none' });
+  const power = fc.record({ atMs: fc.integer({ min: 0, max: 1500 }), lyingCache: fc.boolean() }).map((p): FaultPlan => ({ kind: 'power-loss', ...p }));
+  if (!options.quiesceFaults) return fc.oneof({ weight: 6, arbitrary: none }, { weight: 1, arbitrary: power });
+  return fc.oneof(
+    { weight: 6, arbitrary: none },
+    { weight: 1, arbitrary: fc.record({ phase: fc.constantFrom(...PHASES), error: fc.constantFrom(...ERRORS) }).map((w): FaultPlan => ({ kind: 'writer', ...w })) },
+    { weight: 1, arbitrary: fc.constant<FaultPlan>({ kind: 'commit-timeout' }) },
+    { weight: 1, arbitrary: fc.constantFrom<'exit' | 'hang'>('exit', 'hang').map((failure): FaultPlan => ({ kind: 'script', failure })) },
+    { weight: 1, arbitrary: power },
+  );
+}
+
+export function scenarioArb(cellId: string, options: { readonly quiesceFaults?: boolean } = {}): fc.Arbitrary<ScenarioSpec> {
+  return fc.record({
+    cellId: fc.constant(cellId),
+    seed: fc.integer({ min: 1, max: 0x7fffffff }),
+    workload: fc.record({
+      meanIntervalMs: fc.integer({ min: 5, max: 60 }),
+      opsPerTxn: fc.integer({ min: 1, max: 4 }),
+      valueBytes: fc.integer({ min: 16, max: 400 }),
+    }),
+    warmupMs: fc.integer({ min: 200, max: 1500 }),
+    backupGapsMs: fc.array(fc.integer({ min: 10, max: 800 }), { minLength: 1, maxLength: 3 }),
+    fault: faultArb({ quiesceFaults: options.quiesceFaults ?? true }),
+  });
+}

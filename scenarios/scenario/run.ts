@@ -1,0 +1,358 @@
+/**
+ * One scenario, end to end (DESIGN.md roles): the client drives the engine under test
+ * through HypervisorPort; the nemesis sets up the spec's fault; the tap records what the
+ * hypervisor really did; then every stored RecoveryPoint is read back through the engine,
+ * compared with its VmSnapshot's image, and judged in the isolated lab (level and data
+ * loss) against the ledger of acknowledgements. The first point is also restored as a new
+ * VM that must boot (the restore's simulated duration is the RTO).
+ *
+ * The outcome is plain data: properties (scenarios/properties/) are pure functions of
+ * (spec, outcome). Leaves out: log backups and roll-forward, repository faults and engine
+ * crashes (their own scenario kinds), more than one VM per world.
+ */
+
+import { assert } from '../../core/assert.js';
+import type { TimeUs } from '../../core/clock.js';
+import type { AppId, QuiesceOutcome } from '../../core/hypervisor-port.js';
+import type { VmId } from '../../core/ids.js';
+import type { ConsistencyLevel } from '../../core/levels.js';
+import { unwrap } from '../../core/result.js';
+import { parentOf, type BackupReport } from '../../engine/backup/job.js';
+import type { ParentPoint } from '../../engine/backup/sink.js';
+import { Repository } from '../../engine/repository/repository.js';
+import { RecoveryPointId } from '../../engine/repository/hash.js';
+import { MemoryStore } from '../../engine/store/memory-store.js';
+import type { AppFactory } from '../../sim/apps/types.js';
+import { GUEST_OS } from '../../sim/guest/catalog.js';
+import { SCRIPTS_DIR, type GuestScript } from '../../sim/guest/quiesce/scripts.js';
+import { defaultApps } from '../../sim/hypervisor/default-apps.js';
+import { inspectImage } from '../../sim/hypervisor/inspect.js';
+import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
+import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
+import { Simulation } from '../../sim/kernel/simulation.js';
+import { cellVm, findCell, type Cell } from '../cells.js';
+import { judgeLevel, type LevelVerdict } from '../checkers/level.js';
+import { QUIESCELAB_ENGINE, type EngineUnderTest } from './engine.js';
+import { AckLedger, type CrashLoss } from './ledger.js';
+import type { FaultPlan, ScenarioSpec } from './spec.js';
+import { SparseImage } from './sparse-image.js';
+import { SnapshotTap } from './tap.js';
+
+export type TimelineKind = 'boot' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
+
+export interface TimelineEvent {
+  readonly atUs: TimeUs;
+  readonly kind: TimelineKind;
+  readonly detail: string;
+}
+
+export interface PointTruth {
+  readonly quiesce: QuiesceOutcome;
+  readonly snapshotAtUs: TimeUs;
+  /** Start of the freeze window, or the capture instant when nothing froze. */
+  readonly cutUs: TimeUs;
+  /** The quiesced attempt of this backup failed (the engine fell back, or gave up). */
+  readonly quiesceFailed: string | null;
+}
+
+export interface PointClaim {
+  readonly vm: ConsistencyLevel;
+  readonly apps: Readonly<Partial<Record<AppId, ConsistencyLevel>>>;
+  readonly reasons: readonly string[];
+}
+
+export interface RestoredPoint {
+  readonly verdict: LevelVerdict;
+  /** The restored disks equal the VmSnapshot's image byte for byte (null: no image to compare). */
+  readonly equalsSnapshot: { readonly equal: boolean; readonly detail: string } | null;
+  /** Bytes the restore read from the repository. */
+  readonly bytesRead: number;
+}
+
+export interface VmRestoreRun {
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly rtoUs: TimeUs;
+  readonly bytesRead: number;
+  /** Each app's open report on the restored VM's first boot. */
+  readonly appsOpened: Readonly<Partial<Record<AppId, { readonly ok: boolean; readonly recoveryNeeded: boolean }>>>;
+}
+
+export interface PointRun {
+  readonly index: number;
+  readonly kind: 'full' | 'incremental';
+  /** The engine reported success. */
+  readonly ok: boolean;
+  readonly error: string | null;
+  readonly pointId: string | null;
+  readonly truth: PointTruth | null;
+  readonly claimed: PointClaim | null;
+  readonly restored: RestoredPoint | null;
+  readonly restoreError: string | null;
+}
+
+export interface Hygiene {
+  /** Volumes of the guest still frozen after the backups. */
+  readonly frozenVolumes: number;
+  readonly snapshotsCreated: number;
+  /** VmSnapshots the engine left behind. */
+  readonly snapshotsLeft: readonly string[];
+}
+
+export interface ScenarioOutcome {
+  readonly cellId: string;
+  readonly points: readonly PointRun[];
+  readonly vmRestore: VmRestoreRun | null;
+  readonly hygiene: Hygiene;
+  readonly crashLosses: readonly CrashLoss[];
+  /** The guest did not come back after the fault's power loss (why), or null: the backups saw a dead guest. */
+  readonly guestLost: string | null;
+  readonly timeline: readonly TimelineEvent[];
+  /** The simulation's history digest at the end (determinism evidence). */
+  readonly historyDigest: string;
+  readonly endUs: TimeUs;
+}
+
+export interface RunOptions {
+  readonly engine?: EngineUnderTest;
+  /** Disk size of the cell's VM (default 16 MiB). */
+  readonly diskBytes?: number;
+}
+
+const WRITER_OF: Partial<Record<AppId, string>> = { sqlserver: 'SqlServerWriter', exchange: 'Microsoft Exchange Writer', ntds: 'NTDS' };
+const FAULT_SCRIPT_PATH = `${SCRIPTS_DIR}/10-fault`;
+/** Beyond the 10 s VSS commit hold. */
+const COMMIT_TIMEOUT_US = 11_000_000;
+const MAX_BACKUPS = 8;
+
+function scriptsFor(cell: Cell, fault: FaultPlan): GuestScript[] {
+  const scripts = [...cellVm(cell).scripts];
+  if (fault.kind === 'script') scripts.push({ path: FAULT_SCRIPT_PATH, on: { freeze: fault.failure === 'exit' ? { exitCode: 1, durationUs: 50_000 } : { hang: true } } });
+  return scripts;
+}
+
+/** Apps the quiescer really quiesced (their writer came through, or their freeze script ran). */
+function appsQuiesced(q: QuiesceOutcome, scripts: readonly GuestScript[]): Set<AppId> {
+  const out = new Set<AppId>();
+  for (const w of q.writers) if (w.error === null && q.mode === 'application') out.add(w.app);
+  for (const s of q.scripts) {
+    const action = scripts.find((x) => x.path === s.path)?.on.freeze?.action;
+    if (s.argument === 'freeze' && s.exitCode === 0 && action !== undefined) out.add(action.split(':')[0] as AppId);
+  }
+  return out;
+}
+
+function claimOf(attributes: Readonly<Record<string, unknown>>, vmLevel: ConsistencyLevel, reasons: readonly string[]): PointClaim {
+  const apps = (attributes['appLevels'] ?? {}) as Partial<Record<AppId, ConsistencyLevel>>;
+  return { vm: vmLevel, apps, reasons };
+}
+
+class Scenario {
+  readonly timeline: TimelineEvent[] = [];
+  readonly ledger = new AckLedger();
+  readonly hv: SimHypervisor;
+  readonly vm: SimVm;
+  readonly vmId: VmId;
+  readonly tap: SnapshotTap;
+  readonly scripts: GuestScript[];
+  readonly factories: Readonly<Partial<Record<AppId, AppFactory>>>;
+  /** Why the guest did not come back after the fault's power loss, or null. */
+  guestLost: string | null = null;
+
+  constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
+    const sim = new Simulation({ seed: spec.seed });
+    this.factories = defaultApps().factories;
+    this.hv = new SimHypervisor({ sim, apps: this.factories });
+    const setup = cellVm(cell, diskBytes);
+    const lying = spec.fault.kind === 'power-loss' && spec.fault.lyingCache;
+    this.vm = unwrap(this.hv.addVm({
+      name: `${cell.os}-${cell.tools}`, guestOs: cell.os, tools: cell.tools, apps: setup.apps, disks: setup.disks, flags: setup.flags,
+      ...lying ? { diskFaults: { ignoreFlush: true } } : {},
+    }));
+    this.vmId = this.vm.vmId;
+    this.scripts = scriptsFor(cell, spec.fault);
+    if (this.scripts.length > 0) this.hv.installScripts(this.vmId, this.scripts);
+    this.tap = new SnapshotTap(this.hv, this.vmId, true);
+    this.note('boot', `${cell.os} with Tools ${cell.tools}, apps ${setup.apps.join(', ')}${lying ? ', disk cache lies about flush' : ''}`);
+  }
+
+  get nowUs(): TimeUs {
+    return this.hv.sim.clock.nowUs();
+  }
+
+  note(kind: TimelineKind, detail: string, atUs: TimeUs = this.nowUs): void {
+    assert(this.timeline.length < 10_000, 'timeline bound');
+    this.timeline.push({ atUs, kind, detail });
+  }
+
+  startWorkload(): void {
+    const w = this.spec.workload;
+    for (const app of this.vm.apps) this.hv.startWorkload(this.vmId, app, { meanIntervalUs: w.meanIntervalMs * 1000, opsPerTxn: w.opsPerTxn, valueBytes: w.valueBytes });
+  }
+
+  async warmUp(): Promise<void> {
+    this.startWorkload();
+    const fault = this.spec.fault;
+    const warmupUs = this.spec.warmupMs * 1000;
+    if (fault.kind === 'power-loss') {
+      const atUs = Math.min(fault.atMs * 1000, warmupUs);
+      this.hv.runFor(atUs);
+      this.ledger.collect(this.vm);
+      this.hv.powerLossHost();
+      this.note('power-loss', `the host loses power; the disk cache ${fault.lyingCache ? 'had lied about flush' : 'was honest'}`);
+      unwrap(await this.hv.powerOn(this.vmId));
+      if (this.vm.guest === null) {
+        this.guestLost = this.vm.lastBoot?.ok === false ? this.vm.lastBoot.reason : 'the guest did not boot';
+        this.note('power-loss', `the guest does not come back: ${this.guestLost}`);
+        this.hv.runFor(warmupUs - atUs);
+        return;
+      }
+      this.ledger.markCrash(this.vm, this.nowUs);
+      const lost = this.ledger.crashLosses.filter((l) => l.atUs === this.nowUs);
+      for (const l of lost) if (l.lost.length > 0) this.note('power-loss', `${l.app}: ${l.lost.length} acknowledged lost in the crash (${l.lostDurable.length} acknowledged as durable)`);
+      this.startWorkload();
+      this.hv.runFor(warmupUs - atUs);
+    } else {
+      this.hv.runFor(warmupUs);
+    }
+    if (fault.kind === 'writer') {
+      const writer = WRITER_OF[this.cell.app];
+      if (writer !== undefined) this.hv.setQuiesceFaults(this.vmId, { writers: { [writer]: { phase: fault.phase, error: fault.error } } });
+      this.note('fault', `writer ${writer ?? '(none in this cell)'} fails ${fault.phase} with ${fault.error}`);
+    } else if (fault.kind === 'commit-timeout') {
+      this.hv.setQuiesceFaults(this.vmId, { snapshotCommitUs: COMMIT_TIMEOUT_US });
+      this.note('fault', 'the snapshot commit takes 11 s, past the 10 s VSS hold');
+    } else if (fault.kind === 'script') {
+      this.note('fault', `guest script ${FAULT_SCRIPT_PATH} ${fault.failure === 'exit' ? 'exits 1 on freeze' : 'hangs on freeze'}`);
+    }
+  }
+
+  async backups(repo: Repository): Promise<{ reports: (BackupReport | null)[]; runs: PointRun[] }> {
+    const port = this.engine.port(this.tap.port);
+    const env = { port, target: this.engine.target(repo), clock: this.hv.sim.clock };
+    const appScripts = cellVm(this.cell).appScripts;
+    const reports: (BackupReport | null)[] = [];
+    const runs: PointRun[] = [];
+    let parent: ParentPoint | null = null;
+    assert(this.spec.backupGapsMs.length >= 1 && this.spec.backupGapsMs.length <= MAX_BACKUPS, 'backups per scenario');
+    for (const [index, gapMs] of this.spec.backupGapsMs.entries()) {
+      this.tap.backupIndex = index;
+      const kind = parent === null ? 'full' : 'incremental';
+      const r = await this.engine.backup(env, { vmId: this.vmId, policy: 'try', parent, appScripts });
+      const tapped = this.tap.snapshotOf(index);
+      const failed = this.tap.failedQuiesces.find((f) => f.backupIndex === index);
+      const quiesceFailed = failed === undefined ? null : failed.error.kind === 'quiesce' ? `${failed.error.fault.kind}: ${failed.error.fault.reason}` : failed.error.kind;
+      const truth: PointTruth | null = tapped === undefined ? null : {
+        quiesce: tapped.info.quiesce, snapshotAtUs: tapped.info.createdAtUs, cutUs: tapped.info.quiesce.freezeStartUs ?? tapped.info.createdAtUs, quiesceFailed,
+      };
+      if (truth !== null) {
+        const q = truth.quiesce;
+        if (q.freezeStartUs !== null) this.note('freeze', `${q.quiescer} freezes the guest (${q.mode})`, q.freezeStartUs);
+        this.note('snapshot', `VmSnapshot ${tapped?.info.snapshotId ?? ''}: quiesce ${q.mode}${quiesceFailed === null ? '' : ` after a failed attempt (${quiesceFailed})`}`, truth.snapshotAtUs);
+        if (q.thawUs !== null) this.note('thaw', 'the guest is thawed', q.thawUs);
+      }
+      if (r.ok) {
+        reports.push(r.value);
+        const manifest = unwrap(await repo.readManifest(RecoveryPointId(r.value.pointId)));
+        const claimed = claimOf(manifest.meta.attributes, manifest.meta.claimedLevel, manifest.meta.reasons);
+        runs.push({ index, kind, ok: true, error: null, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null });
+        this.note('backup', `${kind} RecoveryPoint ${r.value.pointId.slice(0, 12)} claims ${claimed.apps[this.cell.app] ?? claimed.vm} for ${this.cell.app}`);
+        parent = parentOf(r.value);
+      } else {
+        reports.push(null);
+        const error = r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason;
+        runs.push({ index, kind, ok: false, error, pointId: null, truth, claimed: null, restored: null, restoreError: null });
+        this.note('backup', `${kind} backup failed: ${error}`);
+      }
+      this.hv.runFor(gapMs * 1000);
+    }
+    this.tap.captureLeftovers();
+    return { reports, runs };
+  }
+
+  /** Reads a point back through the engine, compares it with its snapshot and judges it in the lab. */
+  async judge(repo: Repository, run: PointRun): Promise<PointRun> {
+    if (run.pointId === null || run.truth === null) return run;
+    const source = await this.engine.source(repo, run.pointId);
+    if (!source.ok) return { ...run, restoreError: source.error };
+    const tapped = this.tap.snapshotOf(run.index);
+    const images: SparseImage[] = [];
+    let bytesRead = 0;
+    try {
+      for (const disk of source.value.disks()) {
+        const image = new SparseImage(disk.capacityBytes, this.vm.disks[images.length]?.info.sectorSizeBytes ?? 512);
+        for (const e of await source.value.extents(disk.diskId)) {
+          image.write(e.startBytes, await source.value.read(disk.diskId, e.startBytes, e.lengthBytes));
+          bytesRead += e.lengthBytes;
+        }
+        images.push(image);
+      }
+    } catch (e) {
+      return { ...run, restoreError: e instanceof Error ? e.message : String(e) };
+    }
+    let equalsSnapshot: RestoredPoint['equalsSnapshot'] = null;
+    if (tapped?.images !== null && tapped?.images !== undefined) {
+      const ref = tapped.images;
+      const diffs: string[] = [];
+      if (ref.length !== images.length) diffs.push(`${images.length} disks restored, the snapshot has ${ref.length}`);
+      for (let i = 0; i < Math.min(ref.length, images.length); i++) {
+        const grain = SparseImage.firstDifference(images[i] as SparseImage, ref[i] as SparseImage);
+        if (grain >= 0) diffs.push(`disk ${i} differs first at grain ${grain} (byte ${grain * 4096})`);
+      }
+      equalsSnapshot = { equal: diffs.length === 0, detail: diffs.length === 0 ? 'every disk equals the VmSnapshot image' : diffs.join('; ') };
+    }
+    const inspection = inspectImage(images, { os: GUEST_OS[this.cell.os], apps: this.vm.apps, factories: this.factories });
+    this.ledger.collect(this.vm);
+    const verdict = judgeLevel({ inspection, acks: this.ledger.acks(), cutUs: run.truth.cutUs, appQuiesced: appsQuiesced(run.truth.quiesce, this.scripts) });
+    this.note('verdict', `point ${run.index}: ${this.cell.app} ${verdict.apps[this.cell.app]?.level ?? verdict.vm} (${verdict.apps[this.cell.app]?.why ?? verdict.why})`);
+    return { ...run, restored: { verdict, equalsSnapshot, bytesRead } };
+  }
+
+  /** Restores a point as a new VM and boots it: the RTO, and whether its apps open. */
+  async restoreVm(repo: Repository, run: PointRun): Promise<VmRestoreRun | null> {
+    if (run.pointId === null) return null;
+    const source = await this.engine.source(repo, run.pointId);
+    if (!source.ok) return { ok: false, detail: source.error, rtoUs: 0, bytesRead: 0, appsOpened: {} };
+    const port = this.engine.port(this.tap.port);
+    const startUs = this.nowUs;
+    const r = await this.engine.restoreVm({ port, clock: this.hv.sim.clock }, source.value, {
+      name: `restored-${run.index}`, guestOs: this.cell.os, tools: this.cell.tools, apps: this.vm.apps, flags: cellVm(this.cell).flags,
+    });
+    if (!r.ok) return { ok: false, detail: r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason, rtoUs: this.nowUs - startUs, bytesRead: 0, appsOpened: {} };
+    const restored = this.hv.vm(r.value.vmId);
+    const appsOpened: Partial<Record<AppId, { ok: boolean; recoveryNeeded: boolean }>> = {};
+    for (const [app, report] of restored.guest?.openReports ?? []) appsOpened[app] = { ok: report.ok, recoveryNeeded: report.recoveryNeeded };
+    const booted = restored.guest !== null;
+    this.note('restore', `point ${run.index} restored as VM ${r.value.vmId}: ${booted ? 'boots' : 'does not boot'}, RTO ${(r.value.rtoUs / 1e6).toFixed(3)} s`);
+    return { ok: booted, detail: booted ? 'the restored VM boots' : `the restored VM does not boot: ${restored.lastBoot?.ok === false ? restored.lastBoot.reason : 'no guest'}`, rtoUs: r.value.rtoUs, bytesRead: r.value.bytesRead, appsOpened };
+  }
+
+  hygiene(): Hygiene {
+    const frozen = (this.vm.guest?.volumes ?? []).filter((v) => v.isFrozen).length;
+    return {
+      frozenVolumes: frozen,
+      snapshotsCreated: this.tap.snapshots.length,
+      snapshotsLeft: this.tap.snapshots.filter((s) => !s.removed).map((s) => s.info.snapshotId as string),
+    };
+  }
+}
+
+export async function runScenario(spec: ScenarioSpec, options: RunOptions = {}): Promise<ScenarioOutcome> {
+  const cell = findCell(spec.cellId);
+  assert(cell !== undefined, `unknown cell ${spec.cellId}`);
+  const s = new Scenario(spec, cell, options.engine ?? QUIESCELAB_ENGINE, options.diskBytes);
+  await s.warmUp();
+  const store = new MemoryStore();
+  unwrap(await Repository.init(store, { clock: s.hv.sim.clock }));
+  const repo = unwrap(await Repository.open(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
+  const { runs } = await s.backups(repo);
+  const hygiene = s.hygiene();
+  const judged: PointRun[] = [];
+  for (const run of runs) judged.push(await s.judge(repo, run));
+  const first = judged.find((r) => r.ok);
+  const vmRestore = first === undefined ? null : await s.restoreVm(repo, first);
+  return {
+    cellId: spec.cellId, points: judged, vmRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: s.timeline,
+    historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * A scenario, as data: everything one run does, drawn by the arbitraries
+ * (scenarios/scenario/arbitraries.ts) and shrunk by fast-check. The same spec gives the
+ * same run, byte for byte: the world's seed makes every random choice inside the
+ * simulation, and the spec makes every choice of the harness.
+ *
+ * A run (scenarios/scenario/run.ts): boot the cell's VM, run the workload for `warmupMs`,
+ * apply the fault's set-up, take the backups (a full, then CBT incrementals, with a gap of
+ * workload after each), then restore and judge every point that was stored.
+ */
+
+import type { VssWriterError } from '../../core/hypervisor-port.js';
+import type { WriterPhase } from '../../sim/vss/faulty-writer.js';
+
+export interface WorkloadPlan {
+  readonly meanIntervalMs: number;
+  readonly opsPerTxn: number;
+  readonly valueBytes: number;
+}
+
+/** Faults of the quiescing path: a run with one of them is judged by the fault properties. */
+export type QuiesceFaultPlan =
+  | { readonly kind: 'writer'; readonly phase: WriterPhase; readonly error: VssWriterError }
+  /** The VSS provider commit (the hypervisor's snapshot) takes longer than the 10 s hold. */
+  | { readonly kind: 'commit-timeout' }
+  /** A backupScripts.d script exits nonzero on freeze, or hangs until Tools kill it. */
+  | { readonly kind: 'script'; readonly failure: 'exit' | 'hang' };
+
+export type FaultPlan =
+  | { readonly kind: 'none' }
+  | QuiesceFaultPlan
+  /**
+   * The host loses power `atMs` into the warm-up (the disk's cache honest or lying about
+   * flush); the VM is powered on again and the backups run after it recovered.
+   */
+  | { readonly kind: 'power-loss'; readonly atMs: number; readonly lyingCache: boolean };
+
+export interface ScenarioSpec {
+  readonly cellId: string;
+  /** The world's seed: the simulation's PRNG streams. */
+  readonly seed: number;
+  readonly workload: WorkloadPlan;
+  readonly warmupMs: number;
+  /** One gap of workload after each backup: the first backup is a full, the rest CBT incrementals. */
+  readonly backupGapsMs: readonly number[];
+  readonly fault: FaultPlan;
+}
+
+export function isQuiesceFault(fault: FaultPlan): fault is QuiesceFaultPlan {
+  return fault.kind === 'writer' || fault.kind === 'commit-timeout' || fault.kind === 'script';
+}

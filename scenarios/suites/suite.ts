@@ -1,0 +1,41 @@
+/**
+ * A suite: one kind of scenario (an arbitrary of its inputs, a run) and the properties
+ * judged on each of its runs. The runner (scenarios/runner.ts) runs every suite that
+ * applies to a cell, `runs` times, shares each run among the suite's properties, and
+ * shrinks a failing property's counterexample with fast-check.
+ *
+ * Properties are DESIGN.md's 1-13; each lives in the suite whose scenario exercises it.
+ */
+
+import type fc from 'fast-check';
+import type { Cell } from '../cells.js';
+import type { EngineUnderTest } from '../scenario/engine.js';
+import type { Verdict } from '../verdict.js';
+
+export interface PropertyInfo {
+  /** `P1`..`P13`: stable, used in replay tokens and the report. */
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+}
+
+export interface SuiteProperty<S, O> extends PropertyInfo {
+  /** Whether this run says anything about the property (else it is not counted). */
+  applies(cell: Cell, spec: S): boolean;
+  check(cell: Cell, spec: S, outcome: O): Verdict;
+}
+
+export interface Suite<S, O> {
+  readonly id: string;
+  appliesTo(cell: Cell): boolean;
+  /** How many runs of this suite a cell gets for `runsPerCell`. */
+  runsFor(runsPerCell: number): number;
+  arbitrary(cell: Cell): fc.Arbitrary<S>;
+  run(spec: S, engine: EngineUnderTest): Promise<O>;
+  /** What the report keeps of a run's spec (the counterexample): small, JSON. */
+  describe(spec: S): unknown;
+  readonly properties: readonly SuiteProperty<S, O>[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry of suites of any input/outcome types
+export type AnySuite = Suite<any, any>;
