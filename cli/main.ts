@@ -8,7 +8,9 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
 import { registerImage } from './image.js';
+import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
+import { registerStorageMatrix } from './storage-matrix.js';
 
 import { VERSION } from './version.js';
 
@@ -22,6 +24,8 @@ function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false);
   registerMatrix(program);
+  registerHarness(program);
+  registerStorageMatrix(program);
   registerImage(program);
   return program;
 }

@@ -1,15 +1,25 @@
 /**
- * `quiescelab matrix`: the main job (`npm start`). Today it runs the storage crash matrix
- * (scenarios/storage-matrix.ts) and writes results.json and index.html under --out.
+ * `quiescelab matrix`: the main job (`npm start`). Every selected cell of the consistency
+ * matrix (OS x Tools x app x condition), N runs each, on worker threads; writes
+ * results.json and index.html under --out (and --json FILE), prints a summary table and
+ * the report's path. Exit 0 when every cell passes, 1 when a property failed, 2 on bad
+ * usage.
  */
 
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { StorageMatrixResults } from '../core/storage-results.js';
-import { renderStorageReport } from '../reports/storage-report.js';
-import { runStorageMatrix } from '../scenarios/storage-matrix.js';
+import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
+import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
+import type { MatrixResults } from '../core/results.js';
+import { renderMatrixReport } from '../reports/matrix-report.js';
+import { selectCells } from '../scenarios/cells.js';
+import { assembleResults } from '../scenarios/matrix-run.js';
+import { findMutant } from '../scenarios/mutants/index.js';
 import { parseIntOption, UsageError } from './errors.js';
+import { ensureDir, writeOutput } from './output.js';
+import { runCellsInPool } from './pool.js';
+import { progressReporter } from './progress.js';
 import { VERSION } from './version.js';
 
 interface MatrixOptions {
@@ -17,75 +27,76 @@ interface MatrixOptions {
   readonly seed: string;
   readonly out: string;
   readonly json?: string;
+  readonly os?: string;
+  readonly tools?: string;
+  readonly apps?: string;
+  readonly workers?: string;
+  readonly mutant?: string;
 }
 
-function summaryTable(results: StorageMatrixResults): string {
+/** Parses a comma list of catalog ids, naming the option and the first unknown id. */
+export function parseIdList<T extends string>(option: string, raw: string | undefined, known: readonly T[]): T[] | undefined {
+  if (raw === undefined) return undefined;
+  const ids = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (ids.length === 0) throw new UsageError(`${option}: expected a comma list of ids, got '${raw}'`);
+  for (const id of ids) {
+    if (!(known as readonly string[]).includes(id)) throw new UsageError(`${option}: unknown id '${id}' (known: ${known.join(', ')})`);
+  }
+  return ids as T[];
+}
+
+function summaryTable(results: MatrixResults): string {
   const lines = results.cells.map((cell) => {
-    const achieved = Object.entries(cell.achieved).map(([level, n]) => `${level}:${n}`).join(' ');
-    return `${cell.pass ? 'pass' : 'FAIL'}  ${cell.id.padEnd(50)} expected ${cell.expected.padEnd(12)} achieved ${achieved}`;
+    const achieved = Object.entries(cell.achieved).map(([level, n]) => `${level}:${n}`).join(' ') || '-';
+    const failed = cell.properties.filter((p) => !p.pass).map((p) => p.id).join(',');
+    return `${cell.pass ? 'pass' : 'FAIL'}  ${cell.id.padEnd(38)} expected ${cell.expected.padEnd(12)} achieved ${achieved}${failed === '' ? '' : `  failed: ${failed}`}`;
   });
   const s = results.summary;
-  lines.push(`${s.passed}/${s.cells} cells pass, ${results.runsPerCell} runs per cell, seed ${results.seed}`);
+  lines.push(`${s.passed}/${s.cells} cells pass, ${results.runsPerCell} runs per cell, seed ${results.seed}, engine ${results.engine}`);
   return lines.join('\n');
-}
-
-/**
- * Creates `dir` and its missing parents one level at a time: Node's recursive mkdirSync
- * spins forever on some virtual file systems (/proc), and a bad --out must be exit 2.
- */
-function ensureDir(dir: string, option: string): void {
-  const missing: string[] = [];
-  for (let d = dir; ; d = dirname(d)) {
-    assertDepth(missing.length);
-    try {
-      if (statSync(d).isDirectory()) break;
-      throw new UsageError(`${option}: '${d}' exists and is not a folder`);
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      if (dirname(d) === d) break;
-      missing.push(d);
-    }
-  }
-  for (const d of missing.reverse()) {
-    try {
-      mkdirSync(d);
-    } catch (error) {
-      throw new UsageError(`${option}: cannot create '${d}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
-}
-
-function assertDepth(depth: number): void {
-  if (depth > 256) throw new UsageError('--out: the path is more than 256 folders deep');
-}
-
-function writeOutput(path: string, text: string, what: string): void {
-  try {
-    writeFileSync(path, text);
-  } catch (error) {
-    throw new UsageError(`${what}: cannot write '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
 }
 
 export function registerMatrix(program: Command): void {
   program
     .command('matrix')
-    .description('run the matrix (today: the storage crash matrix) and write the report')
+    .description('run the consistency matrix (every OS x Tools x app x condition cell, N runs each) and write the report')
     .option('--runs <n>', 'runs per cell', '100')
     .option('--seed <n>', 'seed of the whole run', '1')
+    .option('--os <ids>', 'only these guest OSes (comma list)')
+    .option('--tools <ids>', 'only these Tools generations (comma list)')
+    .option('--apps <ids>', 'only these applications (comma list)')
     .option('--out <dir>', 'report folder', 'report')
     .option('--json <file>', 'also write results.json to this file')
-    .action((options: MatrixOptions) => {
+    .option('--workers <n>', 'worker threads (default: the cores)')
+    .option('--mutant <id>', 'run against an engine mutant instead of quiescelab\'s engine')
+    .action(async (options: MatrixOptions) => {
       const runsPerCell = parseIntOption('--runs', options.runs, 1, 100_000);
-      const seed = parseIntOption('--seed', options.seed, 0, 0xffffffff);
+      const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
+      const workers = options.workers === undefined ? availableParallelism() : parseIntOption('--workers', options.workers, 1, 64);
+      const filter = {
+        ...withDefined('os', parseIdList<GuestOsId>('--os', options.os, GUEST_OS_IDS)),
+        ...withDefined('tools', parseIdList<ToolsId>('--tools', options.tools, TOOLS_IDS)),
+        ...withDefined('apps', parseIdList<AppId>('--apps', options.apps, APP_IDS)),
+      };
+      const mutant = options.mutant ?? null;
+      if (mutant !== null && findMutant(mutant) === undefined) throw new UsageError(`--mutant: unknown mutant '${mutant}' (see quiescelab list mutants)`);
+      const cells = selectCells(filter);
+      if (cells.length === 0) throw new UsageError('--os/--tools/--apps: no cell of the matrix matches this filter');
       const outDir = resolve(options.out);
       ensureDir(outDir, '--out');
-      const results = runStorageMatrix({ seed, runsPerCell, version: VERSION });
+      const progress = progressReporter(`${cells.length} cells x ${runsPerCell} runs`);
+      const cellResults = await runCellsInPool(cells, { runs: runsPerCell, seed, mutant, workers, onProgress: progress.update });
+      progress.done();
+      const results = assembleResults({ version: VERSION, seed, runsPerCell, mutant }, cellResults);
       const json = JSON.stringify(results, null, 2) + '\n';
       writeOutput(join(outDir, 'results.json'), json, '--out');
-      writeOutput(join(outDir, 'index.html'), renderStorageReport(results), '--out');
+      writeOutput(join(outDir, 'index.html'), renderMatrixReport(results), '--out');
       if (options.json !== undefined) writeOutput(resolve(options.json), json, '--json');
       process.stdout.write(`${summaryTable(results)}\nreport: ${join(outDir, 'index.html')}\n`);
       process.exitCode = results.summary.failed === 0 ? 0 : 1;
     });
+}
+
+function withDefined<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }

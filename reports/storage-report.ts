@@ -7,18 +7,8 @@
 import type { StorageCellResult, StorageMatrixResults } from '../core/storage-results.js';
 import { LEVELS } from '../core/levels.js';
 import { escapeHtml } from './html-escape.js';
+import { REPORT_CSS } from './report-css.js';
 
-const CSS = `
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d232a;max-width:1200px}
-h1{font-size:1.5rem}table{border-collapse:collapse;width:100%;margin:1rem 0}
-th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f5f7}.pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}
-.lvl{display:inline-block;padding:0 .4rem;border-radius:3px;margin:0 .2rem .2rem 0;font-size:12px}
-.inconsistent{background:#fde2e1}.crash{background:#fff1c2}.filesystem{background:#dbeafe}
-.application{background:#d1fadf}.transaction{background:#c7f0e0}
-code,pre{font-family:ui-monospace,monospace;font-size:12px}pre{white-space:pre-wrap;margin:0}
-.summary{font-size:1.1rem}
-`;
 
 function levels(cell: StorageCellResult): string {
   return LEVELS.filter((l) => (cell.achieved[l] ?? 0) > 0)
@@ -45,7 +35,7 @@ export function renderStorageReport(results: StorageMatrixResults): string {
   const s = results.summary;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>quiescelab — storage crash matrix</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"><style>${CSS}</style></head>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>${REPORT_CSS}</style></head>
 <body>
 <h1>quiescelab — storage crash matrix</h1>
 <p class="summary">${s.passed} of ${s.cells} cells pass (<span class="${s.failed === 0 ? 'pass' : 'fail'}">${s.failed} failed</span>),

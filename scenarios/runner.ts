@@ -16,7 +16,7 @@ import { assert } from '../core/assert.js';
 import type { ConsistencyLevel } from '../core/levels.js';
 import { compareLevels, LEVELS } from '../core/levels.js';
 import { cellId, type Cell } from './cells.js';
-import { dataLossOf, type LostItem } from './checkers/data-loss.js';
+import { dataLossOf } from './checkers/data-loss.js';
 import { encodeReplayToken } from './replay-token.js';
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
 import type { ScenarioOutcome } from './scenario/run.js';
@@ -24,6 +24,9 @@ import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
 import { BACKUP_SUITE } from './suites/backup-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
+import type { CellResult, LostExample, PropertyResult } from '../core/results.js';
+
+export type { CellResult, PropertyResult } from '../core/results.js';
 import { guarded } from './verdict.js';
 
 export const SUITES: readonly AnySuite[] = [BACKUP_SUITE];
@@ -37,53 +40,6 @@ export interface RunnerOptions {
   /** Scenario evaluations a shrink may spend (default 150). */
   readonly shrinkBudget?: number;
   readonly suites?: readonly AnySuite[];
-}
-
-export interface PropertyResult {
-  readonly id: string;
-  readonly name: string;
-  readonly suite: string;
-  readonly pass: boolean;
-  /** Runs the property applied to. */
-  readonly runs: number;
-  readonly failures: number;
-  readonly unknown: number;
-  /** The shrunk counterexample (the suite's description of the spec), or null. */
-  readonly counterexample: unknown;
-  /** Size of the counterexample: its JSON length in characters. */
-  readonly counterexampleSize: number | null;
-  readonly shrinks: number | null;
-  /** The failing (or first unknown) verdict's evidence. */
-  readonly evidence: string | null;
-  readonly replay: string | null;
-}
-
-export interface CellDataLoss {
-  readonly committedLost: number;
-  readonly writesLost: number;
-  readonly recoveryNeeded: number;
-  readonly recoverySucceeded: number;
-  readonly rpoUsMax: number;
-  readonly rtoUsMax: number | null;
-  readonly rtoUsMean: number | null;
-  readonly examples: readonly (LostItem & { readonly run: number })[];
-}
-
-export interface CellResult {
-  readonly id: string;
-  readonly os: Cell['os'];
-  readonly tools: Cell['tools'];
-  readonly app: Cell['app'];
-  readonly variant: Cell['variant'];
-  readonly conditions: Cell['conditions'];
-  readonly expected: ConsistencyLevel;
-  readonly expectedWhy: string;
-  readonly sources: readonly string[];
-  /** Levels reached by runs without an injected quiesce fault (the lowest point of each run; runs whose guest a power loss destroyed are left out). */
-  readonly achieved: Partial<Record<ConsistencyLevel, number>>;
-  readonly pass: boolean;
-  readonly properties: readonly PropertyResult[];
-  readonly dataLoss: CellDataLoss;
 }
 
 /** FNV-1a over a string, to a positive 31-bit seed. */
@@ -146,7 +102,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
   const engine = options.engine ?? QUIESCELAB_ENGINE;
   const id = cellId(cell);
   const achieved: Partial<Record<ConsistencyLevel, number>> = {};
-  const loss = { committedLost: 0, writesLost: 0, recoveryNeeded: 0, recoverySucceeded: 0, rpoUsMax: 0, rtos: [] as number[], examples: [] as (LostItem & { run: number })[] };
+  const loss = { committedLost: 0, writesLost: 0, recoveryNeeded: 0, recoverySucceeded: 0, rpoUsMax: 0, rtos: [] as number[], examples: [] as LostExample[] };
   const properties: PropertyResult[] = [];
   for (const suite of options.suites ?? SUITES) {
     if (!suite.appliesTo(cell)) continue;
@@ -216,7 +172,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
   const rtoUsMax = loss.rtos.length === 0 ? null : Math.max(...loss.rtos);
   const rtoUsMean = loss.rtos.length === 0 ? null : Math.round(loss.rtos.reduce((a, b) => a + b, 0) / loss.rtos.length);
   return {
-    id, os: cell.os, tools: cell.tools, app: cell.app, variant: cell.variant, conditions: cell.conditions,
+    id, os: cell.os, tools: cell.tools, app: cell.app, variant: cell.variant, conditions: { ...cell.conditions },
     expected: cell.expected.level as ConsistencyLevel, expectedWhy: cell.expected.why, sources: cell.expected.sources,
     achieved: Object.fromEntries(LEVELS.filter((l) => achieved[l] !== undefined).map((l) => [l, achieved[l]])),
     pass: properties.every((p) => p.pass),

@@ -62,9 +62,13 @@ export class SnapshotTap {
     });
   }
 
-  /** The snapshot a backup call used: the last one it created. */
+  /**
+   * The snapshot a backup call used: the first one it created (a failed quiesced attempt
+   * creates none, so this is the fallback when there was one; any later snapshot is the
+   * engine's own business and not the point's reference).
+   */
   snapshotOf(backupIndex: number): TappedSnapshot | undefined {
-    return this.snapshots.filter((s) => s.backupIndex === backupIndex).at(-1);
+    return this.snapshots.find((s) => s.backupIndex === backupIndex);
   }
 
   /** Captures the images of snapshots still present (the engine left them behind). */

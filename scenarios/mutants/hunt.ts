@@ -1,0 +1,48 @@
+/**
+ * The mutant hunt: runs the suite against each engine mutant on its cells, in order,
+ * until a property fails — the mutant is killed, with the killing property, its shrunk
+ * counterexample (size) and the replay token — or the cells run out and it survived.
+ * Deterministic like the runner (one seed).
+ */
+
+import { assert } from '../../core/assert.js';
+import { findCell } from '../cells.js';
+import { runCell, type PropertyResult } from '../runner.js';
+import type { Mutant } from './mutant.js';
+
+export interface MutantResult {
+  readonly id: string;
+  readonly description: string;
+  readonly area: Mutant['area'];
+  readonly expectedKiller: string;
+  readonly killed: boolean;
+  /** The cell it was killed on, or null. */
+  readonly cell: string | null;
+  readonly killer: Pick<PropertyResult, 'id' | 'name' | 'evidence' | 'counterexample' | 'counterexampleSize' | 'shrinks' | 'replay'> | null;
+  /** Runs spent (all cells tried). */
+  readonly runs: number;
+}
+
+export interface HuntOptions {
+  readonly runs: number;
+  readonly seed: number;
+  readonly shrinkBudget?: number;
+}
+
+export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<MutantResult> {
+  let runs = 0;
+  for (const id of mutant.cells) {
+    const cell = findCell(id);
+    assert(cell !== undefined, `mutant ${mutant.id}: no cell ${id}`);
+    const result = await runCell(cell, { runs: options.runs, seed: options.seed, engine: mutant.engine, mutant: mutant.id, ...options.shrinkBudget === undefined ? {} : { shrinkBudget: options.shrinkBudget } });
+    runs += options.runs;
+    const failed = result.properties.find((p) => !p.pass && p.replay !== null) ?? result.properties.find((p) => !p.pass);
+    if (failed !== undefined) {
+      return {
+        id: mutant.id, description: mutant.description, area: mutant.area, expectedKiller: mutant.expectedKiller, killed: true, cell: id, runs,
+        killer: { id: failed.id, name: failed.name, evidence: failed.evidence, counterexample: failed.counterexample, counterexampleSize: failed.counterexampleSize, shrinks: failed.shrinks, replay: failed.replay },
+      };
+    }
+  }
+  return { id: mutant.id, description: mutant.description, area: mutant.area, expectedKiller: mutant.expectedKiller, killed: false, cell: null, killer: null, runs };
+}

@@ -1,0 +1,19 @@
+/**
+ * Every engine mutant, by id (`quiescelab list mutants`, `quiescelab mutants`, replay
+ * tokens name them).
+ */
+
+import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../scenario/engine.js';
+import { BACKUP_MUTANTS } from './backup-mutants.js';
+import type { Mutant } from './mutant.js';
+
+export const MUTANTS: readonly Mutant[] = [...BACKUP_MUTANTS];
+
+export function findMutant(id: string): Mutant | undefined {
+  return MUTANTS.find((m) => m.id === id);
+}
+
+/** The engine a replay token names: quiescelab's for null, else the mutant's. */
+export function engineFor(mutant: string | null): EngineUnderTest | undefined {
+  return mutant === null ? QUIESCELAB_ENGINE : findMutant(mutant)?.engine;
+}
