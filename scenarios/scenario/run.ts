@@ -113,8 +113,13 @@ export interface ScenarioOutcome {
   readonly endUs: TimeUs;
 }
 
+/** The phases of a run, for a profiler the caller injects (the bench); the run never reads a clock. */
+export type ScenarioPhase = 'boot' | 'workload' | 'backup' | 'restore' | 'classify';
+
 export interface RunOptions {
   readonly engine?: EngineUnderTest;
+  /** Called as each phase begins (and with 'end' at the end). */
+  readonly onPhase?: (phase: ScenarioPhase | 'end') => void;
   /** Disk size of the cell's VM (default 16 MiB). */
   readonly diskBytes?: number;
 }
@@ -124,6 +129,12 @@ const FAULT_SCRIPT_PATH = `${SCRIPTS_DIR}/10-fault`;
 /** Beyond the 10 s VSS commit hold. */
 const COMMIT_TIMEOUT_US = 11_000_000;
 const MAX_BACKUPS = 8;
+/**
+ * The scenario repository compresses at brotli quality 0: the bytes stored are the
+ * engine's all the same (compression is transparent to every property), at a fraction of
+ * the CPU of the default quality, which the scenario throughput pays for.
+ */
+const SCENARIO_BROTLI_QUALITY = 0;
 
 function scriptsFor(cell: Cell, fault: FaultPlan): GuestScript[] {
   const scripts = [...cellVm(cell).scripts];
@@ -340,17 +351,24 @@ class Scenario {
 export async function runScenario(spec: ScenarioSpec, options: RunOptions = {}): Promise<ScenarioOutcome> {
   const cell = findCell(spec.cellId);
   assert(cell !== undefined, `unknown cell ${spec.cellId}`);
+  const phase = options.onPhase ?? (() => undefined);
+  phase('boot');
   const s = new Scenario(spec, cell, options.engine ?? QUIESCELAB_ENGINE, options.diskBytes);
+  phase('workload');
   await s.warmUp();
+  phase('backup');
   const store = new MemoryStore();
-  unwrap(await Repository.init(store, { clock: s.hv.sim.clock }));
+  unwrap(await Repository.init(store, { clock: s.hv.sim.clock, brotliQuality: SCENARIO_BROTLI_QUALITY }));
   const repo = unwrap(await Repository.open(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
   const { runs } = await s.backups(repo);
   const hygiene = s.hygiene();
+  phase('classify');
   const judged: PointRun[] = [];
   for (const run of runs) judged.push(await s.judge(repo, run));
+  phase('restore');
   const first = judged.find((r) => r.ok);
   const vmRestore = first === undefined ? null : await s.restoreVm(repo, first);
+  phase('end');
   return {
     cellId: spec.cellId, points: judged, vmRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: s.timeline,
     historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
