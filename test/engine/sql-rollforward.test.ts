@@ -45,7 +45,7 @@ describe('SQL Server roll-forward', () => {
   it('lands exactly on a random target time', async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 100_000 }), fc.double({ min: 0, max: 1, noNaN: true }), async (seed, where) => {
       const s = await scenario(seed, 4);
-      const list = await s.logs.list(s.vm.vmId);
+      const list = unwrap(await s.logs.list(s.vm.vmId));
       const lo = s.full.meta.snapshotAtUs;
       const hi = list.at(-1)?.backupTimeUs ?? lo;
       const targetUs = Math.floor(lo + where * (hi - lo));
@@ -63,7 +63,7 @@ describe('SQL Server roll-forward', () => {
 
   it('refuses a broken chain before applying anything', async () => {
     const s = await scenario(21, 4);
-    const list = await s.logs.list(s.vm.vmId);
+    const list = unwrap(await s.logs.list(s.vm.vmId));
     const second = list[1];
     if (second === undefined) throw new Error('log backups');
     s.logs.remove(second.id);

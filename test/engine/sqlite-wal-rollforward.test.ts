@@ -253,7 +253,7 @@ describe.skipIf(!HAVE_SQLITE3)('SQLite WAL shipping and roll-forward', () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 100_000 }), fc.double({ min: 0, max: 1, noNaN: true }), async (seed, where) => {
       const s = await scenario(seed, { rounds: 5 });
       const inBase = await baseIds(s.source);
-      const records = await s.store.list(s.vmId);
+      const records = unwrap(await s.store.list(s.vmId));
       const lo = s.base.meta.snapshotAtUs;
       const hi = Math.max(...records.map((r) => r.atUs));
       const targetUs = Math.floor(lo + where * (hi - lo));
@@ -384,7 +384,7 @@ describe.skipIf(!HAVE_SQLITE3)('SQLite WAL shipping and roll-forward', () => {
     const total = shippedCommits(s);
     const past = await restore(s, { kind: 'transaction', index: total + 1 });
     expect(past.ok ? null : past.error).toMatchObject({ kind: 'refused', refusal: { kind: 'target-beyond-chain', commitsAvailable: total } });
-    const records = await s.store.list(s.vmId);
+    const records = unwrap(await s.store.list(s.vmId));
     const late = await restore(s, { kind: 'time', timeUs: Math.max(...records.map((r) => r.atUs)) + 1 });
     expect(late.ok ? null : late.error).toMatchObject({ kind: 'refused', refusal: { kind: 'target-beyond-chain' } });
     const early = await restore(s, { kind: 'time', timeUs: s.base.meta.snapshotAtUs - 1 });
@@ -393,9 +393,7 @@ describe.skipIf(!HAVE_SQLITE3)('SQLite WAL shipping and roll-forward', () => {
     expect(none.ok ? null : none.error).toMatchObject({ kind: 'refused', refusal: { kind: 'no-chain' } });
     const victim = segments(s).find((r) => r.commits > 2);
     if (victim === undefined) throw new Error('segments');
-    const blob = await s.store.get(victim.id);
-    if (blob === undefined) throw new Error('blob');
-    const damaged = blob.slice();
+    const damaged = unwrap(await s.store.get(victim.id));
     damaged[damaged.length - 2000] = (damaged[damaged.length - 2000] ?? 0) ^ 0x10;
     s.store.replaceBlob(victim.id, damaged);
     const corrupt = await restore(s, { kind: 'latest' });
