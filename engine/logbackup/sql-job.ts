@@ -15,9 +15,11 @@
 import type { TimeUs } from '../../core/clock.js';
 import type { HypervisorPort, PortError } from '../../core/hypervisor-port.js';
 import type { VmId } from '../../core/ids.js';
+import type { ConsistencyLevel } from '../../core/levels.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { LogBackupRef } from './chain.js';
 import { MemoryRecordStore, type LogRecordStore, type LogStoreError } from './log-store.js';
+import type { FullBackupDone } from './schedule.js';
 import { parseSqlLogBackup } from './sql-log-header.js';
 
 export interface StoredLogBackup extends LogBackupRef {
@@ -46,6 +48,18 @@ export interface SqlLogBackupRequest {
   readonly vmId: VmId;
   readonly basePointId: string;
   readonly copyOnly?: boolean;
+}
+
+/**
+ * A full backup as the log schedule sees it (schedule.ts, logScheduleAfter): application-aware
+ * when SQL Server's VSS writer came through, i.e. the point claims `application` for it.
+ */
+export function sqlFullBackupDone(full: { readonly pointId: string; readonly doneUs: TimeUs; readonly sqlClaim: ConsistencyLevel | undefined }): FullBackupDone {
+  const appAware = full.sqlClaim === 'application';
+  return {
+    pointId: full.pointId, doneUs: full.doneUs, appAware,
+    reason: appAware ? 'SQL Server\'s VSS writer took part' : `the point claims ${full.sqlClaim ?? 'nothing'} for SQL Server, not application`,
+  };
 }
 
 export async function runSqlLogBackup(env: { readonly port: HypervisorPort; readonly clock: { nowUs(): TimeUs }; readonly store: LogStore }, request: SqlLogBackupRequest): Promise<Result<StoredLogBackup, LogBackupError>> {

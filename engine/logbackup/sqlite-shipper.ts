@@ -32,9 +32,10 @@
  * cross it; a new full backup starts a new chain). The records are facts; the restore
  * decides from them and the blobs again (sqlite-chain.ts), not from `continuity`.
  *
- * Leaves out: several databases per VM in one chain, compression of segments (the
- * repository compresses), retention, a shipper that runs on its own schedule (the caller
- * runs rounds; schedule.ts has seed 003's rule), WALs larger than one guest read.
+ * Rounds run on seed 003's schedule through sqlite-job.ts; records and blobs persist in
+ * the repository (repository/log-store.ts), which also compresses them and prunes them
+ * with their base point. Leaves out: several databases per VM in one chain, WALs larger
+ * than one guest read.
  */
 
 import { assert } from '../../core/assert.js';
