@@ -14,6 +14,10 @@
  *
  * Prune's rule needs two facts of a record (the codec gives them): the point whose chain
  * it belongs to, and the stream whose newest record is the shipper's position.
+ *
+ * Leaves out: whether a record agrees with its blob and with the records around it (a
+ * log backup's header, a segment's frames and checksums): the chain planners check that
+ * at restore time (chain.ts, sqlite-chain.ts).
  */
 
 import { err, ok, type Result } from '../../core/result.js';

@@ -85,6 +85,9 @@ export class RepositoryLogStore<R extends LogRecordBase> implements LogRecordSto
     const back = decodeLogRecord(bytes, this.codec);
     assert(back.ok && back.value.sequence === sequence && JSON.stringify(back.value.record) === JSON.stringify(record) && JSON.stringify(back.value.blob) === JSON.stringify(blobRef),
       `log record ${record.id} does not decode to itself: ${back.ok ? 'it differs' : back.error}`);
+    // A shipper with nothing new writes no pack: refresh here too, so an idle chain keeps its lock.
+    const refreshed = await lock.refreshIfDue();
+    if (!refreshed.ok) return repoFailure({ kind: 'lock', error: refreshed.error });
     const fence = await lock.check();
     if (!fence.ok) return repoFailure({ kind: 'lock', error: fence.error });
     const name = logRecordName(this.codec.kind, sha256Hex(bytes));
