@@ -9,12 +9,17 @@
  * Example (seed 003): interval 30 min, full done 12:00 -> first log backup 12:00; it ends
  * 12:20 -> next 12:30; had it run until 12:45 -> next at 12:45.
  *
+ * The same rule serves SQL Server log backups and SQLite WAL shipping (scheduler.ts runs
+ * either). What makes a full backup application-aware is the kind's to say: SQL Server's
+ * VSS writer came through, or SQLite's freeze script succeeded (sqlite-job.ts).
+ *
  * Pure functions of virtual time (microseconds). Leaves out: calendars, blackout windows,
  * retries of a failed log backup (a failure is just an end time here).
  */
 
 import { assert } from '../../core/assert.js';
 import type { TimeUs } from '../../core/clock.js';
+import { err, ok, type Result } from '../../core/result.js';
 
 export interface LogSchedule {
   /** Completion of the application-aware full backup the chain starts from. */
@@ -22,6 +27,28 @@ export interface LogSchedule {
   readonly intervalUs: TimeUs;
   /** Start of the next full backup (log backups stop), if known. */
   readonly nextFullUs?: TimeUs;
+}
+
+/** The full backup a log chain would start from, as the schedule needs to know it. */
+export interface FullBackupDone {
+  readonly pointId: string;
+  readonly doneUs: TimeUs;
+  /** It was application-aware and that succeeded (the kind of log decides what counts). */
+  readonly appAware: boolean;
+  /** Why it is, or is not: for the refusal. */
+  readonly reason: string;
+}
+
+export interface ScheduleRefusal {
+  readonly kind: 'not-app-aware';
+  readonly pointId: string;
+  readonly reason: string;
+}
+
+/** The log schedule after `full`, or the refusal: log backups need a successful application-aware full first. */
+export function logScheduleAfter(full: FullBackupDone, cadence: { readonly intervalUs: TimeUs; readonly nextFullUs?: TimeUs }): Result<LogSchedule, ScheduleRefusal> {
+  if (!full.appAware) return err({ kind: 'not-app-aware', pointId: full.pointId, reason: `no log backups after ${full.pointId}: ${full.reason}` });
+  return ok({ fullDoneUs: full.doneUs, intervalUs: cadence.intervalUs, ...cadence.nextFullUs === undefined ? {} : { nextFullUs: cadence.nextFullUs } });
 }
 
 /** When the log backup after one that started at `startedUs` and ended at `endedUs` starts. */

@@ -5,15 +5,21 @@
  * is possible (it does not truncate and does not extend the chain). Log backups need a
  * successful application-aware full backup first (seed 003): the caller passes it.
  *
- * `LogStore` is where log backups go (the repository implements it; `MemoryLogStore` is
- * the in-memory twin). Leaves out: several databases per instance, tail-log backups.
+ * `LogStore` is where log backups go (log-store.ts: the repository implements it,
+ * `MemoryLogStore` is the in-memory twin). A log backup the store refused is reported as
+ * an error: the guest has truncated its log by then, so the chain breaks there (the
+ * roll-forward refuses to cross the gap). Leaves out: several databases per instance,
+ * tail-log backups.
  */
 
 import type { TimeUs } from '../../core/clock.js';
 import type { HypervisorPort, PortError } from '../../core/hypervisor-port.js';
 import type { VmId } from '../../core/ids.js';
+import type { ConsistencyLevel } from '../../core/levels.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { LogBackupRef } from './chain.js';
+import { MemoryRecordStore, type LogRecordStore, type LogStoreError } from './log-store.js';
+import type { FullBackupDone } from './schedule.js';
 import { parseSqlLogBackup } from './sql-log-header.js';
 
 export interface StoredLogBackup extends LogBackupRef {
@@ -26,47 +32,34 @@ export interface StoredLogBackup extends LogBackupRef {
   readonly bytes: number;
 }
 
-export interface LogStore {
-  put(ref: StoredLogBackup, blob: Uint8Array): Promise<void>;
-  list(vmId: string): Promise<readonly StoredLogBackup[]>;
-  get(id: string): Promise<Uint8Array | undefined>;
-}
+/** Where log backups go (log-store.ts has the contract). */
+export type LogStore = LogRecordStore<StoredLogBackup, Uint8Array>;
 
-export class MemoryLogStore implements LogStore {
-  private readonly refs: StoredLogBackup[] = [];
-  private readonly blobs = new Map<string, Uint8Array>();
-
-  put(ref: StoredLogBackup, blob: Uint8Array): Promise<void> {
-    this.refs.push(ref);
-    this.blobs.set(ref.id, blob.slice());
-    return Promise.resolve();
-  }
-
-  list(vmId: string): Promise<readonly StoredLogBackup[]> {
-    return Promise.resolve(this.refs.filter((r) => r.vmId === vmId));
-  }
-
-  get(id: string): Promise<Uint8Array | undefined> {
-    return Promise.resolve(this.blobs.get(id));
-  }
-
-  /** Drops a log backup (tests: a backup missing from the repository). */
-  remove(id: string): void {
-    const i = this.refs.findIndex((r) => r.id === id);
-    if (i >= 0) this.refs.splice(i, 1);
-    this.blobs.delete(id);
-  }
-}
+/** The in-memory twin of the repository's log store. */
+export class MemoryLogStore extends MemoryRecordStore<StoredLogBackup> {}
 
 export type LogBackupError =
   | { readonly kind: 'port'; readonly error: PortError }
   | { readonly kind: 'guest'; readonly exitCode: number; readonly stderr: string }
-  | { readonly kind: 'bad-backup'; readonly reason: string };
+  | { readonly kind: 'bad-backup'; readonly reason: string }
+  | { readonly kind: 'log-store'; readonly error: LogStoreError };
 
 export interface SqlLogBackupRequest {
   readonly vmId: VmId;
   readonly basePointId: string;
   readonly copyOnly?: boolean;
+}
+
+/**
+ * A full backup as the log schedule sees it (schedule.ts, logScheduleAfter): application-aware
+ * when SQL Server's VSS writer came through, i.e. the point claims `application` for it.
+ */
+export function sqlFullBackupDone(full: { readonly pointId: string; readonly doneUs: TimeUs; readonly sqlClaim: ConsistencyLevel | undefined }): FullBackupDone {
+  const appAware = full.sqlClaim === 'application';
+  return {
+    pointId: full.pointId, doneUs: full.doneUs, appAware,
+    reason: appAware ? 'SQL Server\'s VSS writer took part' : `the point claims ${full.sqlClaim ?? 'nothing'} for SQL Server, not application`,
+  };
 }
 
 export async function runSqlLogBackup(env: { readonly port: HypervisorPort; readonly clock: { nowUs(): TimeUs }; readonly store: LogStore }, request: SqlLogBackupRequest): Promise<Result<StoredLogBackup, LogBackupError>> {
@@ -82,6 +75,7 @@ export async function runSqlLogBackup(env: { readonly port: HypervisorPort; read
     firstLsn: h.firstLsn, lastLsn: h.lastLsn, backupTimeUs: h.backupTimeUs, copyOnly: h.copyOnly,
     startedUs, endedUs: env.clock.nowUs(), bytes: run.value.stdout.length,
   };
-  await env.store.put(ref, run.value.stdout);
+  const put = await env.store.put(ref, run.value.stdout);
+  if (!put.ok) return err({ kind: 'log-store', error: put.error });
   return ok(ref);
 }

@@ -32,6 +32,7 @@
 
 import type { TimeUs } from '../../core/clock.js';
 import { err, ok, type Result } from '../../core/result.js';
+import { describeLogStoreError, type LogStoreError } from './log-store.js';
 import { describeRef, laterGeneration, matchesRef, type GenerationRef, type SqliteAnchorRecord, type SqliteSegmentRecord, type SqliteWalRecord } from './sqlite-shipper.js';
 import {
   WAL_HEADER_BYTES, describeGeneration, encodeWalHeader, frameBytesOf, parseWalHeader, sameChecksum, sameGeneration, scanWalFrames,
@@ -53,6 +54,8 @@ export type SqliteChainRefusal =
   | { readonly kind: 'base-mismatch'; readonly recordId: string; readonly reason: string }
   | { readonly kind: 'corrupt-segment'; readonly recordId: string; readonly reason: string }
   | { readonly kind: 'missing-blob'; readonly recordId: string; readonly reason: string }
+  /** The log store could not give the blob (I/O, or it found the stored bytes damaged). */
+  | { readonly kind: 'unreadable-blob'; readonly recordId: string; readonly error: LogStoreError; readonly reason: string }
   | { readonly kind: 'target-beyond-chain'; readonly commitsAvailable: number; readonly chainEndUs: TimeUs | null; readonly reason: string };
 
 /** The base point's own WAL, scanned (null: absent, empty or without a valid header). */
@@ -86,7 +89,7 @@ export interface SqlitePlan {
   readonly lastRecordAtUs: TimeUs | null;
 }
 
-export type BlobLoader = (id: string) => Promise<Uint8Array | undefined>;
+export type BlobLoader = (id: string) => Promise<Result<Uint8Array, LogStoreError>>;
 
 type State =
   | { readonly kind: 'start'; readonly expected: GenerationRef | null; readonly exact: WalGeneration | null; readonly after: string; readonly afterWhat: string }
@@ -217,8 +220,13 @@ export async function planSqliteRollForward(
       if (!empty.ok) return err({ kind: 'corrupt-segment', recordId: r.id, reason: empty.error.kind });
       scan = empty.value;
     } else {
-      const loaded = await load(r.id);
-      if (loaded === undefined) return err({ kind: 'missing-blob', recordId: r.id, reason: `the frames of ${r.id} are not in the store` });
+      const read = await load(r.id);
+      if (!read.ok) {
+        return read.error.kind === 'not-found'
+          ? err({ kind: 'missing-blob', recordId: r.id, reason: `the frames of ${r.id} are not in the store` })
+          : err({ kind: 'unreadable-blob', recordId: r.id, error: read.error, reason: describeLogStoreError(read.error) });
+      }
+      const loaded = read.value;
       const verified = verifySegment(r, loaded, previousFrame);
       if (!verified.ok) return err({ kind: 'corrupt-segment', recordId: r.id, reason: `${r.id}: ${verified.error}` });
       ({ scan, header } = verified.value);

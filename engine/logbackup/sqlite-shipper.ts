@@ -32,9 +32,10 @@
  * cross it; a new full backup starts a new chain). The records are facts; the restore
  * decides from them and the blobs again (sqlite-chain.ts), not from `continuity`.
  *
- * Leaves out: several databases per VM in one chain, compression of segments (the
- * repository compresses), retention, a shipper that runs on its own schedule (the caller
- * runs rounds; schedule.ts has seed 003's rule), WALs larger than one guest read.
+ * Rounds run on seed 003's schedule through sqlite-job.ts; records and blobs persist in
+ * the repository (repository/log-store.ts), which also compresses them and prunes them
+ * with their base point. Leaves out: several databases per VM in one chain, WALs larger
+ * than one guest read.
  */
 
 import { assert } from '../../core/assert.js';
@@ -46,6 +47,7 @@ import {
   WAL_HEADER_BYTES, describeGeneration, encodeWalHeader, frameBytesOf, parseWalHeader, sameChecksum, scanWalFrames,
   type WalChecksum, type WalGeneration, type WalHeader, type WalScan,
 } from './sqlite-wal.js';
+import { MemoryRecordStore, type LogRecordStore, type LogStoreError } from './log-store.js';
 
 /** What identifies a generation in advance (salt-2 is random, so it is not predictable). */
 export interface GenerationRef {
@@ -134,49 +136,29 @@ export interface SqliteObservationRecord extends RecordCommon {
 
 export type SqliteWalRecord = SqliteSegmentRecord | SqliteCheckpointRecord | SqliteAnchorRecord | SqliteObservationRecord;
 
-export interface SqliteWalStore {
-  put(record: SqliteWalRecord, blob: Uint8Array | null): Promise<void>;
-  list(vmId: string): Promise<readonly SqliteWalRecord[]>;
-  get(id: string): Promise<Uint8Array | undefined>;
-}
+/** Where shipped WAL records go (log-store.ts has the contract; one store per repository). */
+export type SqliteWalStore = LogRecordStore<SqliteWalRecord>;
 
-export class MemorySqliteWalStore implements SqliteWalStore {
-  private readonly records: SqliteWalRecord[] = [];
-  private readonly blobs = new Map<string, Uint8Array>();
-
-  put(record: SqliteWalRecord, blob: Uint8Array | null): Promise<void> {
-    this.records.push(record);
-    if (blob !== null) this.blobs.set(record.id, blob.slice());
-    return Promise.resolve();
-  }
-
-  list(vmId: string): Promise<readonly SqliteWalRecord[]> {
-    return Promise.resolve(this.records.filter((r) => r.vmId === vmId));
-  }
-
-  get(id: string): Promise<Uint8Array | undefined> {
-    return Promise.resolve(this.blobs.get(id));
-  }
-
-  /** Drops a record and its blob (tests: a segment missing from the repository). */
-  remove(id: string): void {
-    const i = this.records.findIndex((r) => r.id === id);
-    if (i >= 0) this.records.splice(i, 1);
-    this.blobs.delete(id);
-  }
-
-  /** Replaces a blob (tests: a damaged segment). */
-  replaceBlob(id: string, blob: Uint8Array): void {
-    this.blobs.set(id, blob.slice());
-  }
-}
+/** The in-memory twin of the repository's store. */
+export class MemorySqliteWalStore extends MemoryRecordStore<SqliteWalRecord> {}
 
 export type ShipError =
   | { readonly kind: 'port'; readonly step: string; readonly error: PortError }
   | { readonly kind: 'guest'; readonly step: string; readonly exitCode: number; readonly stderr: string }
   | { readonly kind: 'bad-wal'; readonly reason: string }
   | { readonly kind: 'no-chain'; readonly reason: string }
-  | { readonly kind: 'chain-exists'; readonly reason: string };
+  | { readonly kind: 'chain-exists'; readonly reason: string }
+  | { readonly kind: 'log-store'; readonly error: LogStoreError };
+
+async function listRecords(env: ShipEnv, vmId: VmId): Promise<Result<readonly SqliteWalRecord[], ShipError>> {
+  const listed = await env.store.list(vmId);
+  return listed.ok ? listed : err({ kind: 'log-store', error: listed.error });
+}
+
+async function putRecord(env: ShipEnv, record: SqliteWalRecord, blob: Uint8Array | null): Promise<Result<void, ShipError>> {
+  const put = await env.store.put(record, blob);
+  return put.ok ? put : err({ kind: 'log-store', error: put.error });
+}
 
 export interface ShipEnv {
   readonly port: HypervisorPort;
@@ -287,7 +269,9 @@ export function shipSqliteWal(env: ShipEnv, request: ShipRequest): Promise<Resul
  * checkpoint's (the WAL is empty after it), so frames after the last whole commit are lost.
  */
 async function shipRound(env: ShipEnv, request: ShipRequest, read: WalReader, checkpointing: boolean): Promise<Result<ShipReport, ShipError>> {
-  const all = await env.store.list(request.vmId);
+  const listed = await listRecords(env, request.vmId);
+  if (!listed.ok) return listed;
+  const all = listed.value;
   const chain = all.filter((r) => r.basePointId === request.basePointId && r.dbPath === request.dbPath).slice().sort(bySeq);
   const last = chain.at(-1);
   if (last === undefined || last.kind === 'observation') return err({ kind: 'no-chain', reason: `no chain for base ${request.basePointId}: call startSqliteChain after its backup` });
@@ -374,7 +358,8 @@ async function shipRound(env: ShipEnv, request: ShipRequest, read: WalReader, ch
     frames, commits: scan === null ? 0 : scan.commits.length, bytes: blob === null ? 0 : blob.length,
     startedUs, endedUs, continuity, note: reason,
   };
-  await env.store.put(record, blob);
+  const put = await putRecord(env, record, blob);
+  if (!put.ok) return put;
   return ok({ record, continuity, reason, walBytes });
 }
 
@@ -415,15 +400,17 @@ export async function checkpointSqliteWal(env: ShipEnv, request: ShipRequest): P
   if (!tail.ok) return tail;
   assert(checkpointed, 'a round reads the WAL');
   const record = tail.value.record;
-  const all = await env.store.list(request.vmId);
-  const seq = nextSeq(all);
+  const listed = await listRecords(env, request.vmId);
+  if (!listed.ok) return listed;
+  const seq = nextSeq(listed.value);
   // An empty WAL still restarts: the generation that would have come next is ended too.
   const sealed = record.header !== null ? generationRef(record.header) : record.nextGeneration;
   const checkpoint: SqliteCheckpointRecord = {
     kind: 'checkpoint', id: recordId(request.vmId, seq), vmId: request.vmId, dbPath: request.dbPath, basePointId: request.basePointId, seq,
     atUs: record.atUs, nextGeneration: sealed === null ? null : laterGeneration(sealed, 1), sealed, sealedOffset: tail.value.walBytes,
   };
-  await env.store.put(checkpoint, null);
+  const put = await putRecord(env, checkpoint, null);
+  if (!put.ok) return put;
   return ok({ shipped: [before.value, tail.value], checkpoint });
 }
 
@@ -437,7 +424,9 @@ export async function observeSqliteWal(env: ShipEnv, request: { readonly vmId: V
   if (!read.ok) return read;
   const scanned = scanFromStart(read.value);
   if (!scanned.ok) return scanned;
-  const all = await env.store.list(request.vmId);
+  const listed = await listRecords(env, request.vmId);
+  if (!listed.ok) return listed;
+  const all = listed.value;
   const seq = nextSeq(all);
   const header = scanned.value.header;
   const record: SqliteObservationRecord = {
@@ -445,7 +434,8 @@ export async function observeSqliteWal(env: ShipEnv, request: { readonly vmId: V
     nextGeneration: header !== null ? generationRef(header) : latestRecord(all, request.dbPath)?.nextGeneration ?? null,
     header, walBytes: read.value.length,
   };
-  await env.store.put(record, null);
+  const put = await putRecord(env, record, null);
+  if (!put.ok) return put;
   return ok(record);
 }
 
@@ -464,7 +454,9 @@ export interface StartChainRequest {
  * of, plus the backup's restart: a checkpoint by anyone else in between shows as a break.
  */
 export async function startSqliteChain(env: ShipEnv, request: StartChainRequest): Promise<Result<SqliteAnchorRecord, ShipError>> {
-  const all = await env.store.list(request.vmId);
+  const listed = await listRecords(env, request.vmId);
+  if (!listed.ok) return listed;
+  const all = listed.value;
   if (all.some((r) => r.basePointId === request.basePointId && r.dbPath === request.dbPath)) return err({ kind: 'chain-exists', reason: `base ${request.basePointId} already has a chain` });
   const before = latestRecord(all, request.dbPath);
   const restarts = request.baseCheckpointed ? 1 : 0;
@@ -478,7 +470,8 @@ export async function startSqliteChain(env: ShipEnv, request: StartChainRequest)
     kind: 'anchor', id: recordId(request.vmId, seq), vmId: request.vmId, dbPath: request.dbPath, basePointId: request.basePointId, seq,
     atUs: env.clock.nowUs(), nextGeneration: expected, baseAtUs: request.baseAtUs ?? null, restarts, expected, reason,
   };
-  await env.store.put(anchor, null);
+  const put = await putRecord(env, anchor, null);
+  if (!put.ok) return put;
   return ok(anchor);
 }
 

@@ -92,8 +92,17 @@ export function encodeManifest(m: Manifest): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(body));
 }
 
-const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The value of a UTF-8 JSON object's bytes, or why they are not one. */
+export function parseJsonBytes(bytes: Uint8Array): Result<unknown, string> {
+  try {
+    return ok(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)));
+  } catch (error) {
+    return err(`not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 
 const STAT_KEYS: readonly (keyof CommitStats)[] = [
   'bytesScanned', 'bytesZero', 'bytesNew', 'bytesNewStored', 'bytesReused', 'chunksNew', 'chunksReused', 'packsWritten', 'bytesCopiedFromParent',
@@ -111,12 +120,9 @@ function decodeMeta(v: unknown): Result<RecoveryPointMeta, string> {
 }
 
 export function decodeManifest(bytes: Uint8Array): Result<Manifest, string> {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (error) {
-    return err(`not JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const parsed = parseJsonBytes(bytes);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
   if (!isObject(value) || value.format !== 'quiescelab-manifest' || value.version !== 1) return err('not a version 1 manifest');
   const v = value;
   if (!isWhole(v.sequence) || !isWhole(v.startedAtUs) || !isWhole(v.committedAtUs)) return err('bad sequence or times');

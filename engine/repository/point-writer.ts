@@ -1,8 +1,8 @@
 /**
  * Writes one RecoveryPoint. The caller declares disks, copies ranges of the parent's
  * maps (an incremental: what did not change) and writes extents (what it read). Written
- * bytes are cut into chunks (stream-chunker.ts), hashed, looked up in the index (a chunk
- * already stored is reused), compressed and appended to a pack; a full pack is published.
+ * bytes are cut into chunks (stream-chunker.ts), hashed and handed to a PackWriter (a
+ * chunk already stored is reused; new ones are compressed into packs).
  *
  * commit() publishes, in this order, each step only after the previous one returned ok:
  *   1. the last pack,
@@ -20,17 +20,15 @@ import { assert, assertInt } from '../../core/assert.js';
 import type { DiskId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { StoreLock } from '../store/lock.js';
-import { compressChunk, compressChunkAsync, type StoredBlob } from './compression.js';
 import {
   clipToRanges, endOf, mergeMaps, normaliseRanges, subtractRanges, type ByteRange, type MappedExtent,
 } from './extent-map.js';
-import { ChunkId, indexName, manifestName, PackId, packName, RecoveryPointId, sha256Hex } from './hash.js';
-import { encodeIndex, type IndexedPack } from './index-file.js';
+import { ChunkId, manifestName, RecoveryPointId, sha256Hex } from './hash.js';
 import {
   decodeManifest, DISK_MAX_CAPACITY_BYTES, encodeManifest, MANIFEST_MAX_DISKS,
   type CommitStats, type DiskManifest, type Manifest, type RecoveryPointMeta,
 } from './manifest.js';
-import { PackBuilder, parsePack } from './pack.js';
+import { PackWriter } from './pack-writer.js';
 import type { Repository, RepoError } from './repository.js';
 import { StreamChunker } from './stream-chunker.js';
 
@@ -48,21 +46,9 @@ interface DiskState {
   stream: StreamChunker | undefined;
 }
 
-interface Queued {
-  readonly chunkId: ChunkId;
-  readonly rawBytes: number;
-  readonly blob: Promise<StoredBlob> | StoredBlob;
-}
-
 interface Counters {
   bytesScanned: number;
   bytesChunked: number;
-  bytesNew: number;
-  bytesNewStored: number;
-  bytesReused: number;
-  chunksNew: number;
-  chunksReused: number;
-  packsWritten: number;
 }
 
 /** An extent handed to writeExtent is at most this long (the caller streams larger ones). */
@@ -71,16 +57,8 @@ export const WRITE_MAX_BYTES = 256 * 1024 * 1024;
 export class PointWriter {
   private readonly disks = new Map<string, DiskState>();
   private readonly diskOrder: DiskId[] = [];
-  private pack = new PackBuilder();
-  private readonly packs: IndexedPack[] = [];
-  /** Chunks this point stores: queued, in the open pack, or in a published pack. */
-  private readonly newChunks = new Set<ChunkId>();
-  private readonly queue: Queued[] = [];
-  /** The pack put still running (one at a time, so chunking goes on during its fsync). */
-  private packPut: Promise<Result<void, RepoError>> | undefined;
-  private readonly counters: Counters = {
-    bytesScanned: 0, bytesChunked: 0, bytesNew: 0, bytesNewStored: 0, bytesReused: 0, chunksNew: 0, chunksReused: 0, packsWritten: 0,
-  };
+  private readonly packs: PackWriter;
+  private readonly counters: Counters = { bytesScanned: 0, bytesChunked: 0 };
   private state: 'open' | 'failed' | 'committed' | 'aborted' = 'open';
   private readonly startedAtUs: number;
   private meta: RecoveryPointMeta;
@@ -98,6 +76,7 @@ export class PointWriter {
     this.parentId = init.parentId;
     this.parent = init.parent;
     this.startedAtUs = repo.clock.nowUs();
+    this.packs = new PackWriter(repo, lock);
     repo.setWriterOpen(true);
   }
 
@@ -177,34 +156,23 @@ export class PointWriter {
       const ended = await this.endStream(this.disk(diskId));
       if (!ended.ok) return ended;
     }
-    const drained = await this.drain(0);
-    if (!drained.ok) return drained;
-    if (this.pack.blobCount > 0) {
-      const flushed = await this.flushPack();
-      if (!flushed.ok) return flushed;
-    }
-    // Every pack is durable before the index that lists it is written.
-    const lastPut = await this.awaitPackPut();
-    if (!lastPut.ok) return lastPut;
-    if (this.packs.length > 0) {
-      const bytes = encodeIndex(this.packs);
-      const put = await this.repo.store.put(indexName(sha256Hex(bytes)), bytes);
-      if (!put.ok) return this.fail({ kind: 'store', error: put.error });
-      this.repo.noteIndexFile(bytes.length);
-    }
+    // Steps 1 and 2: the last pack, then the index file.
+    const packs = await this.packs.finish();
+    if (!packs.ok) return this.fail(packs.error);
     const disks: DiskManifest[] = this.diskOrder.map((diskId) => this.buildMap(diskId));
     let bytesCopiedFromParent = 0;
     for (const d of disks) for (const e of d.extents) bytesCopiedFromParent += e.lengthBytes;
     for (const d of this.disks.values()) for (const e of d.written) bytesCopiedFromParent -= e.lengthBytes;
+    const c = this.packs.counters;
     const stats: CommitStats = {
       bytesScanned: this.counters.bytesScanned,
       bytesZero: this.counters.bytesScanned - this.counters.bytesChunked,
-      bytesNew: this.counters.bytesNew,
-      bytesNewStored: this.counters.bytesNewStored,
-      bytesReused: this.counters.bytesReused,
-      chunksNew: this.counters.chunksNew,
-      chunksReused: this.counters.chunksReused,
-      packsWritten: this.counters.packsWritten,
+      bytesNew: c.bytesNew,
+      bytesNewStored: c.bytesNewStored,
+      bytesReused: c.bytesReused,
+      chunksNew: c.chunksNew,
+      chunksReused: c.chunksReused,
+      packsWritten: c.packsWritten,
       bytesCopiedFromParent,
     };
     const manifest: Manifest = {
@@ -220,7 +188,7 @@ export class PointWriter {
     if (!fence.ok) return this.fail({ kind: 'lock', error: fence.error });
     const put = await this.repo.store.put(manifestName(id), bytes);
     if (!put.ok) return this.fail({ kind: 'store', error: put.error });
-    this.repo.addToIndex(this.packs);
+    this.repo.addToIndex(packs.value);
     this.repo.noteManifest(id, back.value, bytes.length);
     this.state = 'committed';
     this.repo.setWriterOpen(false);
@@ -264,64 +232,9 @@ export class PointWriter {
       const chunkId = ChunkId(sha256Hex(chunk.bytes));
       disk.written.push({ offsetBytes: chunk.offsetBytes, lengthBytes: chunk.bytes.length, chunkId, chunkOffsetBytes: 0 });
       this.counters.bytesChunked += chunk.bytes.length;
-      if (this.repo.index.has(chunkId) || this.newChunks.has(chunkId)) {
-        this.counters.chunksReused += 1;
-        this.counters.bytesReused += chunk.bytes.length;
-        continue;
-      }
-      this.newChunks.add(chunkId);
-      this.counters.chunksNew += 1;
-      this.counters.bytesNew += chunk.bytes.length;
-      const inFlight = this.repo.compressionInFlight;
-      const quality = this.repo.config.brotliQuality;
-      this.queue.push({ chunkId, rawBytes: chunk.bytes.length, blob: inFlight === 0 ? compressChunk(chunk.bytes, quality) : compressChunkAsync(chunk.bytes, quality) });
-      const drained = await this.drain(inFlight);
-      if (!drained.ok) return drained;
+      const added = await this.packs.add(chunkId, chunk.bytes);
+      if (!added.ok) return this.fail(added.error);
     }
-    return ok(undefined);
-  }
-
-  /** Appends queued blobs to the pack, in order, until at most `keep` remain in flight. */
-  private async drain(keep: number): Promise<Result<void, RepoError>> {
-    while (this.queue.length > keep) {
-      const head = this.queue.shift() as Queued;
-      const blob = await head.blob;
-      if (this.pack.blobCount > 0 && this.pack.projectedBytes + blob.bytes.length > this.repo.config.packTargetBytes) {
-        const flushed = await this.flushPack();
-        if (!flushed.ok) return flushed;
-      }
-      this.pack.add(head.chunkId, blob, head.rawBytes);
-      this.counters.bytesNewStored += blob.bytes.length;
-    }
-    return ok(undefined);
-  }
-
-  private async awaitPackPut(): Promise<Result<void, RepoError>> {
-    const running = this.packPut;
-    this.packPut = undefined;
-    return running === undefined ? ok(undefined) : running;
-  }
-
-  private async flushPack(): Promise<Result<void, RepoError>> {
-    const previous = await this.awaitPackPut();
-    if (!previous.ok) return previous;
-    const { bytes, entries } = this.pack.finish();
-    this.pack = new PackBuilder();
-    // Read back before publishing: the encoded trailer must list exactly what we added.
-    const back = parsePack(bytes);
-    assert(back.ok && back.value.length === entries.length && back.value.every((e, i) => e.chunkId === entries[i]?.chunkId && e.offsetBytes === entries[i].offsetBytes),
-      `pack does not parse back: ${back.ok ? 'entries differ' : back.error}`);
-    const packId = PackId(sha256Hex(bytes));
-    this.packPut = this.repo.store.put(packName(packId), bytes).then(async (put): Promise<Result<void, RepoError>> => {
-      if (!put.ok) return this.fail({ kind: 'store', error: put.error });
-      this.packs.push({ packId, blobs: entries });
-      this.counters.packsWritten += 1;
-      const refreshed = await this.lock.refreshIfDue();
-      return refreshed.ok ? ok(undefined) : this.fail({ kind: 'lock', error: refreshed.error });
-    });
-    // A put that throws (a crash) is rethrown where it is awaited; this only keeps it from
-    // counting as unhandled when the writer dies before awaiting it.
-    this.packPut.catch(() => undefined);
     return ok(undefined);
   }
 

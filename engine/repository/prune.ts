@@ -1,30 +1,39 @@
 /**
- * prune: forgets the RecoveryPoints a policy does not keep and removes exactly what no
- * kept point references (mark and sweep):
+ * prune: forgets the RecoveryPoints a policy does not keep, and the log records no kept
+ * point's chain needs, and removes exactly what nothing kept references (mark and sweep).
  *
- *   mark   the chunks the kept manifests name (each at the one location the index uses);
+ * Log records (log-record.ts) follow their base point: a record whose `basePointId` is a
+ * kept point is kept (its chain: SQL Server log backups, SQLite segments, checkpoints and
+ * anchors from that full backup on), and so is the newest record of each SQLite database
+ * (VM and path) whatever its base — the shipper's position, from which the next chain's
+ * anchor learns the WAL generation. Every other record goes, observations included.
+ *
+ *   mark   the chunks the kept manifests and log records name (each at the one location
+ *          the index uses);
  *   sweep  packs with no marked blob are deleted, packs with some are repacked (their
  *          marked blobs copied, still compressed, into new packs), packs no index file
  *          lists and temps under tmp/ (crash leftovers) are deleted; all index files are
  *          replaced by one.
  *
  * Order, so that a crash at any step leaves every kept point restorable: write new packs,
- * write the new index file, delete the dropped manifests, delete the old index files,
+ * write the new index file, delete the dropped manifests and log records, delete the old index files,
  * delete the packs the new index does not list, delete temps. A pack is deleted only once
  * no index file lists it. A crash leaves at worst duplicate index entries (harmless) and
  * garbage the next prune removes.
  *
  * Prune refuses (a `damaged` Result, nothing changed) when an index file or a manifest is
- * damaged, or a kept point's chunk is missing or damaged: deleting on a wrong picture of
+ * damaged, a log record is damaged, or a kept point's or log record's chunk is missing or damaged: deleting on a wrong picture of
  * the repository could lose data. Run verify to see the damage.
  */
 
 import { assert } from '../../core/assert.js';
 import { err, ok, type Result } from '../../core/result.js';
+import type { LogRecordBase } from '../logbackup/log-store.js';
 import type { StoreError } from '../store/byte-store.js';
 import { decompressBlob } from './compression.js';
 import { indexName, manifestName, PackId, packName, sha256Hex, type ChunkId, type RecoveryPointId } from './hash.js';
 import { decodeIndex, encodeIndex, type IndexedPack } from './index-file.js';
+import { decodeLogRecordObject, LOGS_PREFIX, type LogCodec, type LogRecordFile } from './log-record.js';
 import { blobBytes, PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES, PackBuilder, parsePack, type BlobEntry } from './pack.js';
 import type { Repository, RepoError } from './repository.js';
 
@@ -38,6 +47,9 @@ export interface PrunePolicy {
 export interface PruneReport {
   readonly pointsKept: readonly RecoveryPointId[];
   readonly pointsRemoved: readonly RecoveryPointId[];
+  readonly logRecordsKept: number;
+  /** Object names of the log records removed. */
+  readonly logRecordsRemoved: readonly string[];
   readonly packsDeleted: number;
   readonly packsRepacked: number;
   readonly packsWritten: number;
@@ -54,6 +66,30 @@ function packBytesOf(blobs: readonly BlobEntry[]): number {
 
 const storeErr = (error: StoreError): Result<never, RepoError> => err({ kind: 'store', error });
 
+interface LogRecordObject {
+  readonly name: string;
+  readonly file: LogRecordFile<LogRecordBase>;
+  readonly codec: LogCodec<LogRecordBase>;
+}
+
+/** The object names of the log records to keep, by the rule in the header. */
+function logRecordsToKeep(logs: readonly LogRecordObject[], keptPoints: ReadonlySet<string>): Set<string> {
+  const newest = new Map<string, LogRecordObject>();
+  for (const l of logs) {
+    const position = l.codec.positionKey(l.file.record);
+    if (position === null) continue;
+    const key = `${l.file.kind} ${position}`;
+    const current = newest.get(key);
+    if (current === undefined || l.file.sequence > current.file.sequence) newest.set(key, l);
+  }
+  const keep = new Set([...newest.values()].map((l) => l.name));
+  for (const l of logs) {
+    const base = l.codec.basePointId(l.file.record);
+    if (base !== null && keptPoints.has(base)) keep.add(l.name);
+  }
+  return keep;
+}
+
 export async function prune(repo: Repository, policy: PrunePolicy): Promise<Result<PruneReport, RepoError>> {
   if (!repo.isWriter) return err({ kind: 'read-only', operation: 'prune' });
   assert(policy.keepLast !== undefined || policy.keepIds !== undefined, 'a prune policy keeps something: keepLast or keepIds');
@@ -61,7 +97,7 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
   const store = repo.store;
   const problems: string[] = [];
 
-  // The picture: every index file (raw, all listings), every manifest.
+  // The picture: every index file (raw, all listings), every manifest, every log record.
   const indexNames = await store.list('index/');
   if (!indexNames.ok) return storeErr(indexNames.error);
   const listings = new Map<PackId, readonly BlobEntry[]>();
@@ -88,6 +124,17 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
     for (const n of pointNames.value) if (!intact.has(n)) problems.push(`manifest ${n} is damaged`);
   }
 
+  const logNames = await store.list(LOGS_PREFIX);
+  if (!logNames.ok) return storeErr(logNames.error);
+  const logs: LogRecordObject[] = [];
+  for (const name of logNames.value) {
+    const bytes = await store.get(name);
+    if (!bytes.ok) return storeErr(bytes.error);
+    const decoded = decodeLogRecordObject(name, bytes.value);
+    if (decoded.ok) logs.push({ name, ...decoded.value });
+    else problems.push(`log record ${name}: ${decoded.error}`);
+  }
+
   // Keep set.
   const keep = new Set<RecoveryPointId>();
   if (policy.keepLast !== undefined && policy.keepLast > 0) for (const p of points.value.slice(-policy.keepLast)) keep.add(p.id);
@@ -96,6 +143,8 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
     keep.add(id);
   }
   const dropped = points.value.filter((p) => !keep.has(p.id)).map((p) => p.id);
+  const keptLogs = logRecordsToKeep(logs, new Set<string>(keep));
+  const droppedLogs = logs.filter((l) => !keptLogs.has(l.name)).map((l) => l.name);
 
   // Mark.
   const marked = new Set<ChunkId>();
@@ -107,6 +156,13 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
         marked.add(e.chunkId);
         if (!home.has(e.chunkId)) problems.push(`chunk ${e.chunkId} of ${manifestName(id)} is in no index`);
       }
+    }
+  }
+  for (const l of logs) {
+    if (!keptLogs.has(l.name)) continue;
+    for (const c of l.file.blob?.chunks ?? []) {
+      marked.add(c.chunkId);
+      if (!home.has(c.chunkId)) problems.push(`chunk ${c.chunkId} of log record ${l.name} is in no index`);
     }
   }
   const existing = await store.list('packs/');
@@ -177,11 +233,15 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
     if (!put.ok) return storeErr(put.error);
   }
 
-  // 3. Dropped manifests.
+  // 3. Dropped manifests and log records.
   for (const id of dropped) {
     const removed = await store.delete(manifestName(id));
     if (!removed.ok) return storeErr(removed.error);
     repo.forgetManifest(id);
+  }
+  for (const name of droppedLogs) {
+    const removed = await store.delete(name);
+    if (!removed.ok) return storeErr(removed.error);
   }
 
   // 4. Old index files.
@@ -213,6 +273,8 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
   return ok({
     pointsKept: points.value.filter((p) => keep.has(p.id)).map((p) => p.id),
     pointsRemoved: dropped,
+    logRecordsKept: keptLogs.size,
+    logRecordsRemoved: droppedLogs,
     packsDeleted, packsRepacked: toRepack.length, packsWritten: newPacks.length, blobsRemoved,
     indexFilesReplaced, tempObjectsRemoved: temps.value, bytesFreed,
   });

@@ -54,6 +54,12 @@ export type RepoError =
   | { readonly kind: 'source-read'; readonly offsetBytes: number; readonly reason: string }
   | { readonly kind: 'damaged'; readonly operation: string; readonly problems: readonly string[] };
 
+/** Why a chunk could not be read: in no index, damaged (or its pack gone), or the store failed. */
+export type ChunkReadError =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'damaged'; readonly packId: PackId; readonly reason: string }
+  | { readonly kind: 'store'; readonly error: StoreError };
+
 export function describeRepoError(error: RepoError): string {
   switch (error.kind) {
     case 'store': return `store: ${describeStoreError(error.error)}`;
@@ -337,11 +343,23 @@ export class Repository {
     return ok(decoded.value);
   }
 
-  /** A chunk's raw bytes, checked end to end (CRC32 of the stored bytes, SHA-256 of the raw). */
+  /** A chunk's raw bytes, checked end to end; an error names the point and disk place that needs it. */
   async readChunk(chunkId: ChunkId, at: { readonly pointId: RecoveryPointId; readonly diskId: string; readonly offsetBytes: number }): Promise<Result<Uint8Array, RepoError>> {
+    const chunk = await this.loadChunk(chunkId);
+    if (chunk.ok) return chunk;
+    const e = chunk.error;
+    switch (e.kind) {
+      case 'missing': return err({ kind: 'chunk-missing', chunkId, ...at });
+      case 'damaged': return err({ kind: 'chunk-damaged', chunkId, packId: e.packId, reason: e.reason, ...at });
+      case 'store': return err({ kind: 'store', error: e.error });
+    }
+  }
+
+  /** A chunk's raw bytes, checked end to end (CRC32 of the stored bytes, SHA-256 of the raw). */
+  async loadChunk(chunkId: ChunkId): Promise<Result<Uint8Array, ChunkReadError>> {
     const loc = this.index.get(chunkId);
-    if (loc === undefined) return err({ kind: 'chunk-missing', chunkId, ...at });
-    const damaged = (reason: string): Result<never, RepoError> => err({ kind: 'chunk-damaged', chunkId, packId: loc.packId, reason, ...at });
+    if (loc === undefined) return err({ kind: 'missing' });
+    const damaged = (reason: string): Result<never, ChunkReadError> => err({ kind: 'damaged', packId: loc.packId, reason });
     const stored = await this.store.getRange(packName(loc.packId), loc.offsetBytes, loc.storedBytes);
     if (!stored.ok) {
       if (stored.error.kind === 'not-found') return damaged('pack missing');

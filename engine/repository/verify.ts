@@ -9,10 +9,14 @@
  *   decompression, length and SHA-256 (= its chunk id); every index entry agrees with its
  *   pack's trailer, and its pack exists;
  * - manifests: the SHA-256 equals the name (= the point's id), the format decodes, every
- *   chunk an extent names is in an intact index file, is not damaged, and is long enough.
+ *   chunk an extent names is in an intact index file, is not damaged, and is long enough;
+ * - log records (log-record.ts): the SHA-256 equals the name, the format and the record's
+ *   shape decode, no two records of a kind share an id, every chunk of the blob is in an
+ *   intact index file, is not damaged, and has the length the record says. (Whether the
+ *   log bytes form a valid chain is the restore's check: chain.ts, sqlite-chain.ts.)
  *
  * Not damage, reported apart as garbage: packs no index file lists, index entries no
- * manifest needs, temps under tmp/ (a crash leaves them; prune removes them). With
+ * manifest or log record needs, temps under tmp/ (a crash leaves them; prune removes them). With
  * `readData: false` packs are only listed, not read (a fast check of the metadata; it
  * cannot find damage inside packs).
  */
@@ -23,6 +27,7 @@ import { decompressBlob } from './compression.js';
 import { CONFIG_NAME, decodeConfig } from './config.js';
 import { isHashHex, PackId, packName, sha256Hex, type ChunkId } from './hash.js';
 import { decodeIndex } from './index-file.js';
+import { decodeLogRecordObject, LOGS_PREFIX } from './log-record.js';
 import { decodeManifest } from './manifest.js';
 import { blobBytes, parsePack, type BlobEntry } from './pack.js';
 
@@ -33,7 +38,9 @@ export type Damage =
   | { readonly kind: 'pack'; readonly object: string; readonly reason: string }
   | { readonly kind: 'blob'; readonly object: string; readonly chunkId: ChunkId; readonly reason: string }
   | { readonly kind: 'manifest'; readonly object: string; readonly reason: string }
-  | { readonly kind: 'manifest-ref'; readonly object: string; readonly chunkId: ChunkId; readonly diskId: string; readonly offsetBytes: number; readonly reason: string };
+  | { readonly kind: 'manifest-ref'; readonly object: string; readonly chunkId: ChunkId; readonly diskId: string; readonly offsetBytes: number; readonly reason: string }
+  | { readonly kind: 'log-record'; readonly object: string; readonly reason: string }
+  | { readonly kind: 'log-ref'; readonly object: string; readonly recordId: string; readonly chunkId: ChunkId; readonly reason: string };
 
 export interface VerifyReport {
   readonly damages: readonly Damage[];
@@ -47,6 +54,7 @@ export interface VerifyReport {
     readonly packs: number;
     readonly blobs: number;
     readonly points: number;
+    readonly logRecords: number;
     readonly bytesRead: number;
   };
 }
@@ -62,6 +70,7 @@ export function describeDamage(d: Damage): string {
     case 'blob': return `${d.object}: blob ${d.chunkId}: ${d.reason}`;
     case 'index-entry': return `${d.object}: entry for pack ${d.packId}${d.chunkId === null ? '' : ` chunk ${d.chunkId}`}: ${d.reason}`;
     case 'manifest-ref': return `${d.object}: disk ${d.diskId} at ${d.offsetBytes}: chunk ${d.chunkId}: ${d.reason}`;
+    case 'log-ref': return `${d.object}: log record ${d.recordId}: chunk ${d.chunkId}: ${d.reason}`;
     default: return `${d.object}: ${d.reason}`;
   }
 }
@@ -235,6 +244,33 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
   if (!pointsRead.ok) return pointsRead;
   bytesRead += pointsRead.value;
 
+  // Log records.
+  const logNames = await store.list(LOGS_PREFIX);
+  if (!logNames.ok) return storeFailure(logNames.error);
+  const recordIds = new Map<string, string>();
+  let logRecords = 0;
+  const logsRead = await readEach(store, logNames.value, (name, bytes) => {
+    logRecords += 1;
+    const decoded = decodeLogRecordObject(name, bytes);
+    if (!decoded.ok) {
+      damages.push({ kind: 'log-record', object: name, reason: decoded.error });
+      return;
+    }
+    const { kind, record, blob } = decoded.value.file;
+    const twin = recordIds.get(`${kind} ${record.id}`);
+    if (twin !== undefined) damages.push({ kind: 'log-record', object: name, reason: `record id ${record.id} is also the id of ${twin}` });
+    recordIds.set(`${kind} ${record.id}`, name);
+    for (const c of blob?.chunks ?? []) {
+      referenced.add(c.chunkId);
+      const home = chunkHome.get(c.chunkId);
+      const reason = home === undefined ? 'in no intact index file'
+        : damagedChunks.get(c.chunkId) ?? (home.entry.rawBytes !== c.rawBytes ? `${home.entry.rawBytes} bytes, the record says ${c.rawBytes}` : undefined);
+      if (reason !== undefined) damages.push({ kind: 'log-ref', object: name, recordId: record.id, chunkId: c.chunkId, reason });
+    }
+  });
+  if (!logsRead.ok) return logsRead;
+  bytesRead += logsRead.value;
+
   const temps = await store.list(TEMP_PREFIX);
   if (!temps.ok) return storeFailure(temps.error);
   let unreferencedChunks = 0;
@@ -242,7 +278,7 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
   return ok({
     damages,
     garbage: { unindexedPacks, unreferencedChunks, tempObjects: temps.value },
-    checked: { indexFiles: indexNames.value.length, packs: readData ? existingPacks.size : 0, blobs, points, bytesRead },
+    checked: { indexFiles: indexNames.value.length, packs: readData ? existingPacks.size : 0, blobs, points, logRecords, bytesRead },
   });
 }
 

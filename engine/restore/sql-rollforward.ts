@@ -4,7 +4,8 @@
  * database is put in RESTORING (`restore-database --norecovery`, component mode), the
  * engine plans the unbroken run of log backups from the LSN the database waits for to the
  * target, applies them in order (the last one with STOPAT / STOPATLSN), then recovers.
- * A broken chain is refused before anything is applied, with the reason; a point that is
+ * A broken chain, or a planned log backup the log store cannot give back intact, is
+ * refused before anything is applied, with the reason; a point that is
  * not application-consistent is refused by the guest (there is no roll-forward from a
  * crash-consistent image). Targets: a time (every transaction committed at or before it)
  * or an LSN (every record before it), or the latest point the chain reaches.
@@ -15,13 +16,15 @@ import type { HypervisorPort } from '../../core/hypervisor-port.js';
 import type { VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import { planRollForward, type ChainRefusal, type RollForwardTarget } from '../logbackup/chain.js';
+import type { LogStoreError } from '../logbackup/log-store.js';
 import type { LogStore } from '../logbackup/sql-job.js';
 
 export type RollForwardError =
   | { readonly kind: 'refused'; readonly refusal: ChainRefusal }
   | { readonly kind: 'guest'; readonly step: string; readonly exitCode: number; readonly stderr: string }
   | { readonly kind: 'port'; readonly step: string; readonly reason: string }
-  | { readonly kind: 'missing-blob'; readonly logBackupId: string };
+  | { readonly kind: 'missing-blob'; readonly logBackupId: string }
+  | { readonly kind: 'log-store'; readonly error: LogStoreError };
 
 export interface RollForwardReport {
   readonly applied: readonly string[];
@@ -51,14 +54,21 @@ export async function rollForwardSql(
   if (typeof parsed.restoreNextLsn !== 'number') return err({ kind: 'guest', step: 'status', exitCode: 0, stderr: 'no restoreNextLsn in the database status' });
   const startLsn = parsed.restoreNextLsn;
   const logs = await env.logs.list(restored.sourceVmId);
-  const plan = planRollForward(logs, startLsn, target);
+  if (!logs.ok) return err({ kind: 'log-store', error: logs.error });
+  const plan = planRollForward(logs.value, startLsn, target);
   if (!plan.ok) return err({ kind: 'refused', refusal: plan.error });
+  // Every planned blob is read (and checked by the store) before the first is applied.
+  const blobs: Uint8Array[] = [];
   let bytes = 0;
+  for (const ref of plan.value) {
+    const blob = await env.logs.get(ref.id);
+    if (!blob.ok) return err(blob.error.kind === 'not-found' ? { kind: 'missing-blob', logBackupId: ref.id } : { kind: 'log-store', error: blob.error });
+    blobs.push(blob.value);
+    bytes += blob.value.length;
+  }
   const applied: string[] = [];
   for (const [i, ref] of plan.value.entries()) {
-    const blob = await env.logs.get(ref.id);
-    if (blob === undefined) return err({ kind: 'missing-blob', logBackupId: ref.id });
-    bytes += blob.length;
+    const blob = blobs[i] as Uint8Array;
     const last = i === plan.value.length - 1;
     const stop = !last ? [] : target.kind === 'time' ? ['--stopat', String(target.timeUs)] : target.kind === 'lsn' ? ['--stopatlsn', String(target.lsn)] : [];
     const done = await sqlcmd(env.port, restored.vmId, `restore-log ${ref.id}`, ['restore-log', ...stop, '--norecovery'], blob);

@@ -24,6 +24,7 @@ import { assert } from '../../core/assert.js';
 import type { TimeUs } from '../../core/clock.js';
 import { err, ok, type Result } from '../../core/result.js';
 import { planSqliteRollForward, type BaseWal, type PlannedSegment, type SqliteChainRefusal, type SqliteTarget } from '../logbackup/sqlite-chain.js';
+import type { LogStoreError } from '../logbackup/log-store.js';
 import type { SqliteWalStore } from '../logbackup/sqlite-shipper.js';
 import { WAL_FRAME_HEADER_BYTES, WAL_HEADER_BYTES, frameBytesOf, parseWalHeader, scanWal, type WalHeader } from '../logbackup/sqlite-wal.js';
 import { DEFAULT_COST_MODEL, type RestoreCostModel } from './file-restore.js';
@@ -32,7 +33,8 @@ import type { PointSource } from './source.js';
 
 export type SqliteRollForwardError =
   | { readonly kind: 'refused'; readonly refusal: SqliteChainRefusal }
-  | { readonly kind: 'base'; readonly reason: string; readonly error?: GuestFsError };
+  | { readonly kind: 'base'; readonly reason: string; readonly error?: GuestFsError }
+  | { readonly kind: 'log-store'; readonly error: LogStoreError };
 
 export interface SqliteRollForwardRequest {
   readonly vmId: string;
@@ -174,7 +176,8 @@ export async function rollForwardSqlite(
   if (db.value.length > 0 && dbPage === null) return err({ kind: 'base', reason: `${request.dbPath} is not a SQLite database` });
 
   const records = await env.logs.list(request.vmId);
-  const plan = await planSqliteRollForward(records, { basePointId: source.pointId, dbPath: request.dbPath, wal: baseWal }, request.target, (id) => env.logs.get(id));
+  if (!records.ok) return err({ kind: 'log-store', error: records.error });
+  const plan = await planSqliteRollForward(records.value, { basePointId: source.pointId, dbPath: request.dbPath, wal: baseWal }, request.target, (id) => env.logs.get(id));
   if (!plan.ok) return err({ kind: 'refused', refusal: plan.error });
 
   const pageBytes = dbPage ?? baseWal?.header.pageBytes ?? plan.value.segments[0]?.header.pageBytes;

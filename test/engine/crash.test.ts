@@ -7,18 +7,16 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPrng } from '../../core/prng.js';
 import { ok, unwrap, type Result } from '../../core/result.js';
 import type { RecoveryPointId } from '../../engine/repository/hash.js';
 import { prune } from '../../engine/repository/prune.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { verifyRepository } from '../../engine/repository/verify.js';
 import type { ByteStore, StoreError } from '../../engine/store/byte-store.js';
-import { CrashError, CrashingStore } from '../../engine/store/crash-store.js';
 import { DEFAULT_STALE_AFTER_US } from '../../engine/store/lock.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import {
-  backupChain, backupPoint, chainArb, equalBytes, ManualClock, newRepo, nextImage, pointSpecArb, restoreBoth, type PointSpec,
+  asWriter, backupChain, backupPoint, crashAtRandomCall, chainArb, equalBytes, ManualClock, newRepo, nextImage, pointSpecArb, restoreBoth, type PointSpec,
   type ArbValue,
 } from './support.js';
 
@@ -78,11 +76,8 @@ const crashCase = fc.record({
 });
 
 /** One backup as a fresh writer would run it: open (lock, clean temps), back up, close. */
-async function backupRun(store: ByteStore, clock: ManualClock, image: Uint8Array, spec: PointSpec, parent: RecoveryPointId | undefined): Promise<RecoveryPointId> {
-  const repo = unwrap(await Repository.open(store, { clock, writer: { owner: 'crashing-writer' } }));
-  const id = await backupPoint(repo, image, spec, parent);
-  unwrap(await repo.close());
-  return id;
+function backupRun(store: ByteStore, clock: ManualClock, image: Uint8Array, spec: PointSpec, parent: RecoveryPointId | undefined): Promise<RecoveryPointId> {
+  return asWriter(store, clock, 'crashing-writer', (repo) => backupPoint(repo, image, spec, parent));
 }
 
 async function crashNeverLosesOrExposes(input: ArbValue<typeof crashCase>, wrap: Wrap): Promise<void> {
@@ -95,25 +90,20 @@ async function crashNeverLosesOrExposes(input: ArbValue<typeof crashCase>, wrap:
   const image = nextImage(lastImage, input.next);
   const parent = ids[ids.length - 1];
 
-  // Rehearse on a copy to count the backup's mutating calls, then crash at one of them.
-  const rehearsal = new CrashingStore(memory.clone(), { crashAtCall: 0, prng: createPrng(0) });
-  await backupRun(wrap(rehearsal), clock, image, input.next, parent);
-  const calls = rehearsal.mutatingCalls;
-  const crashing = new CrashingStore(memory, { crashAtCall: 1 + (input.callPick % calls), prng: createPrng(input.seed) });
-  await expect(backupRun(wrap(crashing), clock, image, input.next, parent)).rejects.toThrow(CrashError);
+  const crashed = await crashAtRandomCall(memory, (store) => backupRun(wrap(store), clock, image, input.next, parent), input);
 
   // What survived, seen by a reader.
   const reader = unwrap(await Repository.open(memory, { clock }));
   const listed = unwrap(await reader.listPoints()).map((p) => p.id);
-  expect(listed.slice(0, ids.length), `crash ${JSON.stringify(crashing.crashed)}`).toEqual(ids);
+  expect(listed.slice(0, ids.length), crashed).toEqual(ids);
   expect(listed.length).toBeLessThanOrEqual(ids.length + 1);
   for (const [k, id] of listed.entries()) {
     const restored = await restoreBoth(reader, id);
-    if (!restored.ok) throw new Error(`point ${k} after ${JSON.stringify(crashing.crashed)}: ${restored.error}`);
+    if (!restored.ok) throw new Error(`point ${k} ${crashed}: ${restored.error}`);
     expect(equalBytes(restored.value, k < ids.length ? images[k] as Uint8Array : image), `point ${k}`).toBe(true);
   }
   const report = unwrap(await verifyRepository(memory));
-  expect(report.damages, `after ${JSON.stringify(crashing.crashed)}`).toEqual([]);
+  expect(report.damages, crashed).toEqual([]);
 
   // The crashed writer's lock is refused until it is stale; then a writer backs up again and prunes the garbage.
   const early = await Repository.open(memory, { clock, writer: { owner: 'next-writer' } });
@@ -149,22 +139,14 @@ describe('a crash in a backup never loses an earlier point and never exposes a p
       const setup = await newRepo(memory, clock, 'setup');
       const { ids, images } = await backupChain(setup, input.chain.specs, input.chain.firstSizeBytes);
       unwrap(await setup.close());
-      const pruneRun = async (store: ByteStore): Promise<void> => {
-        const repo = unwrap(await Repository.open(store, { clock, writer: { owner: 'pruner' } }));
-        unwrap(await prune(repo, { keepLast: input.keepLast }));
-        unwrap(await repo.close());
-      };
-      const rehearsal = new CrashingStore(memory.clone(), { crashAtCall: 0, prng: createPrng(0) });
-      await pruneRun(rehearsal);
-      const crashing = new CrashingStore(memory, { crashAtCall: 1 + (input.callPick % rehearsal.mutatingCalls), prng: createPrng(input.seed) });
-      await expect(pruneRun(crashing)).rejects.toThrow(CrashError);
+      const crashed = await crashAtRandomCall(memory, (store) => asWriter(store, clock, 'pruner', async (repo) => unwrap(await prune(repo, { keepLast: input.keepLast }))), input);
       const reader = unwrap(await Repository.open(memory, { clock }));
       const listed = unwrap(await reader.listPoints()).map((p) => p.id);
       // The kept points are all there; dropped ones may or may not be gone yet.
       for (const kept of ids.slice(-input.keepLast)) expect(listed).toContain(kept);
       for (const id of listed) {
         const restored = await restoreBoth(reader, id);
-        if (!restored.ok) throw new Error(`${id} after ${JSON.stringify(crashing.crashed)}: ${restored.error}`);
+        if (!restored.ok) throw new Error(`${id} ${crashed}: ${restored.error}`);
         expect(equalBytes(restored.value, images[ids.indexOf(id)] as Uint8Array)).toBe(true);
       }
       expect(unwrap(await verifyRepository(memory)).damages).toEqual([]);

@@ -2,12 +2,12 @@
  * The log-backup schedule of seed 003: the worked example, and a property over random
  * durations — every start is a tick or the end of an overrunning predecessor, starts never
  * overlap a running backup, no tick with no backup running is skipped, and nothing starts
- * at or after the next full backup.
+ * at or after the next full backup; and none without a successful application-aware full.
  */
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { logBackupStarts, nextLogBackupStart, type LogSchedule } from '../../engine/logbackup/schedule.js';
+import { logBackupStarts, logScheduleAfter, nextLogBackupStart, type LogSchedule } from '../../engine/logbackup/schedule.js';
 
 const MIN = 60_000_000;
 
@@ -20,6 +20,13 @@ describe('seed 003 log-backup schedule', () => {
     expect(nextLogBackupStart(s, noon, noon + 45 * MIN)).toBe(noon + 45 * MIN); // ends 12:45 -> at once
     expect(nextLogBackupStart(s, noon + 45 * MIN, noon + 50 * MIN)).toBe(noon + 60 * MIN); // back on the grid
     expect(nextLogBackupStart({ ...s, nextFullUs: noon + 60 * MIN }, noon + 45 * MIN, noon + 50 * MIN)).toBeNull();
+  });
+
+  it('needs a successful application-aware full backup', () => {
+    const full = { pointId: 'rp-1', doneUs: noon, appAware: true, reason: 'writer ok' };
+    expect(logScheduleAfter(full, { intervalUs: 30 * MIN, nextFullUs: noon + 60 * MIN })).toEqual({ ok: true, value: { ...s, nextFullUs: noon + 60 * MIN } });
+    const refused = logScheduleAfter({ ...full, appAware: false, reason: 'the writer failed' }, { intervalUs: 30 * MIN });
+    expect(refused.ok ? null : refused.error).toEqual({ kind: 'not-app-aware', pointId: 'rp-1', reason: 'no log backups after rp-1: the writer failed' });
   });
 
   it('the first log backup starts when the full backup completes', () => {

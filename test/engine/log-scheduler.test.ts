@@ -8,17 +8,17 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { msToUs, sToUs } from '../../core/clock.js';
-import type { HypervisorPort } from '../../core/hypervisor-port.js';
 import { unwrap } from '../../core/result.js';
 import { runBackup } from '../../engine/backup/job.js';
 import { planRollForward } from '../../engine/logbackup/chain.js';
-import { nextLogBackupStart, worstRpoUs } from '../../engine/logbackup/schedule.js';
+import { logScheduleAfter, nextLogBackupStart, worstRpoUs } from '../../engine/logbackup/schedule.js';
 import { runLogSchedule } from '../../engine/logbackup/scheduler.js';
-import { MemoryLogStore } from '../../engine/logbackup/sql-job.js';
+import { MemoryLogStore, runSqlLogBackup, sqlFullBackupDone } from '../../engine/logbackup/sql-job.js';
 import { defaultApps, prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import { Simulation } from '../../sim/kernel/simulation.js';
 import { MemoryTarget } from '../support/memory-target.js';
+import { simWait, slowGuest } from '../support/slow-guest.js';
 
 describe('log backup scheduler', () => {
   beforeAll(async () => { await prepareDefaultApps(); });
@@ -30,19 +30,11 @@ describe('log backup scheduler', () => {
     hv.runFor(sToUs(1));
     const full = unwrap(await runBackup({ port: hv, target: new MemoryTarget(), clock: hv.sim.clock }, { vmId: vm.vmId, policy: 'require' }));
     // A slow guest: every log backup takes `extraUs` longer (the guest program is wrapped).
-    const slow: HypervisorPort = new Proxy(hv, {
-      get(target, prop, receiver) {
-        if (prop !== 'runInGuest') return Reflect.get(target, prop, receiver) as unknown;
-        return async (...args: Parameters<HypervisorPort['runInGuest']>) => {
-          const r = await hv.runInGuest(...args);
-          hv.runFor(extraUs);
-          return r;
-        };
-      },
-    });
+    const slow = slowGuest(hv, extraUs);
     const store = new MemoryLogStore();
-    const schedule = { fullDoneUs: full.endUs, intervalUs: msToUs(500) };
-    const runs = await runLogSchedule({ port: slow, clock: hv.sim.clock, store, waitUntil: (t) => { hv.runFor(t - hv.sim.clock.nowUs()); return Promise.resolve(); } }, { vmId: vm.vmId, basePointId: full.pointId, schedule, untilUs: full.endUs + sToUs(5) });
+    const schedule = unwrap(logScheduleAfter(sqlFullBackupDone({ pointId: full.pointId, doneUs: full.endUs, sqlClaim: full.meta.claimed.apps.sqlserver }), { intervalUs: msToUs(500) }));
+    const run = () => runSqlLogBackup({ port: slow, clock: hv.sim.clock, store }, { vmId: vm.vmId, basePointId: full.pointId });
+    const runs = await runLogSchedule({ clock: hv.sim.clock, waitUntil: simWait(hv) }, { run, schedule, untilUs: full.endUs + sToUs(5) });
     expect(runs.length).toBeGreaterThan(3);
     expect(runs[0]?.startUs).toBe(full.endUs);
     for (let i = 1; i < runs.length; i++) {
@@ -51,7 +43,7 @@ describe('log backup scheduler', () => {
       expect(runs[i]?.startUs).toBe(nextLogBackupStart(schedule, prev.startUs, prev.endUs));
     }
     if (extraUs > 0) expect(runs.some((r, i) => i > 0 && (r.startUs - full.endUs) % schedule.intervalUs !== 0)).toBe(true); // overruns start at once
-    const backups = runs.map((r) => (r.result.ok ? r.result.backup : undefined)).filter((b) => b !== undefined);
+    const backups = runs.map((r) => (r.result.ok ? r.result.value : undefined)).filter((b) => b !== undefined);
     expect(backups).toHaveLength(runs.length);
     // Unbroken chain over the whole window.
     const first = backups[0];

@@ -19,9 +19,6 @@
  * input: one commit too many or too few, a damaged page, the chain intact vs broken.
  */
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sToUs, type TimeUs } from '../../core/clock.js';
@@ -34,33 +31,21 @@ import {
   MemorySqliteWalStore, checkpointSqliteWal, freezeScriptSucceeded, observeSqliteWal, shipSqliteWal, startSqliteChain,
   type CheckpointReport, type ShipEnv, type ShipReport, type SqliteSegmentRecord,
 } from '../../engine/logbackup/sqlite-shipper.js';
-import { restoreFiles } from '../../engine/restore/file-restore.js';
-import { LocalDirFileWriter } from '../../engine/restore/file-writer-local.js';
 import { rollForwardSqlite, type SqliteRollForwardReport } from '../../engine/restore/sqlite-rollforward.js';
 import type { PointSource } from '../../engine/restore/source.js';
-import { defaultApps, prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
-import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
-import { Simulation } from '../../sim/kernel/simulation.js';
+import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
+import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import { MemoryTarget, sourceOf } from '../support/memory-target.js';
-import { HAVE_SQLITE3, sqlite3 } from '../support/sqlite3.js';
+import { baseIds, exactness, EXACT, openReal, removeTempDirs, SQLITE_DB, SQLITE_SCRIPT, sqliteVm } from '../support/sqlite-oracle.js';
+import { HAVE_SQLITE3 } from '../support/sqlite3.js';
 
-const MiB = 1024 * 1024;
-const SCRIPT = '/etc/vmware-tools/backupScripts.d/50-sqlite';
-const DB = '/sqlite/app.db';
+const SCRIPT = SQLITE_SCRIPT;
+const DB = SQLITE_DB;
 const ROUND_US = 120_000;
 
 
-const temps: string[] = [];
-afterAll(async () => {
-  for (const dir of temps) await rm(dir, { recursive: true, force: true });
-});
+afterAll(removeTempDirs);
 beforeAll(async () => { await prepareDefaultApps(); });
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ql-sqlite-rf-'));
-  temps.push(dir);
-  return dir;
-}
 
 /** A port that cuts the next `wal-frames` answer short by `tearBytes` (a read racing a writer). */
 function tearingPort(hv: SimHypervisor): { port: HypervisorPort; tear: (bytes: number) => void } {
@@ -114,10 +99,8 @@ interface Scenario extends World {
 
 async function scenario(seed: number, options: ScenarioOptions = {}): Promise<Scenario> {
   const quiesce = options.quiesce ?? true;
-  const hv = new SimHypervisor({ sim: new Simulation({ seed }), apps: defaultApps().factories });
-  const vm = unwrap(hv.addVm({ name: 'lin', guestOs: 'linux', tools: 'esx41', apps: ['files', 'sqlite'], disks: [{ capacityBytes: 16 * MiB }, { capacityBytes: 32 * MiB }] }));
-  if (quiesce) hv.installScripts(vm.vmId, [{ path: SCRIPT, on: { freeze: { action: 'sqlite:checkpoint-and-lock' }, thaw: { action: 'sqlite:checkpoint-and-lock' } } }]);
-  hv.startWorkload(vm.vmId, 'sqlite', { meanIntervalUs: options.meanIntervalUs ?? 4_000, opsPerTxn: 3, valueBytes: 200 });
+  const { hv, vmId } = sqliteVm(seed, { quiesce, ...options.meanIntervalUs === undefined ? {} : { meanIntervalUs: options.meanIntervalUs } });
+  const vm = hv.vm(vmId);
   hv.runFor(sToUs(0.5));
   const store = new MemorySqliteWalStore();
   const { port, tear } = tearingPort(hv);
@@ -154,49 +137,6 @@ async function scenario(seed: number, options: ScenarioOptions = {}): Promise<Sc
   return { ...world, base, source: sourceOf(point), ships, checkpoints, acks: acked.map((a) => a.id), ackTimes: acked.map((a) => a.timeUs) };
 }
 
-
-/** Opens database bytes with the real sqlite3: its integrity_check verdict and its transaction ids. */
-async function openReal(database: Uint8Array): Promise<{ integrity: string; ids: string[] }> {
-  const dir = await tempDir();
-  const file = join(dir, 'restored.db');
-  await writeFile(file, database);
-  let integrity: string;
-  try {
-    integrity = sqlite3(file, 'PRAGMA integrity_check;');
-  } catch (e) {
-    integrity = `error: ${e instanceof Error ? e.message : String(e)}`;
-  }
-  let ids: string[];
-  try {
-    ids = sqlite3(file, 'SELECT id FROM txns ORDER BY id;').split('\n').filter((l) => l !== '');
-  } catch {
-    ids = [];
-  }
-  return { integrity, ids };
-}
-
-/** The base's transactions, read independently: file-level export of /sqlite, opened by the real sqlite3 (it recovers a WAL). */
-async function baseIds(source: PointSource): Promise<string[]> {
-  const dir = await tempDir();
-  const writer = unwrap(await LocalDirFileWriter.create(dir));
-  const disk = source.disks().at(-1)?.diskId ?? '';
-  const report = unwrap(await restoreFiles(source, disk, { paths: ['/sqlite'] }, writer));
-  expect(report.failed).toEqual([]);
-  return sqlite3(join(writer.root, 'sqlite', 'app.db'), 'SELECT id FROM txns ORDER BY id;').split('\n').filter((l) => l !== '');
-}
-
-/** Exactness: what the database holds against the expected ids. */
-function exactness(actual: readonly string[], expected: readonly string[]): { missing: string[]; extra: string[]; order: boolean } {
-  const have = new Set(actual);
-  const want = new Set(expected);
-  return {
-    missing: expected.filter((id) => !have.has(id)),
-    extra: actual.filter((id) => !want.has(id)),
-    order: actual.length === expected.length && actual.every((id, i) => id === expected[i]),
-  };
-}
-
-const EXACT = { missing: [], extra: [], order: true };
 
 async function restore(s: Scenario, target: SqliteTarget) {
   return rollForwardSqlite({ logs: s.store }, s.source, { vmId: s.vmId, dbPath: DB, target });
@@ -253,7 +193,7 @@ describe.skipIf(!HAVE_SQLITE3)('SQLite WAL shipping and roll-forward', () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 100_000 }), fc.double({ min: 0, max: 1, noNaN: true }), async (seed, where) => {
       const s = await scenario(seed, { rounds: 5 });
       const inBase = await baseIds(s.source);
-      const records = await s.store.list(s.vmId);
+      const records = unwrap(await s.store.list(s.vmId));
       const lo = s.base.meta.snapshotAtUs;
       const hi = Math.max(...records.map((r) => r.atUs));
       const targetUs = Math.floor(lo + where * (hi - lo));
@@ -384,7 +324,7 @@ describe.skipIf(!HAVE_SQLITE3)('SQLite WAL shipping and roll-forward', () => {
     const total = shippedCommits(s);
     const past = await restore(s, { kind: 'transaction', index: total + 1 });
     expect(past.ok ? null : past.error).toMatchObject({ kind: 'refused', refusal: { kind: 'target-beyond-chain', commitsAvailable: total } });
-    const records = await s.store.list(s.vmId);
+    const records = unwrap(await s.store.list(s.vmId));
     const late = await restore(s, { kind: 'time', timeUs: Math.max(...records.map((r) => r.atUs)) + 1 });
     expect(late.ok ? null : late.error).toMatchObject({ kind: 'refused', refusal: { kind: 'target-beyond-chain' } });
     const early = await restore(s, { kind: 'time', timeUs: s.base.meta.snapshotAtUs - 1 });
@@ -393,9 +333,7 @@ describe.skipIf(!HAVE_SQLITE3)('SQLite WAL shipping and roll-forward', () => {
     expect(none.ok ? null : none.error).toMatchObject({ kind: 'refused', refusal: { kind: 'no-chain' } });
     const victim = segments(s).find((r) => r.commits > 2);
     if (victim === undefined) throw new Error('segments');
-    const blob = await s.store.get(victim.id);
-    if (blob === undefined) throw new Error('blob');
-    const damaged = blob.slice();
+    const damaged = unwrap(await s.store.get(victim.id));
     damaged[damaged.length - 2000] = (damaged[damaged.length - 2000] ?? 0) ^ 0x10;
     s.store.replaceBlob(victim.id, damaged);
     const corrupt = await restore(s, { kind: 'latest' });

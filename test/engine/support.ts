@@ -14,6 +14,9 @@ import { backupImage, type ImageSource } from '../../engine/repository/image-bac
 import type { RecoveryPointMeta } from '../../engine/repository/manifest.js';
 import { Repository, type InitOptions } from '../../engine/repository/repository.js';
 import type { ByteStore } from '../../engine/store/byte-store.js';
+import { CrashError, CrashingStore } from '../../engine/store/crash-store.js';
+import type { MemoryStore } from '../../engine/store/memory-store.js';
+import { createPrng } from '../../core/prng.js';
 
 export class ManualClock implements Clock {
   constructor(private timeUs = 1_000_000) {}
@@ -44,6 +47,32 @@ export function meta(vmId = 'vm1', attributes: RecoveryPointMeta['attributes'] =
 export async function newRepo(store: ByteStore, clock: ManualClock, owner = 'writer-1'): Promise<Repository> {
   unwrap(await Repository.init(store, smallInit(clock)));
   return unwrap(await Repository.open(store, { clock, writer: { owner } }));
+}
+
+/** One writer's run as a fresh process would do it: open (lock, clean temps), `body`, close. */
+export async function asWriter<T>(store: ByteStore, clock: Clock, owner: string, body: (repo: Repository) => Promise<T>): Promise<T> {
+  const repo = unwrap(await Repository.open(store, { clock, writer: { owner } }));
+  const value = await body(repo);
+  unwrap(await repo.close());
+  return value;
+}
+
+/**
+ * Runs `run` on a copy of `memory` to count its mutating store calls, then on `memory`
+ * itself with a crash at one of them (`callPick`, modulo the count; `seed` picks how the
+ * call is left); returns what crashed, for messages. Throws when the run does not crash.
+ */
+export async function crashAtRandomCall(memory: MemoryStore, run: (store: ByteStore) => Promise<unknown>, pick: { readonly callPick: number; readonly seed: number }): Promise<string> {
+  const rehearsal = new CrashingStore(memory.clone(), { crashAtCall: 0, prng: createPrng(0) });
+  await run(rehearsal);
+  const crashing = new CrashingStore(memory, { crashAtCall: 1 + (pick.callPick % rehearsal.mutatingCalls), prng: createPrng(pick.seed) });
+  try {
+    await run(crashing);
+  } catch (error) {
+    if (error instanceof CrashError) return `after ${JSON.stringify(crashing.crashed)}`;
+    throw error;
+  }
+  throw new Error(`the run did not crash at mutating call ${1 + (pick.callPick % rehearsal.mutatingCalls)}`);
 }
 
 /** A write to an image model: bytes at an offset (`fill` repeats one byte, else pseudo-random from `seed`). */
