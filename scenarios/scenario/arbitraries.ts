@@ -31,8 +31,17 @@ export function faultArb(options: { readonly quiesceFaults: boolean }): fc.Arbit
   );
 }
 
-export function scenarioArb(cellId: string, options: { readonly quiesceFaults?: boolean } = {}): fc.Arbitrary<ScenarioSpec> {
-  return fc.record({
+/** An arbitrary per field of a ScenarioSpec (what another suite may draw its own way). */
+export type ScenarioArbs = { readonly [K in keyof ScenarioSpec]: fc.Arbitrary<ScenarioSpec[K]> };
+
+export interface ScenarioArbOptions {
+  readonly quiesceFaults?: boolean;
+  /** Fields drawn otherwise (another suite's workload, schedule or faults). */
+  readonly override?: Partial<ScenarioArbs>;
+}
+
+export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): fc.Arbitrary<ScenarioSpec> {
+  const arbs: ScenarioArbs = {
     cellId: fc.constant(cellId),
     seed: fc.integer({ min: 1, max: 0x7fffffff }),
     workload: fc.record({
@@ -43,5 +52,7 @@ export function scenarioArb(cellId: string, options: { readonly quiesceFaults?: 
     warmupMs: fc.integer({ min: 200, max: 1500 }),
     backupGapsMs: fc.array(fc.integer({ min: 10, max: 800 }), { minLength: 1, maxLength: 3 }),
     fault: faultArb({ quiesceFaults: options.quiesceFaults ?? true }),
-  });
+    ...options.override,
+  };
+  return fc.record(arbs);
 }

@@ -9,23 +9,26 @@
  * The outcome is plain data: properties (scenarios/properties/) are pure functions of
  * (spec, outcome). Leaves out: log backups and roll-forward, repository faults and engine
  * crashes (their own scenario kinds), more than one VM per world.
+ *
+ * The world and its steps (`Scenario`: boot, warm-up, one backup, read a point back,
+ * restore a VM) are shared with the other suites' scenarios (scenarios/suites/).
  */
 
 import { assert } from '../../core/assert.js';
 import type { TimeUs } from '../../core/clock.js';
-import type { AppId, QuiesceOutcome } from '../../core/hypervisor-port.js';
+import type { AppId, HypervisorPort, QuiesceOutcome } from '../../core/hypervisor-port.js';
 import type { VmId } from '../../core/ids.js';
 import type { ConsistencyLevel } from '../../core/levels.js';
-import { unwrap } from '../../core/result.js';
-import { parentOf, type BackupReport } from '../../engine/backup/job.js';
+import { err, ok, unwrap, type Result } from '../../core/result.js';
+import { parentOf, type BackupReport, type EngineEnv } from '../../engine/backup/job.js';
 import type { ParentPoint } from '../../engine/backup/sink.js';
-import { Repository } from '../../engine/repository/repository.js';
+import { Repository, type InitOptions } from '../../engine/repository/repository.js';
 import { RecoveryPointId } from '../../engine/repository/hash.js';
+import type { ByteStore } from '../../engine/store/byte-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
-import type { AppFactory } from '../../sim/apps/types.js';
 import { GUEST_OS } from '../../sim/guest/catalog.js';
 import { SCRIPTS_DIR, type GuestScript } from '../../sim/guest/quiesce/scripts.js';
-import { defaultApps } from '../../sim/hypervisor/default-apps.js';
+import { defaultApps, type AppSet } from '../../sim/hypervisor/default-apps.js';
 import { inspectImage } from '../../sim/hypervisor/inspect.js';
 import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
@@ -70,6 +73,8 @@ export interface RestoredPoint {
 }
 
 export interface VmRestoreRun {
+  /** The restored VM (null: the restore failed before creating one). */
+  readonly vmId: string | null;
   readonly ok: boolean;
   readonly detail: string;
   readonly rtoUs: TimeUs;
@@ -158,7 +163,13 @@ function claimOf(attributes: Readonly<Record<string, unknown>>, vmLevel: Consist
   return { vm: vmLevel, apps, reasons };
 }
 
-class Scenario {
+/** A point read back through the engine: each disk's image and the bytes the reads moved. */
+export interface ReadBack {
+  readonly images: readonly SparseImage[];
+  readonly bytesRead: number;
+}
+
+export class Scenario {
   readonly timeline: TimelineEvent[] = [];
   readonly ledger = new AckLedger();
   readonly hv: SimHypervisor;
@@ -166,14 +177,17 @@ class Scenario {
   readonly vmId: VmId;
   readonly tap: SnapshotTap;
   readonly scripts: GuestScript[];
-  readonly factories: Readonly<Partial<Record<AppId, AppFactory>>>;
+  /** The world's application models (and the AdDomain its domain controllers share). */
+  readonly apps: AppSet;
   /** Why the guest did not come back after the fault's power loss, or null. */
   guestLost: string | null = null;
+  /** The engine's side of the backups (one per scenario: a mutant's port may keep state across them). */
+  private backupEnv: { readonly repo: Repository; readonly env: EngineEnv } | null = null;
 
   constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
     const sim = new Simulation({ seed: spec.seed });
-    this.factories = defaultApps().factories;
-    this.hv = new SimHypervisor({ sim, apps: this.factories });
+    this.apps = defaultApps();
+    this.hv = new SimHypervisor({ sim, apps: this.apps.factories });
     const setup = cellVm(cell, diskBytes);
     const lying = spec.fault.kind === 'power-loss' && spec.fault.lyingCache;
     this.vm = unwrap(this.hv.addVm({
@@ -185,6 +199,10 @@ class Scenario {
     if (this.scripts.length > 0) this.hv.installScripts(this.vmId, this.scripts);
     this.tap = new SnapshotTap(this.hv, this.vmId, true);
     this.note('boot', `${cell.os} with Tools ${cell.tools}, apps ${setup.apps.join(', ')}${lying ? ', disk cache lies about flush' : ''}`);
+  }
+
+  get factories(): AppSet['factories'] {
+    return this.apps.factories;
   }
 
   get nowUs(): TimeUs {
@@ -238,55 +256,67 @@ class Scenario {
     }
   }
 
-  async backups(repo: Repository): Promise<{ reports: (BackupReport | null)[]; runs: PointRun[] }> {
-    const port = this.engine.port(this.tap.port);
-    const env = { port, target: this.engine.target(repo), clock: this.hv.sim.clock };
+  /** Initialises a repository on `store` and opens it through the engine under test, as the backups' writer. */
+  async openRepository(store: ByteStore, init: Omit<InitOptions, 'clock'> = {}): Promise<Repository> {
+    unwrap(await Repository.init(store, { brotliQuality: SCENARIO_BROTLI_QUALITY, ...init, clock: this.hv.sim.clock }));
+    return unwrap(await this.engine.openRepository(store, { clock: this.hv.sim.clock, writer: { owner: 'scenario' } }));
+  }
+
+  /** The scenario's `index`-th backup by the engine under test, recorded with the truth the tap saw. */
+  async backup(repo: Repository, index: number, parent: ParentPoint | null): Promise<{ report: BackupReport | null; run: PointRun }> {
+    if (this.backupEnv?.repo !== repo) {
+      const port: HypervisorPort = this.backupEnv?.env.port ?? this.engine.port(this.tap.port);
+      this.backupEnv = { repo, env: { port, target: this.engine.target(repo), clock: this.hv.sim.clock } };
+    }
+    const env = this.backupEnv.env;
     const appScripts = cellVm(this.cell).appScripts;
+    this.tap.backupIndex = index;
+    const kind = parent === null ? 'full' : 'incremental';
+    const r = await this.engine.backup(env, { vmId: this.vmId, policy: 'try', parent, appScripts });
+    const tapped = this.tap.snapshotOf(index);
+    const failed = this.tap.failedQuiesces.find((f) => f.backupIndex === index);
+    const quiesceFailed = failed === undefined ? null : failed.error.kind === 'quiesce' ? `${failed.error.fault.kind}: ${failed.error.fault.reason}` : failed.error.kind;
+    const truth: PointTruth | null = tapped === undefined ? null : {
+      quiesce: tapped.info.quiesce, snapshotAtUs: tapped.info.createdAtUs, cutUs: tapped.info.quiesce.freezeStartUs ?? tapped.info.createdAtUs, quiesceFailed,
+    };
+    if (truth !== null) {
+      const q = truth.quiesce;
+      if (q.freezeStartUs !== null) this.note('freeze', `${q.quiescer} freezes the guest (${q.mode})`, q.freezeStartUs);
+      this.note('snapshot', `VmSnapshot ${tapped?.info.snapshotId ?? ''}: quiesce ${q.mode}${quiesceFailed === null ? '' : ` after a failed attempt (${quiesceFailed})`}`, truth.snapshotAtUs);
+      if (q.thawUs !== null) this.note('thaw', 'the guest is thawed', q.thawUs);
+    }
+    if (!r.ok) {
+      const error = r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason;
+      this.note('backup', `${kind} backup failed: ${error}`);
+      return { report: null, run: { index, kind, ok: false, error, pointId: null, truth, claimed: null, restored: null, restoreError: null } };
+    }
+    const manifest = unwrap(await repo.readManifest(RecoveryPointId(r.value.pointId)));
+    const claimed = claimOf(manifest.meta.attributes, manifest.meta.claimedLevel, manifest.meta.reasons);
+    this.note('backup', `${kind} RecoveryPoint ${r.value.pointId.slice(0, 12)} claims ${claimed.apps[this.cell.app] ?? claimed.vm} for ${this.cell.app}`);
+    return { report: r.value, run: { index, kind, ok: true, error: null, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null } };
+  }
+
+  /** The spec's backups: a full, then CBT incrementals from the last point stored, each followed by its gap of workload. */
+  async backups(repo: Repository): Promise<{ reports: (BackupReport | null)[]; runs: PointRun[] }> {
     const reports: (BackupReport | null)[] = [];
     const runs: PointRun[] = [];
     let parent: ParentPoint | null = null;
     assert(this.spec.backupGapsMs.length >= 1 && this.spec.backupGapsMs.length <= MAX_BACKUPS, 'backups per scenario');
     for (const [index, gapMs] of this.spec.backupGapsMs.entries()) {
-      this.tap.backupIndex = index;
-      const kind = parent === null ? 'full' : 'incremental';
-      const r = await this.engine.backup(env, { vmId: this.vmId, policy: 'try', parent, appScripts });
-      const tapped = this.tap.snapshotOf(index);
-      const failed = this.tap.failedQuiesces.find((f) => f.backupIndex === index);
-      const quiesceFailed = failed === undefined ? null : failed.error.kind === 'quiesce' ? `${failed.error.fault.kind}: ${failed.error.fault.reason}` : failed.error.kind;
-      const truth: PointTruth | null = tapped === undefined ? null : {
-        quiesce: tapped.info.quiesce, snapshotAtUs: tapped.info.createdAtUs, cutUs: tapped.info.quiesce.freezeStartUs ?? tapped.info.createdAtUs, quiesceFailed,
-      };
-      if (truth !== null) {
-        const q = truth.quiesce;
-        if (q.freezeStartUs !== null) this.note('freeze', `${q.quiescer} freezes the guest (${q.mode})`, q.freezeStartUs);
-        this.note('snapshot', `VmSnapshot ${tapped?.info.snapshotId ?? ''}: quiesce ${q.mode}${quiesceFailed === null ? '' : ` after a failed attempt (${quiesceFailed})`}`, truth.snapshotAtUs);
-        if (q.thawUs !== null) this.note('thaw', 'the guest is thawed', q.thawUs);
-      }
-      if (r.ok) {
-        reports.push(r.value);
-        const manifest = unwrap(await repo.readManifest(RecoveryPointId(r.value.pointId)));
-        const claimed = claimOf(manifest.meta.attributes, manifest.meta.claimedLevel, manifest.meta.reasons);
-        runs.push({ index, kind, ok: true, error: null, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null });
-        this.note('backup', `${kind} RecoveryPoint ${r.value.pointId.slice(0, 12)} claims ${claimed.apps[this.cell.app] ?? claimed.vm} for ${this.cell.app}`);
-        parent = parentOf(r.value);
-      } else {
-        reports.push(null);
-        const error = r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason;
-        runs.push({ index, kind, ok: false, error, pointId: null, truth, claimed: null, restored: null, restoreError: null });
-        this.note('backup', `${kind} backup failed: ${error}`);
-      }
+      const { report, run } = await this.backup(repo, index, parent);
+      reports.push(report);
+      runs.push(run);
+      if (report !== null) parent = parentOf(report);
       this.hv.runFor(gapMs * 1000);
     }
     this.tap.captureLeftovers();
     return { reports, runs };
   }
 
-  /** Reads a point back through the engine, compares it with its snapshot and judges it in the lab. */
-  async judge(repo: Repository, run: PointRun): Promise<PointRun> {
-    if (run.pointId === null || run.truth === null) return run;
-    const source = await this.engine.source(repo, run.pointId);
-    if (!source.ok) return { ...run, restoreError: source.error };
-    const tapped = this.tap.snapshotOf(run.index);
+  /** Reads every disk of a point back through the engine under test, as a restore would. */
+  async readBack(repo: Repository, pointId: string): Promise<Result<ReadBack, string>> {
+    const source = await this.engine.source(repo, pointId);
+    if (!source.ok) return err(source.error);
     const images: SparseImage[] = [];
     let bytesRead = 0;
     try {
@@ -299,8 +329,18 @@ class Scenario {
         images.push(image);
       }
     } catch (e) {
-      return { ...run, restoreError: e instanceof Error ? e.message : String(e) };
+      return err(e instanceof Error ? e.message : String(e));
     }
+    return ok({ images, bytesRead });
+  }
+
+  /** Reads a point back through the engine, compares it with its snapshot and judges it in the lab. */
+  async judge(repo: Repository, run: PointRun): Promise<PointRun> {
+    if (run.pointId === null || run.truth === null) return run;
+    const read = await this.readBack(repo, run.pointId);
+    if (!read.ok) return { ...run, restoreError: read.error };
+    const { images, bytesRead } = read.value;
+    const tapped = this.tap.snapshotOf(run.index);
     let equalsSnapshot: RestoredPoint['equalsSnapshot'] = null;
     if (tapped?.images !== null && tapped?.images !== undefined) {
       const ref = tapped.images;
@@ -323,19 +363,19 @@ class Scenario {
   async restoreVm(repo: Repository, run: PointRun): Promise<VmRestoreRun | null> {
     if (run.pointId === null) return null;
     const source = await this.engine.source(repo, run.pointId);
-    if (!source.ok) return { ok: false, detail: source.error, rtoUs: 0, bytesRead: 0, appsOpened: {} };
+    if (!source.ok) return { vmId: null, ok: false, detail: source.error, rtoUs: 0, bytesRead: 0, appsOpened: {} };
     const port = this.engine.port(this.tap.port);
     const startUs = this.nowUs;
     const r = await this.engine.restoreVm({ port, clock: this.hv.sim.clock }, source.value, {
       name: `restored-${run.index}`, guestOs: this.cell.os, tools: this.cell.tools, apps: this.vm.apps, flags: cellVm(this.cell).flags,
     });
-    if (!r.ok) return { ok: false, detail: r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason, rtoUs: this.nowUs - startUs, bytesRead: 0, appsOpened: {} };
+    if (!r.ok) return { vmId: null, ok: false, detail: r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason, rtoUs: this.nowUs - startUs, bytesRead: 0, appsOpened: {} };
     const restored = this.hv.vm(r.value.vmId);
     const appsOpened: Partial<Record<AppId, { ok: boolean; recoveryNeeded: boolean }>> = {};
     for (const [app, report] of restored.guest?.openReports ?? []) appsOpened[app] = { ok: report.ok, recoveryNeeded: report.recoveryNeeded };
     const booted = restored.guest !== null;
     this.note('restore', `point ${run.index} restored as VM ${r.value.vmId}: ${booted ? 'boots' : 'does not boot'}, RTO ${(r.value.rtoUs / 1e6).toFixed(3)} s`);
-    return { ok: booted, detail: booted ? 'the restored VM boots' : `the restored VM does not boot: ${restored.lastBoot?.ok === false ? restored.lastBoot.reason : 'no guest'}`, rtoUs: r.value.rtoUs, bytesRead: r.value.bytesRead, appsOpened };
+    return { vmId: r.value.vmId, ok: booted, detail: booted ? 'the restored VM boots' : `the restored VM does not boot: ${restored.lastBoot?.ok === false ? restored.lastBoot.reason : 'no guest'}`, rtoUs: r.value.rtoUs, bytesRead: r.value.bytesRead, appsOpened };
   }
 
   hygiene(): Hygiene {
@@ -357,9 +397,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions = {}):
   phase('workload');
   await s.warmUp();
   phase('backup');
-  const store = new MemoryStore();
-  unwrap(await Repository.init(store, { clock: s.hv.sim.clock, brotliQuality: SCENARIO_BROTLI_QUALITY }));
-  const repo = unwrap(await Repository.open(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
+  const repo = await s.openRepository(new MemoryStore());
   const { runs } = await s.backups(repo);
   const hygiene = s.hygiene();
   phase('classify');
