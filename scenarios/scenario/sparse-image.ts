@@ -5,6 +5,7 @@
  * whole disk. Leaves out: images larger than memory.
  */
 
+import { createHash } from 'node:crypto';
 import { assert } from '../../core/assert.js';
 import { GRAIN_BYTES, type BlockReader, type SectorSizeBytes } from '../../sim/storage/types.js';
 
@@ -57,6 +58,13 @@ export class SparseImage implements BlockReader {
 
   get nonZeroGrains(): number {
     return this.grains.size;
+  }
+
+  /** SHA-256 of the content (capacity, then each non-zero grain by index): equal images, equal digests. */
+  digest(): string {
+    const h = createHash('sha256').update(`${this.capacityBytes}\n`);
+    for (const g of [...this.grains.keys()].sort((a, b) => a - b)) h.update(`${g}\n`).update(this.grains.get(g) as Uint8Array);
+    return h.digest('hex');
   }
 
   /** The first grain whose content differs, or -1 when the images are equal. */

@@ -1,0 +1,242 @@
+/**
+ * The repository suite: properties 9 (a crash during a backup) and 10 (verify finds every
+ * injected corruption), on one scenario. A cell's VM boots and runs its workload
+ * (scenarios/scenario/run.ts); the engine under test opens a repository on an in-memory
+ * store through a journal (scenarios/scenario/store-journal.ts) and stores k points (a
+ * full, then CBT incrementals), each read back through the engine. Then:
+ *
+ * - Property 10, on a copy of the store: verify it, flip one byte of one object (config,
+ *   index files, packs, manifests: every object but the writer's lock), verify again.
+ * - Property 9: one more backup (an incremental from the last point) and the writer's
+ *   close, journalled; the store is rebuilt as a crash of the engine (or of the host it
+ *   runs on: the store keeps every put that returned, nothing the writer held in memory)
+ *   at one of those store calls leaves it; a restarted engine opens it, lists and reads
+ *   back every point and verifies it.
+ *
+ * The arbitrary draws the world and the backups as the backup suite does (no faults: they
+ * are that suite's), the crash (which call, modulo the calls the window made; its mode and
+ * a torn temporary's length from a seed) and the flip (which object, modulo the objects;
+ * which byte, modulo its size; the xor), so fast-check shrinks towards the first call and
+ * the first byte of the first object.
+ *
+ * The repository uses small chunks (4 KiB on average) and packs (4 KiB stored), so even an
+ * incremental writes a few packs and a full a few tens: places for the crash and the flip
+ * to land (the default 1 MiB chunks put a whole 16 MiB disk in one pack).
+ *
+ * Leaves out: a host power loss while the engine reads the VmSnapshot (the world's side:
+ * the job fails and publishes nothing, which the crash at the window's first call already
+ * covers on the repository's side), crashes during prune (test/engine/crash.test.ts),
+ * several writers.
+ *
+ * Cells: the repository does not depend on the guest matrix, so the suite runs on two
+ * representative cells only — plain files on Linux (FIFREEZE) and SQL Server on Windows
+ * 2019 (VSS), both with Tools of 4.1 — and there with the full number of runs per cell.
+ */
+
+import fc from 'fast-check';
+import { assert } from '../../core/assert.js';
+import { parentOf, type BackupReport } from '../../engine/backup/job.js';
+import { decodeIndex } from '../../engine/repository/index-file.js';
+import { decodeManifest } from '../../engine/repository/manifest.js';
+import { packName } from '../../engine/repository/hash.js';
+import { describeRepoError, type Repository } from '../../engine/repository/repository.js';
+import { describeDamage } from '../../engine/repository/verify.js';
+import { describeStoreError, TEMP_PREFIX } from '../../engine/store/byte-store.js';
+import { LOCK_NAME } from '../../engine/store/lock.js';
+import { MemoryStore } from '../../engine/store/memory-store.js';
+import { cellId, findCell } from '../cells.js';
+import { checkCrashDuringBackup, type CrashRecord, type PointDigests } from '../checkers/crash-during-backup.js';
+import { checkRepositoryVerify, type CorruptionRecord, type VerifyRun } from '../checkers/repository-verify.js';
+import { scenarioArb } from '../scenario/arbitraries.js';
+import type { EngineUnderTest } from '../scenario/engine.js';
+import { Scenario, type TimelineEvent } from '../scenario/run.js';
+import type { ScenarioSpec } from '../scenario/spec.js';
+import { StoreJournal } from '../scenario/store-journal.js';
+import type { Suite } from './suite.js';
+
+export const REPOSITORY_CELLS: readonly string[] = ['linux/esx41/files/default', 'win2019/esx41/sqlserver/default'];
+
+export interface RepositorySpec extends ScenarioSpec {
+  readonly crash: {
+    /** The crash strikes store call 1 + callPick % (calls of the window). */
+    readonly callPick: number;
+    /** The crash's PRNG seed: its mode and a torn temporary's length. */
+    readonly seed: number;
+  };
+  readonly corruption: {
+    /** The object: objectPick % objects, in name order. */
+    readonly objectPick: number;
+    /** The byte: offsetPick % its size. */
+    readonly offsetPick: number;
+    readonly xor: number;
+  };
+}
+
+export interface RepositoryRun {
+  readonly crash: CrashRecord;
+  readonly corruption: CorruptionRecord;
+  /** What happened, for a replay. */
+  readonly timeline: readonly TimelineEvent[];
+}
+
+const KiB = 1024;
+const REPOSITORY_INIT = {
+  chunker: { minBytes: 2 * KiB, avgBytes: 4 * KiB, maxBytes: 16 * KiB, gearSeed: 7 },
+  packTargetBytes: 4 * KiB,
+};
+
+async function digestsOf(s: Scenario, repo: Repository, pointId: string): Promise<PointDigests> {
+  const read = await s.readBack(repo, pointId);
+  return read.ok ? { pointId, digests: read.value.images.map((i) => i.digest()), error: null } : { pointId, digests: null, error: read.error };
+}
+
+/** The objects whose damage verify may name instead of `name`'s own (see the checker). */
+function dependents(store: Map<string, Uint8Array>): Map<string, string[]> {
+  const chunkIndexFiles = new Map<string, string[]>();
+  const out = new Map<string, string[]>();
+  const add = (object: string, dependent: string): void => {
+    const list = out.get(object) ?? [];
+    if (!list.includes(dependent)) list.push(dependent);
+    out.set(object, list);
+  };
+  const chunkPacks = new Map<string, string>();
+  for (const [name, bytes] of store) {
+    if (!name.startsWith('index/')) continue;
+    const packs = decodeIndex(bytes);
+    if (!packs.ok) continue; // damaged before the flip (a broken engine): the clean verify names it
+    for (const p of packs.value) {
+      add(packName(p.packId), name);
+      for (const b of p.blobs) {
+        chunkPacks.set(b.chunkId, packName(p.packId));
+        chunkIndexFiles.set(b.chunkId, [...chunkIndexFiles.get(b.chunkId) ?? [], name]);
+      }
+    }
+  }
+  for (const [name, bytes] of store) {
+    if (!name.startsWith('points/')) continue;
+    const manifest = decodeManifest(bytes);
+    if (!manifest.ok) continue;
+    for (const disk of manifest.value.disks) {
+      for (const e of disk.extents) {
+        const pack = chunkPacks.get(e.chunkId);
+        if (pack !== undefined) add(pack, name);
+        for (const index of chunkIndexFiles.get(e.chunkId) ?? []) add(index, name);
+      }
+    }
+  }
+  return out;
+}
+
+async function verifyRun(engine: EngineUnderTest, store: MemoryStore): Promise<VerifyRun> {
+  const report = await engine.verify(store);
+  return report.ok
+    ? { error: null, damages: report.value.damages.map((d) => ({ object: d.object, text: describeDamage(d) })) }
+    : { error: describeStoreError(report.error), damages: [] };
+}
+
+/** Property 10's part: verify, flip one byte of one object, verify again (on `store`, a copy). */
+async function corrupt(engine: EngineUnderTest, store: MemoryStore, plan: RepositorySpec['corruption']): Promise<CorruptionRecord> {
+  const clean = await verifyRun(engine, store);
+  const objects = new Map<string, Uint8Array>();
+  for (const n of store.allNames()) {
+    if (n === LOCK_NAME || n.startsWith(TEMP_PREFIX)) continue;
+    const bytes = await store.get(n);
+    assert(bytes.ok, `object ${n} reads`);
+    objects.set(n, bytes.value);
+  }
+  // An empty object has no byte to flip (only a broken engine leaves one; the clean verify names it).
+  const names = [...objects.keys()].filter((n) => (objects.get(n) as Uint8Array).length > 0);
+  if (names.length === 0) return { objects: 0, target: null, clean, corrupted: clean };
+  const name = names[plan.objectPick % names.length] as string;
+  const bytes = objects.get(name) as Uint8Array;
+  const offsetBytes = plan.offsetPick % bytes.length;
+  const flipped = bytes.slice();
+  flipped[offsetBytes] = (flipped[offsetBytes] as number) ^ plan.xor;
+  const put = await store.put(name, flipped);
+  assert(put.ok, `object ${name} rewritten`);
+  const corrupted = await verifyRun(engine, store);
+  return {
+    objects: names.length,
+    target: { name, sizeBytes: bytes.length, offsetBytes, xor: plan.xor, dependents: dependents(objects).get(name) ?? [] },
+    clean, corrupted,
+  };
+}
+
+const NO_VERIFY: CrashRecord['verify'] = { error: null, damages: [], garbage: { unindexedPacks: 0, unreferencedChunks: 0, tempObjects: 0 } };
+
+/**
+ * Property 9's part: one more backup (an incremental from the last point) and the writer's
+ * close in the journal's window, the store a crash at one of its calls leaves, and what a
+ * restarted engine finds there.
+ */
+async function crashDuringBackup(s: Scenario, repo: Repository, journal: StoreJournal, from: { readonly index: number; readonly earlier: readonly PointDigests[]; readonly parent: BackupReport | undefined }, plan: RepositorySpec['crash']): Promise<CrashRecord> {
+  const engine = s.engine;
+  journal.open();
+  const { run } = await s.backup(repo, from.index, from.parent === undefined ? null : parentOf(from.parent));
+  const callsBeforeAck = journal.calls;
+  const crashed = run.pointId === null ? null : await digestsOf(s, repo, run.pointId);
+  const closed = await repo.close();
+  if (!closed.ok) s.note('backup', `the writer's close failed: ${describeRepoError(closed.error)}`);
+  const windowCalls = journal.close().length;
+  const record = { earlier: from.earlier, crashed, windowCalls, callsBeforeAck };
+  if (windowCalls === 0) return { ...record, crash: null, reopenError: null, listed: [], verify: NO_VERIFY };
+  const after = await journal.crashAt(1 + plan.callPick % windowCalls, plan.seed);
+  const crash = { call: after.call, operation: after.operation, name: after.name, mode: after.mode };
+  s.note('fault', `the engine crashes at store call ${after.call} of ${windowCalls} (${after.operation} ${after.name}, ${after.mode})`);
+  const reader = await engine.openRepository(after.store, { clock: s.hv.sim.clock });
+  if (!reader.ok) return { ...record, crash, reopenError: describeRepoError(reader.error), listed: [], verify: NO_VERIFY };
+  const points = await reader.value.listPoints();
+  const listed: PointDigests[] = [];
+  if (points.ok) for (const p of points.value) listed.push(await digestsOf(s, reader.value, p.id));
+  const report = await engine.verify(after.store);
+  const verify = report.ok
+    ? {
+      error: null, damages: report.value.damages.map(describeDamage),
+      garbage: { unindexedPacks: report.value.garbage.unindexedPacks.length, unreferencedChunks: report.value.garbage.unreferencedChunks, tempObjects: report.value.garbage.tempObjects.length },
+    }
+    : { ...NO_VERIFY, error: describeStoreError(report.error) };
+  s.note('restore', `a restarted engine lists ${listed.length} point(s); verify names ${verify.damages.length} damage(s)`);
+  return { ...record, crash, reopenError: points.ok ? null : `listing the points: ${describeRepoError(points.error)}`, listed, verify };
+}
+
+export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
+  id: 'repository',
+  appliesTo: (cell) => REPOSITORY_CELLS.includes(cellId(cell)),
+  runsFor: (runs) => runs,
+  arbitrary: (cell) => fc.record({
+    base: scenarioArb(cellId(cell), { override: { fault: fc.constant({ kind: 'none' as const }) } }),
+    crash: fc.record({ callPick: fc.nat(), seed: fc.nat(0xffff) }),
+    corruption: fc.record({ objectPick: fc.nat(), offsetPick: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
+  }).map(({ base, crash, corruption }) => ({ ...base, crash, corruption })),
+  async run(spec, engine) {
+    const cell = findCell(spec.cellId);
+    assert(cell !== undefined, `unknown cell ${spec.cellId}`);
+    const s = new Scenario(spec, cell, engine, undefined);
+    await s.warmUp();
+    const journal = new StoreJournal(new MemoryStore());
+    const repo = await s.openRepository(journal, REPOSITORY_INIT);
+    const { reports, runs } = await s.backups(repo);
+    const earlier: PointDigests[] = [];
+    for (const run of runs) if (run.pointId !== null) earlier.push(await digestsOf(s, repo, run.pointId));
+    const corruption = await corrupt(engine, journal.inner.clone(), spec.corruption);
+    const t = corruption.target;
+    if (t !== null) s.note('fault', `on a copy of the store: byte ${t.offsetBytes} of ${t.name} flipped; verify names ${corruption.corrupted.damages.length} damage(s)`);
+    const crash = await crashDuringBackup(s, repo, journal, { index: runs.length, earlier, parent: reports.filter((r) => r !== null).at(-1) }, spec.crash);
+    return { crash, corruption, timeline: s.timeline };
+  },
+  describe: (spec) => spec,
+  properties: [
+    {
+      id: 'P9', name: 'a crash during a backup',
+      description: 'A crash of the engine or host during a backup leaves every earlier RecoveryPoint restorable and no partial point visible.',
+      applies: () => true,
+      check: (_cell, _spec, run) => checkCrashDuringBackup(run.crash),
+    },
+    {
+      id: 'P10', name: 'verify finds corruption',
+      description: 'The repository\'s verify finds every injected corruption.',
+      applies: () => true,
+      check: (_cell, _spec, run) => checkRepositoryVerify(run.corruption),
+    },
+  ],
+};

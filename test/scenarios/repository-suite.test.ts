@@ -1,0 +1,190 @@
+/**
+ * The repository suite: properties 9 and 10 hold for quiescelab's engine on its two cells,
+ * and each fails, with a shrunk counterexample and a replay token, for an engine broken
+ * the way the property describes: a store that publishes a manifest before its packs, a
+ * store that renames without fsync (the data reaches the disk when the writer closes), a
+ * verify that reads no pack data. The crash journal rebuilds exactly what a crash at a
+ * store call leaves.
+ */
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createPrng } from '../../core/prng.js';
+import { ok, unwrap, type Result } from '../../core/result.js';
+import { Repository } from '../../engine/repository/repository.js';
+import { verifyRepository } from '../../engine/repository/verify.js';
+import type { ByteStore, StoreError } from '../../engine/store/byte-store.js';
+import { LOCK_NAME } from '../../engine/store/lock.js';
+import { CrashError, CrashingStore } from '../../engine/store/crash-store.js';
+import { MemoryStore } from '../../engine/store/memory-store.js';
+import { findCell, selectCells, cellId } from '../../scenarios/cells.js';
+import { replay } from '../../scenarios/replay.js';
+import { decodeReplayToken } from '../../scenarios/replay-token.js';
+import { runCell, type PropertyResult } from '../../scenarios/runner.js';
+import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import { StoreJournal } from '../../scenarios/scenario/store-journal.js';
+import { REPOSITORY_CELLS, REPOSITORY_SUITE } from '../../scenarios/suites/repository-suite.js';
+import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
+
+function cell(id: string) {
+  const c = findCell(id);
+  if (c === undefined) throw new Error(`no cell ${id}`);
+  return c;
+}
+
+const FILES = 'linux/esx41/files/default';
+
+/**
+ * A broken engine's store: puts the rule defers stay in memory (reads see them) until a
+ * later call writes them down; with `stub`, the name reaches the disk at once, empty.
+ */
+class DeferringStore implements ByteStore {
+  readonly description = 'deferring';
+  private readonly held = new Map<string, Uint8Array>();
+
+  constructor(private readonly inner: ByteStore, private readonly rule: {
+    readonly defer: (name: string) => boolean;
+    readonly stub: boolean;
+    /** After a put of such a name, every held object is written down. */
+    readonly flushAfterPut: (name: string) => boolean;
+    /** Before a delete of such a name, every held object is written down. */
+    readonly flushBeforeDelete: (name: string) => boolean;
+  }) {}
+
+  async put(name: string, bytes: Uint8Array): Promise<Result<void, StoreError>> {
+    if (this.rule.defer(name)) {
+      this.held.set(name, bytes.slice());
+      return this.rule.stub ? this.inner.put(name, new Uint8Array(0)) : ok(undefined);
+    }
+    const put = await this.inner.put(name, bytes);
+    if (put.ok && this.rule.flushAfterPut(name)) await this.flush();
+    return put;
+  }
+
+  putExclusive(name: string, bytes: Uint8Array): Promise<Result<void, StoreError>> {
+    return this.inner.putExclusive(name, bytes);
+  }
+
+  get(name: string): Promise<Result<Uint8Array, StoreError>> {
+    const held = this.held.get(name);
+    return held === undefined ? this.inner.get(name) : Promise.resolve(ok(held.slice()));
+  }
+
+  getRange(name: string, offsetBytes: number, lengthBytes: number): Promise<Result<Uint8Array, StoreError>> {
+    const held = this.held.get(name);
+    return held === undefined ? this.inner.getRange(name, offsetBytes, lengthBytes) : Promise.resolve(ok(held.slice(offsetBytes, offsetBytes + lengthBytes)));
+  }
+
+  async list(prefix: string): Promise<Result<readonly string[], StoreError>> {
+    const names = await this.inner.list(prefix);
+    if (!names.ok) return names;
+    return ok([...new Set([...names.value, ...[...this.held.keys()].filter((n) => n.startsWith(prefix))])].sort());
+  }
+
+  async delete(name: string): Promise<Result<void, StoreError>> {
+    if (this.rule.flushBeforeDelete(name)) await this.flush();
+    this.held.delete(name);
+    return this.inner.delete(name);
+  }
+
+  exists(name: string): Promise<Result<boolean, StoreError>> {
+    return this.held.has(name) ? Promise.resolve(ok(true)) : this.inner.exists(name);
+  }
+
+  private async flush(): Promise<void> {
+    for (const [name, bytes] of this.held) unwrap(await this.inner.put(name, bytes));
+    this.held.clear();
+  }
+}
+
+const never = (): boolean => false;
+
+function withStore(name: string, wrap: (store: ByteStore) => ByteStore): EngineUnderTest {
+  return { ...QUIESCELAB_ENGINE, name, openRepository: (store, options) => Repository.open(wrap(store), options) };
+}
+
+/** Publishes a point's manifest first, then its packs and index file. */
+const MANIFEST_FIRST = withStore('manifest-first', (store) => new DeferringStore(store, {
+  defer: (n) => n.startsWith('packs/') || n.startsWith('index/'), stub: false, flushAfterPut: (n) => n.startsWith('points/'), flushBeforeDelete: never,
+}));
+
+/** Renames without fsync: every object's name is durable at once, its bytes only when the writer closes. */
+const NO_FSYNC = withStore('no-fsync-before-rename', (store) => new DeferringStore(store, {
+  defer: (n) => n !== LOCK_NAME, stub: true, flushAfterPut: never, flushBeforeDelete: (n) => n === LOCK_NAME,
+}));
+
+/** A verify that only lists packs (metadata only). */
+const SHALLOW_VERIFY: EngineUnderTest = { ...QUIESCELAB_ENGINE, name: 'shallow-verify', verify: (store) => verifyRepository(store, { readData: false }) };
+
+async function killed(engine: EngineUnderTest, id: 'P9' | 'P10', runs: number): Promise<PropertyResult> {
+  const r = await runCell(cell(FILES), { runs, seed: 7, engine, suites: [REPOSITORY_SUITE], shrinkBudget: 15 });
+  const p = r.properties.find((x) => x.id === id);
+  if (p === undefined) throw new Error(`no ${id}`);
+  expect(p.pass, `${engine.name} survived ${id}`).toBe(false);
+  expect(p.counterexample).not.toBeNull();
+  expect(p.replay).not.toBeNull();
+  const token = decodeReplayToken(p.replay ?? '');
+  if (!token.ok) throw new Error(token.error);
+  expect(token.value).toMatchObject({ cell: FILES, suite: 'repository', property: id, runs });
+  const again = await replay(token.value, { resolve: () => engine });
+  expect(again.ok && again.value.spec).toEqual(p.counterexample);
+  expect(again.ok && again.value.verdict).toEqual({ valid: false, evidence: p.evidence });
+  return p;
+}
+
+describe('the repository suite', () => {
+  beforeAll(async () => { await prepareDefaultApps(); });
+
+  it('applies to its two representative cells only', () => {
+    expect(selectCells().filter((c) => REPOSITORY_SUITE.appliesTo(c)).map(cellId).sort()).toEqual([...REPOSITORY_CELLS].sort());
+  });
+
+  it.each(REPOSITORY_CELLS)('properties 9 and 10 hold for quiescelab on %s', async (id) => {
+    const r = await runCell(cell(id), { runs: 6, seed: 7, suites: [REPOSITORY_SUITE] });
+    expect(r.properties.map((p) => p.id)).toEqual(['P9', 'P10']);
+    for (const p of r.properties) {
+      expect(p.runs).toBe(6);
+      expect(p.failures + p.unknown, `${p.id}: ${p.evidence ?? ''}`).toBe(0);
+    }
+  });
+
+  it('P9 fails when the manifest is published before its packs (a partial point is visible)', async () => {
+    const p = await killed(MANIFEST_FIRST, 'P9', 8);
+    expect(p.evidence).toMatch(/listed but partial/);
+  });
+
+  it('P9 fails when objects are renamed into place before their bytes are durable', async () => {
+    const p = await killed(NO_FSYNC, 'P9', 4);
+    expect(p.evidence).toMatch(/earlier point \w+ (is no longer listed|no longer reads back)/);
+  });
+
+  it('P10 fails for a verify that reads no pack data', async () => {
+    const p = await killed(SHALLOW_VERIFY, 'P10', 8);
+    expect(p.evidence).toMatch(/^flipped byte \d+ of packs\/.*verify found nothing/);
+  });
+});
+
+describe('the crash journal', () => {
+  it('rebuilds, for every call of a window, the store a CrashingStore leaves', async () => {
+    const calls = async (store: ByteStore): Promise<void> => {
+      unwrap(await store.put('packs/aa/one', new Uint8Array([1, 2, 3, 4])));
+      unwrap(await store.put('index/two', new Uint8Array([5, 6])));
+      unwrap(await store.delete('packs/aa/one'));
+      await store.putExclusive('locks/writer', new Uint8Array([7]));
+    };
+    const seeded = new MemoryStore();
+    unwrap(await seeded.put('config', new Uint8Array([9])));
+    const journal = new StoreJournal(seeded.clone());
+    journal.open();
+    await calls(journal);
+    expect(journal.close().map((c) => `${c.operation} ${c.name}`)).toEqual(['put packs/aa/one', 'put index/two', 'delete packs/aa/one', 'putExclusive locks/writer']);
+    for (let call = 1; call <= 4; call++) {
+      for (const seed of [0, 1, 2, 3, 4, 5]) {
+        const direct = seeded.clone();
+        await expect(calls(new CrashingStore(direct, { crashAtCall: call, prng: createPrng(seed) }))).rejects.toThrow(CrashError);
+        const rebuilt = await journal.crashAt(call, seed);
+        expect(rebuilt.store.allNames(), `call ${call} seed ${seed}`).toEqual(direct.allNames());
+        for (const name of direct.allNames()) expect(unwrap(await rebuilt.store.get(name))).toEqual(unwrap(await direct.get(name)));
+      }
+    }
+  });
+});
