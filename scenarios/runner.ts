@@ -22,6 +22,7 @@ import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
 import type { ScenarioOutcome } from './scenario/run.js';
 import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
 import { BACKUP_SUITE } from './suites/backup-suite.js';
+import { DC_SUITE } from './suites/dc-suite.js';
 import { REPOSITORY_SUITE } from './suites/repository-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
@@ -30,7 +31,7 @@ import type { CellResult, LostExample, PropertyResult } from '../core/results.js
 export type { CellResult, PropertyResult } from '../core/results.js';
 import { guarded } from './verdict.js';
 
-export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, REPOSITORY_SUITE];
+export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, REPOSITORY_SUITE, DC_SUITE];
 
 export interface RunnerOptions {
   readonly runs: number;
