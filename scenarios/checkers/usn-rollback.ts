@@ -6,7 +6,7 @@
  * hypervisor's VmSnapshot of the point, the original DC's identity when it was lost, and
  * what the restored DC and its replication partner (the AdDomain) did afterwards. Where
  * each expectation comes from:
- * - notes fact 16 (/work/shared/notes/quiescing-facts.md): from Windows Server 2012 a
+ * - notes fact 16 (quiescing-facts.md, the researched facts): from Windows Server 2012 a
  *   changed VM-GenerationID makes the DC reset its invocationID and drop its RID pool, so
  *   restoring is safe; without it (2008 R2 and earlier, or no GenID from the hypervisor)
  *   the DC rolls its USNs back: event 2095, Netlogon paused, replication silently diverges.
@@ -29,14 +29,16 @@
  * Unknown when the partner had seen nothing past the point (nothing to roll back) or when
  * no point was stored.
  *
- * Does not check: the level the point claims (properties 1, 2), restores of other apps,
- * authoritative restores, several partners, lingering objects after the tombstone lifetime.
+ * Does not check: whether the engine could have made a VSS point where it made none (the
+ * level it reaches is property 1's), the level the point claims (2), restores of other
+ * apps, authoritative restores, several partners, lingering objects after the tombstone
+ * lifetime.
  */
 
+import { NTDS_EVENTS } from '../../sim/apps/ntds/index.js';
 import { fail, pass, unknown, type Verdict } from '../verdict.js';
 
-/** Directory event ids (sim/apps/ntds/ntds-app.ts NTDS_EVENTS). */
-export const USN_ROLLBACK_EVENT = 2095;
+const USN_ROLLBACK_EVENT = NTDS_EVENTS.usnRollback;
 
 export interface DcRestoreRecord {
   readonly os: string;
