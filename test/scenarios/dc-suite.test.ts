@@ -9,13 +9,12 @@
 
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { err, ok } from '../../core/result.js';
-import { restoreDisk } from '../../engine/restore/disk.js';
 import { cellId, findCell, selectCells } from '../../scenarios/cells.js';
 import { replay } from '../../scenarios/replay.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { runCell } from '../../scenarios/runner.js';
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import { RESTORE_IN_PLACE } from '../../scenarios/mutants/dc-mutants.js';
+import { QUIESCELAB_ENGINE } from '../../scenarios/scenario/engine.js';
 import { DC_SUITE, type DcSpec } from '../../scenarios/suites/dc-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
@@ -26,29 +25,6 @@ function cell(id: string) {
 }
 
 const WIN2016 = 'win2016/esx41/ntds/default';
-
-/** Restores over the original, powered-off VM's disks: the VM keeps its VM-GenerationID. */
-const RESTORE_IN_PLACE: EngineUnderTest = {
-  ...QUIESCELAB_ENGINE,
-  name: 'restore-in-place',
-  async restoreVm(env, source, spec) {
-    const startUs = env.clock.nowUs();
-    const target = (await env.port.listVms()).find((v) => v.guestOs === spec.guestOs && v.powerState === 'poweredOff');
-    if (target === undefined) return err({ kind: 'source', reason: 'no powered-off VM to restore over' });
-    let bytes = 0;
-    for (const [i, disk] of source.disks().entries()) {
-      const onto = target.disks[i];
-      if (onto === undefined) return err({ kind: 'source', reason: `the VM has no disk ${i}` });
-      const r = await restoreDisk(env, source, disk.diskId, { vmId: target.vmId, diskId: onto.diskId });
-      if (!r.ok) return err({ kind: 'source', reason: r.error.kind });
-      bytes += r.value.bytesRead;
-    }
-    const on = await env.port.powerOn(target.vmId);
-    if (!on.ok) return err({ kind: 'port', during: 'powerOn', error: on.error });
-    const endUs = env.clock.nowUs();
-    return ok({ vmId: target.vmId, bytesRead: bytes, bytesWritten: bytes, startUs, endUs, rtoUs: endUs - startUs });
-  },
-};
 
 const NTDS_CELLS = selectCells({ apps: ['ntds'] }).map(cellId);
 

@@ -9,20 +9,18 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPrng } from '../../core/prng.js';
-import { ok, unwrap, type Result } from '../../core/result.js';
-import { Repository } from '../../engine/repository/repository.js';
-import { verifyRepository } from '../../engine/repository/verify.js';
-import type { ByteStore, StoreError } from '../../engine/store/byte-store.js';
-import { LOCK_NAME } from '../../engine/store/lock.js';
+import { unwrap } from '../../core/result.js';
+import type { ByteStore } from '../../engine/store/byte-store.js';
 import { CrashError, CrashingStore } from '../../engine/store/crash-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { findCell, selectCells, cellId } from '../../scenarios/cells.js';
 import { replay } from '../../scenarios/replay.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { runCell, type PropertyResult } from '../../scenarios/runner.js';
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import type { EngineUnderTest } from '../../scenarios/scenario/engine.js';
 import { StoreJournal } from '../../scenarios/scenario/store-journal.js';
 import { REPOSITORY_CELLS, REPOSITORY_SUITE } from '../../scenarios/suites/repository-suite.js';
+import { REPOSITORY_MUTANT_ENGINES } from '../../scenarios/mutants/repository-mutants.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
 function cell(id: string) {
@@ -33,87 +31,7 @@ function cell(id: string) {
 
 const FILES = 'linux/esx41/files/default';
 
-/**
- * A broken engine's store: puts the rule defers stay in memory (reads see them) until a
- * later call writes them down; with `stub`, the name reaches the disk at once, empty.
- */
-class DeferringStore implements ByteStore {
-  readonly description = 'deferring';
-  private readonly held = new Map<string, Uint8Array>();
-
-  constructor(private readonly inner: ByteStore, private readonly rule: {
-    readonly defer: (name: string) => boolean;
-    readonly stub: boolean;
-    /** After a put of such a name, every held object is written down. */
-    readonly flushAfterPut: (name: string) => boolean;
-    /** Before a delete of such a name, every held object is written down. */
-    readonly flushBeforeDelete: (name: string) => boolean;
-  }) {}
-
-  async put(name: string, bytes: Uint8Array): Promise<Result<void, StoreError>> {
-    if (this.rule.defer(name)) {
-      this.held.set(name, bytes.slice());
-      return this.rule.stub ? this.inner.put(name, new Uint8Array(0)) : ok(undefined);
-    }
-    const put = await this.inner.put(name, bytes);
-    if (put.ok && this.rule.flushAfterPut(name)) await this.flush();
-    return put;
-  }
-
-  putExclusive(name: string, bytes: Uint8Array): Promise<Result<void, StoreError>> {
-    return this.inner.putExclusive(name, bytes);
-  }
-
-  get(name: string): Promise<Result<Uint8Array, StoreError>> {
-    const held = this.held.get(name);
-    return held === undefined ? this.inner.get(name) : Promise.resolve(ok(held.slice()));
-  }
-
-  getRange(name: string, offsetBytes: number, lengthBytes: number): Promise<Result<Uint8Array, StoreError>> {
-    const held = this.held.get(name);
-    return held === undefined ? this.inner.getRange(name, offsetBytes, lengthBytes) : Promise.resolve(ok(held.slice(offsetBytes, offsetBytes + lengthBytes)));
-  }
-
-  async list(prefix: string): Promise<Result<readonly string[], StoreError>> {
-    const names = await this.inner.list(prefix);
-    if (!names.ok) return names;
-    return ok([...new Set([...names.value, ...[...this.held.keys()].filter((n) => n.startsWith(prefix))])].sort());
-  }
-
-  async delete(name: string): Promise<Result<void, StoreError>> {
-    if (this.rule.flushBeforeDelete(name)) await this.flush();
-    this.held.delete(name);
-    return this.inner.delete(name);
-  }
-
-  exists(name: string): Promise<Result<boolean, StoreError>> {
-    return this.held.has(name) ? Promise.resolve(ok(true)) : this.inner.exists(name);
-  }
-
-  private async flush(): Promise<void> {
-    for (const [name, bytes] of this.held) unwrap(await this.inner.put(name, bytes));
-    this.held.clear();
-  }
-}
-
-const never = (): boolean => false;
-
-function withStore(name: string, wrap: (store: ByteStore) => ByteStore): EngineUnderTest {
-  return { ...QUIESCELAB_ENGINE, name, openRepository: (store, options) => Repository.open(wrap(store), options) };
-}
-
-/** Publishes a point's manifest first, then its packs and index file. */
-const MANIFEST_FIRST = withStore('manifest-first', (store) => new DeferringStore(store, {
-  defer: (n) => n.startsWith('packs/') || n.startsWith('index/'), stub: false, flushAfterPut: (n) => n.startsWith('points/'), flushBeforeDelete: never,
-}));
-
-/** Renames without fsync: every object's name is durable at once, its bytes only when the writer closes. */
-const NO_FSYNC = withStore('no-fsync-before-rename', (store) => new DeferringStore(store, {
-  defer: (n) => n !== LOCK_NAME, stub: true, flushAfterPut: never, flushBeforeDelete: (n) => n === LOCK_NAME,
-}));
-
-/** A verify that only lists packs (metadata only). */
-const SHALLOW_VERIFY: EngineUnderTest = { ...QUIESCELAB_ENGINE, name: 'shallow-verify', verify: (store) => verifyRepository(store, { readData: false }) };
+const { MANIFEST_FIRST, NO_FSYNC, SHALLOW_VERIFY } = REPOSITORY_MUTANT_ENGINES;
 
 async function killed(engine: EngineUnderTest, id: 'P9' | 'P10', runs: number): Promise<PropertyResult> {
   const r = await runCell(cell(FILES), { runs, seed: 7, engine, suites: [REPOSITORY_SUITE], shrinkBudget: 15 });
