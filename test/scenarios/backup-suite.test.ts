@@ -9,6 +9,7 @@ import { findCell } from '../../scenarios/cells.js';
 import { decodeReplayToken, encodeReplayToken } from '../../scenarios/replay-token.js';
 import { runCell } from '../../scenarios/runner.js';
 import { runScenario } from '../../scenarios/scenario/run.js';
+import { BACKUP_SUITE } from '../../scenarios/suites/backup-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
 function cell(id: string) {
@@ -21,7 +22,7 @@ describe('the backup suite', () => {
   beforeAll(async () => { await prepareDefaultApps(); });
 
   it.each(['win2019/esx41/sqlserver/default', 'linux/esx41/sqlite/script', 'win2003-x64/esx35u1/files/default'])('every property holds on %s', async (id) => {
-    const r = await runCell(cell(id), { runs: 6, seed: 7 });
+    const r = await runCell(cell(id), { runs: 6, seed: 7, suites: [BACKUP_SUITE] });
     for (const p of r.properties) expect(p.failures, `${p.id}: ${p.evidence ?? ''}`).toBe(0);
     expect(r.pass).toBe(true);
     const counted = Object.entries(r.achieved);
