@@ -38,7 +38,11 @@ async function sqlcmd(port: HypervisorPort, vmId: VmId, step: string, args: read
 }
 
 export async function rollForwardSql(
-  env: { readonly port: HypervisorPort; readonly clock: Clock; readonly logs: LogStore },
+  env: {
+    readonly port: HypervisorPort; readonly clock: Clock; readonly logs: LogStore;
+    /** The chain planner (default planRollForward): a harness substitutes one to test what a wrong plan does. */
+    readonly plan?: typeof planRollForward;
+  },
   restored: { readonly vmId: VmId; readonly sourceVmId: string },
   target: RollForwardTarget,
 ): Promise<Result<RollForwardReport, RollForwardError>> {
@@ -51,7 +55,7 @@ export async function rollForwardSql(
   if (typeof parsed.restoreNextLsn !== 'number') return err({ kind: 'guest', step: 'status', exitCode: 0, stderr: 'no restoreNextLsn in the database status' });
   const startLsn = parsed.restoreNextLsn;
   const logs = await env.logs.list(restored.sourceVmId);
-  const plan = planRollForward(logs, startLsn, target);
+  const plan = (env.plan ?? planRollForward)(logs, startLsn, target);
   if (!plan.ok) return err({ kind: 'refused', refusal: plan.error });
   let bytes = 0;
   const applied: string[] = [];

@@ -142,7 +142,11 @@ function applyFrames(image: DbImage, header: WalHeader, bytes: Uint8Array, fileO
  * target unbroken.
  */
 export async function rollForwardSqlite(
-  env: { readonly logs: SqliteWalStore; readonly costModel?: RestoreCostModel },
+  env: {
+    readonly logs: SqliteWalStore; readonly costModel?: RestoreCostModel;
+    /** The chain planner (default planSqliteRollForward): a harness substitutes one to test what a wrong plan does. */
+    readonly plan?: typeof planSqliteRollForward;
+  },
   source: PointSource,
   request: SqliteRollForwardRequest,
 ): Promise<Result<SqliteRollForwardResult, SqliteRollForwardError>> {
@@ -174,7 +178,7 @@ export async function rollForwardSqlite(
   if (db.value.length > 0 && dbPage === null) return err({ kind: 'base', reason: `${request.dbPath} is not a SQLite database` });
 
   const records = await env.logs.list(request.vmId);
-  const plan = await planSqliteRollForward(records, { basePointId: source.pointId, dbPath: request.dbPath, wal: baseWal }, request.target, (id) => env.logs.get(id));
+  const plan = await (env.plan ?? planSqliteRollForward)(records, { basePointId: source.pointId, dbPath: request.dbPath, wal: baseWal }, request.target, (id) => env.logs.get(id));
   if (!plan.ok) return err({ kind: 'refused', refusal: plan.error });
 
   const pageBytes = dbPage ?? baseWal?.header.pageBytes ?? plan.value.segments[0]?.header.pageBytes;

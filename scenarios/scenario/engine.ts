@@ -1,6 +1,7 @@
 /**
  * The engine under test, as the harness drives it: the few entry points a scenario needs
- * (back up a VM, open a RecoveryPoint for reading, restore a VM), each replaceable. The
+ * (back up a VM, open a RecoveryPoint for reading, restore a VM; log backups, SQLite WAL
+ * shipping and roll-forward, `log`), each replaceable. The
  * default is quiescelab's own engine (engine/); an engine mutant
  * (scenarios/mutants/) is this record with one piece swapped or wrapped — a port that
  * misbehaves underneath the engine, a substituted component — so no engine file carries a
@@ -18,6 +19,37 @@ import { RecoveryPointId } from '../../engine/repository/hash.js';
 import type { PointSource } from '../../engine/restore/source.js';
 import { restoreVm } from '../../engine/restore/vm.js';
 import { err, ok } from '../../core/result.js';
+import { planRollForward } from '../../engine/logbackup/chain.js';
+import { nextLogBackupStart } from '../../engine/logbackup/schedule.js';
+import { runLogSchedule } from '../../engine/logbackup/scheduler.js';
+import { runSqlLogBackup } from '../../engine/logbackup/sql-job.js';
+import { planSqliteRollForward } from '../../engine/logbackup/sqlite-chain.js';
+import { checkpointSqliteWal, observeSqliteWal, shipSqliteWal, startSqliteChain } from '../../engine/logbackup/sqlite-shipper.js';
+import { rollForwardSql } from '../../engine/restore/sql-rollforward.js';
+import { rollForwardSqlite } from '../../engine/restore/sqlite-rollforward.js';
+
+/**
+ * Transaction-log backups and roll-forward (seed 003, seed 004). The harness passes the
+ * planners to the roll-forwards (`plan`), so a substituted planner is the one applied.
+ * Note: runSqlSchedule runs its log backups with engine/logbackup/sql-job.ts directly;
+ * `sqlLogBackup` is the one the harness calls itself (the copy-only log backup).
+ */
+export interface LogEngine {
+  /** SQL Server log backups on the seed 003 schedule. */
+  readonly runSqlSchedule: typeof runLogSchedule;
+  /** One SQL Server log backup (copy-only on request). */
+  readonly sqlLogBackup: typeof runSqlLogBackup;
+  /** Seed 003's rule: when the next log backup starts (the harness ships SQLite WAL on it). */
+  readonly nextLogBackupStart: typeof nextLogBackupStart;
+  readonly observeSqliteWal: typeof observeSqliteWal;
+  readonly startSqliteChain: typeof startSqliteChain;
+  readonly shipSqliteWal: typeof shipSqliteWal;
+  readonly checkpointSqliteWal: typeof checkpointSqliteWal;
+  readonly planSqlRollForward: typeof planRollForward;
+  readonly rollForwardSql: typeof rollForwardSql;
+  readonly planSqliteRollForward: typeof planSqliteRollForward;
+  readonly rollForwardSqlite: typeof rollForwardSqlite;
+}
 
 export interface EngineUnderTest {
   readonly name: string;
@@ -27,7 +59,22 @@ export interface EngineUnderTest {
   backup(env: EngineEnv, request: BackupRequest): Promise<Result<BackupReport, BackupError>>;
   source(repo: Repository, pointId: string): Promise<Result<PointSource, string>>;
   readonly restoreVm: typeof restoreVm;
+  readonly log: LogEngine;
 }
+
+export const QUIESCELAB_LOG_ENGINE: LogEngine = {
+  runSqlSchedule: runLogSchedule,
+  sqlLogBackup: runSqlLogBackup,
+  nextLogBackupStart,
+  observeSqliteWal,
+  startSqliteChain,
+  shipSqliteWal,
+  checkpointSqliteWal,
+  planSqlRollForward: planRollForward,
+  rollForwardSql,
+  planSqliteRollForward,
+  rollForwardSqlite,
+};
 
 export const QUIESCELAB_ENGINE: EngineUnderTest = {
   name: 'quiescelab',
@@ -39,4 +86,5 @@ export const QUIESCELAB_ENGINE: EngineUnderTest = {
     return s.ok ? ok(s.value) : err(describeRepoError(s.error));
   },
   restoreVm,
+  log: QUIESCELAB_LOG_ENGINE,
 };
