@@ -22,11 +22,12 @@ import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
 import type { ScenarioOutcome } from './scenario/run.js';
 import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
 import { BACKUP_SUITE } from './suites/backup-suite.js';
+import { LOGS_SUITE } from './suites/logs-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
 import { guarded } from './verdict.js';
 
-export const SUITES: readonly AnySuite[] = [BACKUP_SUITE];
+export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, LOGS_SUITE];
 
 export interface RunnerOptions {
   readonly runs: number;
