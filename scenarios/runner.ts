@@ -24,6 +24,7 @@ import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
 import { BACKUP_SUITE } from './suites/backup-suite.js';
 import { DC_SUITE } from './suites/dc-suite.js';
 import { REPOSITORY_SUITE } from './suites/repository-suite.js';
+import { LOGS_SUITE } from './suites/logs-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
 import type { CellResult, LostExample, PropertyResult } from '../core/results.js';
@@ -31,7 +32,7 @@ import type { CellResult, LostExample, PropertyResult } from '../core/results.js
 export type { CellResult, PropertyResult } from '../core/results.js';
 import { guarded } from './verdict.js';
 
-export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, REPOSITORY_SUITE, DC_SUITE];
+export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, LOGS_SUITE, REPOSITORY_SUITE, DC_SUITE];
 
 export interface RunnerOptions {
   readonly runs: number;

@@ -27,7 +27,9 @@
  * (commits already in the base's WAL are the base's); `time` T — every commit in segments
  * shipped at or before T (the WAL carries no commit times, so a commit made after the last
  * shipment before T is not included: the precision is the shipping interval), refused when
- * no record at or after T proves the chain reaches T; `latest` — every commit of the chain.
+ * no record at or after T proves the chain reaches T, or when the first record after T
+ * shows frames missing in front of it (a segment was lost, and it may have been shipped
+ * at or before T); `latest` — every commit of the chain.
  */
 
 import type { TimeUs } from '../../core/clock.js';
@@ -130,6 +132,39 @@ function lastFrameOf(blob: Uint8Array, header: WalHeader): Uint8Array | undefine
 }
 
 /**
+ * Whether frames are missing in front of `r` (a record shipped after a time target): it is
+ * in the generation the chain stands in (or the one it expects next) but does not start
+ * where the chain ends. Then something shipped between the last record taken and `r` is
+ * gone, and whether it was shipped at or before the target cannot be told, so the target
+ * is refused. Another generation (someone else checkpointed after the last shipment) is no
+ * such gap: what that lost came after the last shipment, beyond a time target's precision.
+ */
+function gapBefore(state: State, r: SqliteWalRecord): SqliteChainRefusal | null {
+  const gap = (standsAt: string): SqliteChainRefusal => ({
+    kind: 'gap', afterRecord: state.after, recordId: r.id,
+    reason: `${r.id}, the first record after the target, does not continue the chain (${standsAt}): a segment shipped before it is missing, so the chain cannot be shown to reach the target`,
+  });
+  if (state.kind === 'in') {
+    if (r.kind === 'checkpoint' && r.sealed !== null && matchesRef(state.header, r.sealed) && r.sealedOffset !== state.endOffset) {
+      return gap(`it checkpointed at offset ${r.sealedOffset}, the chain ends at ${state.endOffset} of ${describeGeneration(state.header)}`);
+    }
+    if (r.kind === 'segment' && r.header !== null && sameGeneration(state.header, r.header) && (r.startOffset !== state.endOffset || !sameChecksum(r.startChecksum, state.checksum))) {
+      return gap(`it starts at offset ${r.startOffset}, the chain ends at ${state.endOffset} of ${describeGeneration(state.header)}`);
+    }
+    return null;
+  }
+  const expected = state.expected;
+  if (expected === null) return null;
+  if (r.kind === 'checkpoint' && r.sealed !== null && matchesRef(r.sealed, expected) && r.sealedOffset !== 0) {
+    return gap(`it checkpointed ${describeRef(expected)} at offset ${r.sealedOffset}, of which nothing was shipped`);
+  }
+  if (r.kind === 'segment' && r.header !== null && matchesRef(r.header, expected) && r.startOffset !== WAL_HEADER_BYTES) {
+    return gap(`it starts at offset ${r.startOffset} of ${describeRef(expected)}, whose first frames are in no stored segment`);
+  }
+  return null;
+}
+
+/**
  * The segments to apply, in order, to roll `basePointId` forward to `target`, with every
  * segment on the way verified; or the refusal. `records` are the VM's records (any base).
  */
@@ -161,6 +196,9 @@ export async function planSqliteRollForward(
   let reached = false;
   for (const r of chain.slice(1)) {
     if (target.kind === 'time' && r.atUs > target.timeUs) {
+      // The first record after T is the proof that the chain reaches T: it must continue it.
+      const gap = gapBefore(state, r);
+      if (gap !== null) return err(gap);
       covered = true;
       break;
     }

@@ -41,7 +41,11 @@ async function sqlcmd(port: HypervisorPort, vmId: VmId, step: string, args: read
 }
 
 export async function rollForwardSql(
-  env: { readonly port: HypervisorPort; readonly clock: Clock; readonly logs: LogStore },
+  env: {
+    readonly port: HypervisorPort; readonly clock: Clock; readonly logs: LogStore;
+    /** The chain planner (default planRollForward): a harness substitutes one to test what a wrong plan does. */
+    readonly plan?: typeof planRollForward;
+  },
   restored: { readonly vmId: VmId; readonly sourceVmId: string },
   target: RollForwardTarget,
 ): Promise<Result<RollForwardReport, RollForwardError>> {
@@ -55,7 +59,7 @@ export async function rollForwardSql(
   const startLsn = parsed.restoreNextLsn;
   const logs = await env.logs.list(restored.sourceVmId);
   if (!logs.ok) return err({ kind: 'log-store', error: logs.error });
-  const plan = planRollForward(logs.value, startLsn, target);
+  const plan = (env.plan ?? planRollForward)(logs.value, startLsn, target);
   if (!plan.ok) return err({ kind: 'refused', refusal: plan.error });
   // Every planned blob is read (and checked by the store) before the first is applied.
   const blobs: Uint8Array[] = [];

@@ -144,7 +144,11 @@ function applyFrames(image: DbImage, header: WalHeader, bytes: Uint8Array, fileO
  * target unbroken.
  */
 export async function rollForwardSqlite(
-  env: { readonly logs: SqliteWalStore; readonly costModel?: RestoreCostModel },
+  env: {
+    readonly logs: SqliteWalStore; readonly costModel?: RestoreCostModel;
+    /** The chain planner (default planSqliteRollForward): a harness substitutes one to test what a wrong plan does. */
+    readonly plan?: typeof planSqliteRollForward;
+  },
   source: PointSource,
   request: SqliteRollForwardRequest,
 ): Promise<Result<SqliteRollForwardResult, SqliteRollForwardError>> {
@@ -177,7 +181,7 @@ export async function rollForwardSqlite(
 
   const records = await env.logs.list(request.vmId);
   if (!records.ok) return err({ kind: 'log-store', error: records.error });
-  const plan = await planSqliteRollForward(records.value, { basePointId: source.pointId, dbPath: request.dbPath, wal: baseWal }, request.target, (id) => env.logs.get(id));
+  const plan = await (env.plan ?? planSqliteRollForward)(records.value, { basePointId: source.pointId, dbPath: request.dbPath, wal: baseWal }, request.target, (id) => env.logs.get(id));
   if (!plan.ok) return err({ kind: 'refused', refusal: plan.error });
 
   const pageBytes = dbPage ?? baseWal?.header.pageBytes ?? plan.value.segments[0]?.header.pageBytes;

@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import type { VssWriterError } from '../../core/hypervisor-port.js';
 import type { WriterPhase } from '../../sim/vss/faulty-writer.js';
-import type { FaultPlan, ScenarioSpec } from './spec.js';
+import type { FaultPlan, ScenarioSpec, WorkloadPlan } from './spec.js';
 
 const PHASES: readonly WriterPhase[] = ['prepareForBackup', 'prepareForSnapshot', 'freeze', 'thaw', 'postSnapshot'];
 const ERRORS: readonly VssWriterError[] = ['RETRYABLE', 'NONRETRYABLE', 'TIMEOUT', 'INCONSISTENTSNAPSHOT'];
@@ -31,6 +31,18 @@ export function faultArb(options: { readonly quiesceFaults: boolean }): fc.Arbit
   );
 }
 
+/** A world's seed. */
+export const seedArb: fc.Arbitrary<number> = fc.integer({ min: 1, max: 0x7fffffff });
+
+/** The transaction mix, sizes and timing of a cell's workload (think time up to `maxMeanIntervalMs`). */
+export function workloadArb(maxMeanIntervalMs = 60): fc.Arbitrary<WorkloadPlan> {
+  return fc.record({
+    meanIntervalMs: fc.integer({ min: 5, max: maxMeanIntervalMs }),
+    opsPerTxn: fc.integer({ min: 1, max: 4 }),
+    valueBytes: fc.integer({ min: 16, max: 400 }),
+  });
+}
+
 /** An arbitrary per field of a ScenarioSpec (what another suite may draw its own way). */
 export type ScenarioArbs = { readonly [K in keyof ScenarioSpec]: fc.Arbitrary<ScenarioSpec[K]> };
 
@@ -43,12 +55,8 @@ export interface ScenarioArbOptions {
 export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): fc.Arbitrary<ScenarioSpec> {
   const arbs: ScenarioArbs = {
     cellId: fc.constant(cellId),
-    seed: fc.integer({ min: 1, max: 0x7fffffff }),
-    workload: fc.record({
-      meanIntervalMs: fc.integer({ min: 5, max: 60 }),
-      opsPerTxn: fc.integer({ min: 1, max: 4 }),
-      valueBytes: fc.integer({ min: 16, max: 400 }),
-    }),
+    seed: seedArb,
+    workload: workloadArb(),
     warmupMs: fc.integer({ min: 200, max: 1500 }),
     backupGapsMs: fc.array(fc.integer({ min: 10, max: 800 }), { minLength: 1, maxLength: 3 }),
     fault: faultArb({ quiesceFaults: options.quiesceFaults ?? true }),

@@ -1,7 +1,8 @@
 /**
  * The engine under test, as the harness drives it: the few entry points a scenario needs
  * (open a repository on a store, back up a VM, open a RecoveryPoint for reading, restore a
- * VM, verify a repository), each replaceable. The
+ * VM, verify a repository; log backups, SQLite WAL shipping and roll-forward, `log`), each
+ * replaceable. The
  * default is quiescelab's own engine (engine/); an engine mutant
  * (scenarios/mutants/) is this record with one piece swapped or wrapped — a port that
  * misbehaves underneath the engine, a substituted component — so no engine file carries a
@@ -21,6 +22,60 @@ import type { ByteStore, StoreError } from '../../engine/store/byte-store.js';
 import type { PointSource } from '../../engine/restore/source.js';
 import { restoreVm } from '../../engine/restore/vm.js';
 import { err, ok } from '../../core/result.js';
+import { planRollForward } from '../../engine/logbackup/chain.js';
+import { nextLogBackupStart, type LogSchedule } from '../../engine/logbackup/schedule.js';
+import { runLogSchedule, type ScheduledRun, type ScheduleEnv } from '../../engine/logbackup/scheduler.js';
+import { runSqlLogBackup, type LogBackupError, type LogStore, type StoredLogBackup } from '../../engine/logbackup/sql-job.js';
+import type { TimeUs } from '../../core/clock.js';
+import type { VmId } from '../../core/ids.js';
+import { planSqliteRollForward } from '../../engine/logbackup/sqlite-chain.js';
+import { checkpointSqliteWal, observeSqliteWal, shipSqliteWal, startSqliteChain } from '../../engine/logbackup/sqlite-shipper.js';
+import { rollForwardSql } from '../../engine/restore/sql-rollforward.js';
+import { rollForwardSqlite } from '../../engine/restore/sqlite-rollforward.js';
+
+/**
+ * Transaction-log backups and roll-forward (seed 003, seed 004). The harness passes the
+ * planners to the roll-forwards (`plan`), so a substituted planner is the one applied.
+ * Note: runSqlSchedule runs its log backups with engine/logbackup/sql-job.ts directly;
+ * `sqlLogBackup` is the one the harness calls itself (the copy-only log backup).
+ */
+export interface SqlScheduleEnv extends ScheduleEnv {
+  readonly port: HypervisorPort;
+  readonly store: LogStore;
+}
+
+export interface SqlScheduleJob {
+  readonly vmId: VmId;
+  readonly basePointId: string;
+  readonly schedule: LogSchedule;
+  readonly untilUs: TimeUs;
+  readonly maxBackups?: number;
+}
+
+/** The engine's scheduler running the engine's SQL log backup job. */
+function runSqlSchedule(env: SqlScheduleEnv, job: SqlScheduleJob): Promise<ScheduledRun<StoredLogBackup, LogBackupError>[]> {
+  return runLogSchedule(env, {
+    run: () => runSqlLogBackup(env, { vmId: job.vmId, basePointId: job.basePointId }),
+    schedule: job.schedule, untilUs: job.untilUs, ...job.maxBackups === undefined ? {} : { maxBackups: job.maxBackups },
+  });
+}
+
+export interface LogEngine {
+  /** SQL Server log backups on the seed 003 schedule. */
+  readonly runSqlSchedule: (env: SqlScheduleEnv, job: SqlScheduleJob) => Promise<ScheduledRun<StoredLogBackup, LogBackupError>[]>;
+  /** One SQL Server log backup (copy-only on request). */
+  readonly sqlLogBackup: typeof runSqlLogBackup;
+  /** Seed 003's rule: when the next log backup starts (the harness ships SQLite WAL on it). */
+  readonly nextLogBackupStart: typeof nextLogBackupStart;
+  readonly observeSqliteWal: typeof observeSqliteWal;
+  readonly startSqliteChain: typeof startSqliteChain;
+  readonly shipSqliteWal: typeof shipSqliteWal;
+  readonly checkpointSqliteWal: typeof checkpointSqliteWal;
+  readonly planSqlRollForward: typeof planRollForward;
+  readonly rollForwardSql: typeof rollForwardSql;
+  readonly planSqliteRollForward: typeof planSqliteRollForward;
+  readonly rollForwardSqlite: typeof rollForwardSqlite;
+}
 
 export interface EngineUnderTest {
   readonly name: string;
@@ -34,7 +89,22 @@ export interface EngineUnderTest {
   readonly restoreVm: typeof restoreVm;
   /** Reads every object of the repository on `store` and names the damaged ones. */
   verify(store: ByteStore): Promise<Result<VerifyReport, StoreError>>;
+  readonly log: LogEngine;
 }
+
+export const QUIESCELAB_LOG_ENGINE: LogEngine = {
+  runSqlSchedule,
+  sqlLogBackup: runSqlLogBackup,
+  nextLogBackupStart,
+  observeSqliteWal,
+  startSqliteChain,
+  shipSqliteWal,
+  checkpointSqliteWal,
+  planSqlRollForward: planRollForward,
+  rollForwardSql,
+  planSqliteRollForward,
+  rollForwardSqlite,
+};
 
 export const QUIESCELAB_ENGINE: EngineUnderTest = {
   name: 'quiescelab',
@@ -48,4 +118,5 @@ export const QUIESCELAB_ENGINE: EngineUnderTest = {
   },
   restoreVm,
   verify: (store) => verifyRepository(store),
+  log: QUIESCELAB_LOG_ENGINE,
 };

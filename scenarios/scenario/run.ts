@@ -28,11 +28,10 @@ import type { ByteStore } from '../../engine/store/byte-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { GUEST_OS } from '../../sim/guest/catalog.js';
 import { SCRIPTS_DIR, type GuestScript } from '../../sim/guest/quiesce/scripts.js';
-import { defaultApps, type AppSet } from '../../sim/hypervisor/default-apps.js';
+import type { AppSet } from '../../sim/hypervisor/default-apps.js';
 import { inspectImage } from '../../sim/hypervisor/inspect.js';
-import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
+import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
-import { Simulation } from '../../sim/kernel/simulation.js';
 import { cellVm, findCell, type Cell } from '../cells.js';
 import { judgeLevel, type LevelVerdict } from '../checkers/level.js';
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from './engine.js';
@@ -40,6 +39,7 @@ import { AckLedger, type CrashLoss } from './ledger.js';
 import type { FaultPlan, ScenarioSpec } from './spec.js';
 import { SparseImage } from './sparse-image.js';
 import { SnapshotTap } from './tap.js';
+import { bootCellWorld, startCellWorkload } from './world.js';
 
 export type TimelineKind = 'boot' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
 
@@ -185,20 +185,15 @@ export class Scenario {
   private backupEnv: { readonly repo: Repository; readonly env: EngineEnv } | null = null;
 
   constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
-    const sim = new Simulation({ seed: spec.seed });
-    this.apps = defaultApps();
-    this.hv = new SimHypervisor({ sim, apps: this.apps.factories });
-    const setup = cellVm(cell, diskBytes);
     const lying = spec.fault.kind === 'power-loss' && spec.fault.lyingCache;
-    this.vm = unwrap(this.hv.addVm({
-      name: `${cell.os}-${cell.tools}`, guestOs: cell.os, tools: cell.tools, apps: setup.apps, disks: setup.disks, flags: setup.flags,
-      ...lying ? { diskFaults: { ignoreFlush: true } } : {},
-    }));
+    const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault) });
+    this.apps = world.apps;
+    this.hv = world.hv;
+    this.vm = world.vm;
     this.vmId = this.vm.vmId;
-    this.scripts = scriptsFor(cell, spec.fault);
-    if (this.scripts.length > 0) this.hv.installScripts(this.vmId, this.scripts);
+    this.scripts = [...world.scripts];
     this.tap = new SnapshotTap(this.hv, this.vmId, true);
-    this.note('boot', `${cell.os} with Tools ${cell.tools}, apps ${setup.apps.join(', ')}${lying ? ', disk cache lies about flush' : ''}`);
+    this.note('boot', `${cell.os} with Tools ${cell.tools}, apps ${this.vm.apps.join(', ')}${lying ? ', disk cache lies about flush' : ''}`);
   }
 
   get factories(): AppSet['factories'] {
@@ -215,8 +210,7 @@ export class Scenario {
   }
 
   startWorkload(): void {
-    const w = this.spec.workload;
-    for (const app of this.vm.apps) this.hv.startWorkload(this.vmId, app, { meanIntervalUs: w.meanIntervalMs * 1000, opsPerTxn: w.opsPerTxn, valueBytes: w.valueBytes });
+    startCellWorkload(this, this.spec.workload);
   }
 
   async warmUp(): Promise<void> {

@@ -13,7 +13,8 @@
  * - a crash-consistent base (no quiescing: the base's own WAL holds commits) as well;
  * - under a heavy workload, the engine's checkpoint (tail read and checkpoint in one
  *   guest step) loses nothing; a torn read ships whole commits only.
- * Refused, with nothing produced: a missing segment, an out-of-band checkpoint between
+ * Refused, with nothing produced: a missing segment (also for a time target between its
+ * shipment and the next record's), an out-of-band checkpoint between
  * shipments (frames lost) or between the base and the first shipment, a damaged segment,
  * targets past the chain, a base without a chain. Each check is shown failing on a wrong
  * input: one commit too many or too few, a damaged page, the chain intact vs broken.
@@ -277,6 +278,20 @@ describe.skipIf(!HAVE_SQLITE3)('SQLite WAL shipping and roll-forward', () => {
     const inBase = await baseIds(s.source);
     const earlier = unwrap(await restore(s, { kind: 'transaction', index: before }));
     expect(exactness((await openReal(earlier.database)).ids, s.acks.slice(0, inBase.length + before))).toEqual(EXACT);
+  });
+
+  it('refuses a time target between a lost segment\'s shipment and the next record (found by the logs suite, P7); earlier times still work', async () => {
+    const s = await scenario(17, { rounds: 5, checkpointEvery: 0 });
+    const victim = segments(s).filter((r) => r.commits > 0)[2];
+    const prev = segments(s).filter((r) => victim !== undefined && r.seq < victim.seq).at(-1);
+    if (victim === undefined || prev === undefined) throw new Error('segments');
+    // Control: the intact chain reaches the victim's shipment.
+    expect((await restore(s, { kind: 'time', timeUs: victim.atUs })).ok).toBe(true);
+    s.store.remove(victim.id);
+    const atLoss = await restore(s, { kind: 'time', timeUs: victim.atUs });
+    expect(atLoss.ok ? null : atLoss.error).toMatchObject({ kind: 'refused', refusal: { kind: 'gap' } });
+    const timed = unwrap(await restore(s, { kind: 'time', timeUs: prev.atUs - 1 }));
+    expect(timed.report.commitsApplied).toBe(segments(s).filter((r) => r.atUs < prev.atUs).reduce((n, r) => n + r.commits, 0));
   });
 
   it('refuses an out-of-band checkpoint between shipments (frames lost), not the engine\'s own checkpoints', async () => {

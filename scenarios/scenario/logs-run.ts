@@ -1,0 +1,515 @@
+/**
+ * One log scenario, end to end (DESIGN.md roles). The client drives the engine under test
+ * (EngineUnderTest.log): an application-aware full backup of the cell's VM under workload,
+ * then, from the instant it completed (seed 003's T0), SQL Server log backups with the
+ * engine's scheduler, or SQLite WAL shipping rounds that the harness starts on the
+ * engine's schedule rule (a thin loop: the shipper has no scheduler of its own), every
+ * n-th round the engine's own checkpoint. The nemesis makes one log backup slow (an
+ * overrun) and breaks the chain as drawn: someone else backs the log up to NUL or without
+ * COPY_ONLY, or checkpoints the WAL, in a wait between log backups; or a stored log backup
+ * disappears from the store before the restore. Then the full is restored with
+ * roll-forward to a target drawn inside the chain — and, when the chain is broken, to one
+ * beyond the break — and the restored database is read on a booted VM: SQL Server through
+ * the engine's restore of the VM and RESTORE LOG in the guest; SQLite through the engine's
+ * byte-level roll-forward, whose output file the harness writes into the powered-off
+ * restored VM's file system before it boots (the engine leaves where to put it to its
+ * caller).
+ *
+ * Ground truth (log-truth.ts) comes from the taps and the apps, never from the engine:
+ * acknowledgements with their virtual times, each log backup as the guest produced it
+ * (LSN ranges and commit LSNs read with the simulator's format code), each WAL read's
+ * instant, what the harness broke. The outcome is plain data for the checkers.
+ *
+ * Leaves out: faults of the full backup and engine crashes (other suites), more than one
+ * chain per run (the next full is not taken: its instant only ends the window), corrupt log
+ * backups, a failing log backup job.
+ */
+
+import { assert } from '../../core/assert.js';
+import type { TimeUs } from '../../core/clock.js';
+import type { AppId, HypervisorPort, QuiesceOutcome } from '../../core/hypervisor-port.js';
+import type { VmId } from '../../core/ids.js';
+import { unwrap } from '../../core/result.js';
+import { describeLogStoreError } from '../../engine/logbackup/log-store.js';
+import type { BackupError } from '../../engine/backup/job.js';
+import type { RollForwardTarget } from '../../engine/logbackup/chain.js';
+import type { LogSchedule } from '../../engine/logbackup/schedule.js';
+import { MemoryLogStore, type LogBackupError } from '../../engine/logbackup/sql-job.js';
+import type { SqliteTarget } from '../../engine/logbackup/sqlite-chain.js';
+import { MemorySqliteWalStore, type ShipError, type SqliteWalRecord } from '../../engine/logbackup/sqlite-shipper.js';
+import { Repository } from '../../engine/repository/repository.js';
+import type { RollForwardError } from '../../engine/restore/sql-rollforward.js';
+import type { SqliteRollForwardError } from '../../engine/restore/sqlite-rollforward.js';
+import type { PointSource } from '../../engine/restore/source.js';
+import type { RestoreError } from '../../engine/restore/vm.js';
+import { MemoryStore } from '../../engine/store/memory-store.js';
+import { DB_PATH, JOURNAL_PATH, WAL_PATH } from '../../sim/apps/sqlite/sqlite-app.js';
+import { decodeLogBackup } from '../../sim/apps/sqlserver/format.js';
+import { FileSystem } from '../../sim/guest/file-system.js';
+import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
+import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
+import { cellVm, findCell, SQLITE_SCRIPT_PATH, type Cell } from '../cells.js';
+import { QUIESCELAB_ENGINE, type EngineUnderTest } from './engine.js';
+import { GuestTap, type GuestRun, type RunStart } from './guest-tap.js';
+import { AckLedger } from './ledger.js';
+import { chainReach, chooseTarget, describeTarget, type ConcreteTarget, type LogBackupTiming, type LogTruth, type SqlCapture } from './log-truth.js';
+import { breaksChain, logAppOf, type ChainBreakPlan, type LogApp, type LogsSpec } from './logs-spec.js';
+import { SnapshotTap } from './tap.js';
+import { bootCellWorld, startCellWorkload } from './world.js';
+
+export interface LogsTimelineEvent {
+  readonly atUs: TimeUs;
+  readonly detail: string;
+}
+
+export interface RestoreRefusal {
+  readonly kind: string;
+  readonly reason: string;
+  /** SQL Server gap: the first LSN no log backup holds. */
+  readonly missingFromLsn: number | null;
+  /** SQLite: the record the refusal names. */
+  readonly recordId: string | null;
+}
+
+export interface RestoreRun {
+  /** `target`: inside the reachable chain (before the break, when there is one); `beyond-break`: past it. */
+  readonly role: 'target' | 'beyond-break';
+  readonly target: ConcreteTarget;
+  /** The engine's roll-forward reported success. */
+  readonly ok: boolean;
+  /** Why not (a refusal with its kind and reason, or another error), null when ok. */
+  readonly error: { readonly kind: string; readonly detail: string; readonly refusal: RestoreRefusal | null } | null;
+  /** The transaction ids the restored database holds, read on the booted restored VM (null: no VM was restored or it did not come up). */
+  readonly committed: readonly string[] | null;
+  /** The restored VM's guest came up and the app opened its data (null: no VM was restored). */
+  readonly opened: { readonly ok: boolean; readonly detail: string } | null;
+  /** RESTORE LOG runs that succeeded in the restored VM's guest (SQL Server; 0 for SQLite). */
+  readonly logsApplied: number;
+}
+
+export interface RealisedBreak {
+  readonly plan: ChainBreakPlan;
+  readonly atUs: TimeUs;
+  readonly detail: string;
+}
+
+export interface LogsOutcome {
+  readonly cellId: string;
+  readonly app: LogApp;
+  readonly full: { readonly ok: boolean; readonly appAware: boolean; readonly detail: string };
+  readonly truth: LogTruth;
+  /** The drawn break as it happened (null: none drawn, or no place was found for it). */
+  readonly chainBreak: RealisedBreak | null;
+  /** How far the nemesis's operation in a wait ran past the next log backup's start (0: it did not; else the schedule cannot be judged). */
+  readonly nemesisLateUs: TimeUs;
+  /** SQLite: the chain's records in the store at restore time (id and ship instant), to check what a refusal names. */
+  readonly storeRecords: readonly { readonly id: string; readonly atUs: TimeUs }[];
+  readonly restores: readonly RestoreRun[];
+  readonly timeline: readonly LogsTimelineEvent[];
+  readonly endUs: TimeUs;
+}
+
+/** A wait must be at least this long for the nemesis to act in it (a quarter in: its operations take a few ms). */
+const MIN_BREAK_WAIT_US: TimeUs = 60_000;
+const MAX_LOG_BACKUPS = 64;
+const MAX_TIMELINE = 1_000;
+
+function isSqlLogBackup(run: RunStart): boolean {
+  return run.program === 'sqlcmd' && run.args[0] === 'backup-log';
+}
+
+/** A WAL read of the shipper: `wal-frames <from>` or `checkpoint <from>` (the read in the checkpoint's step). */
+function isWalRead(run: RunStart): boolean {
+  return run.program === 'sqlite3' && (run.args[1] === 'wal-frames' || (run.args[1] === 'checkpoint' && run.args[2] !== undefined));
+}
+
+function freezeScriptRan(q: QuiesceOutcome): boolean {
+  return q.scripts.some((s) => s.path === SQLITE_SCRIPT_PATH && s.argument === 'freeze' && s.exitCode === 0);
+}
+
+function describeError(e: BackupError | LogBackupError | ShipError | RestoreError): string {
+  if (e.kind === 'port') return `${'during' in e ? `${e.during}: ` : 'step' in e ? `${e.step}: ` : ''}${e.error.kind}`;
+  if (e.kind === 'guest') return `${'step' in e ? `${e.step}: ` : ''}exit ${e.exitCode}: ${e.stderr}`;
+  if (e.kind === 'log-store') return `log-store: ${describeLogStoreError(e.error)}`;
+  return `${e.kind}: ${e.reason}`;
+}
+
+function rollForwardError(e: RollForwardError | SqliteRollForwardError): NonNullable<RestoreRun['error']> {
+  if (e.kind === 'refused') {
+    const r = e.refusal;
+    return {
+      kind: 'refused', detail: r.reason,
+      refusal: { kind: r.kind, reason: r.reason, missingFromLsn: 'missingFromLsn' in r ? r.missingFromLsn : null, recordId: 'recordId' in r ? r.recordId : null },
+    };
+  }
+  switch (e.kind) {
+    case 'guest': return { kind: e.kind, detail: `${e.step}: exit ${e.exitCode}: ${e.stderr}`, refusal: null };
+    case 'port': return { kind: e.kind, detail: `${e.step}: ${e.reason}`, refusal: null };
+    case 'missing-blob': return { kind: e.kind, detail: `log backup ${e.logBackupId} has no blob`, refusal: null };
+    case 'base': return { kind: e.kind, detail: e.reason, refusal: null };
+    case 'log-store': return { kind: e.kind, detail: describeLogStoreError(e.error), refusal: null };
+  }
+}
+
+/** Writes the rolled-forward database into the powered-off VM's file system, in place of the base's (and its WAL). */
+function placeDatabase(hv: SimHypervisor, vm: SimVm, database: Uint8Array): string | null {
+  assert(vm.powerState === 'poweredOff', 'place the database while the VM is off');
+  const disk = vm.disks.at(-1);
+  assert(disk !== undefined, 'a disk');
+  const mounted = FileSystem.mount(disk.disk, { clock: hv.sim.clock, queue: hv.sim.queue, history: hv.sim.history, label: `${vm.vmId}:place`, commitIntervalUs: 0 });
+  if (!mounted.ok) return `mount: ${mounted.error.kind}`;
+  const fs = mounted.value;
+  for (const path of [WAL_PATH, JOURNAL_PATH, DB_PATH]) {
+    if (!fs.stat(path).ok) continue;
+    const gone = fs.unlink(path);
+    if (!gone.ok) return `unlink ${path}: ${gone.error.kind}`;
+  }
+  const file = fs.create(DB_PATH);
+  if (!file.ok) return `create ${DB_PATH}: ${file.error.kind}`;
+  const written = fs.write(file.value, 0, database);
+  const synced = written.ok ? fs.fsync(file.value) : written;
+  fs.close(file.value);
+  if (!synced.ok) return `write ${DB_PATH}: ${synced.error.kind}`;
+  const done = fs.unmount();
+  return done.ok ? null : `unmount: ${done.error.kind}`;
+}
+
+class LogScenario {
+  readonly timeline: LogsTimelineEvent[] = [];
+  readonly ledger = new AckLedger();
+  readonly hv: SimHypervisor;
+  readonly vm: SimVm;
+  readonly vmId: VmId;
+  readonly app: LogApp;
+  readonly snapshots: SnapshotTap;
+  readonly guest: GuestTap;
+  /** What the engine sees. */
+  readonly port: HypervisorPort;
+  readonly sqlLogs = new MemoryLogStore();
+  readonly walLogs = new MemorySqliteWalStore();
+  /** SQLite rounds: timing and the records each added to the store. */
+  readonly rounds: { startUs: TimeUs; endUs: TimeUs; records: string[] }[] = [];
+  basePointId = '';
+  chainBreak: RealisedBreak | null = null;
+  /** How far the nemesis's own operation ran past the start of the next log backup (0: not at all). */
+  nemesisLateUs: TimeUs = 0;
+  /** The scheduled SQL log backup the harness removed from the store (its index among the scheduled ones). */
+  removedSqlBackup: number | null = null;
+  private currentRound = -1;
+  private roundSlowed = false;
+
+  constructor(readonly spec: LogsSpec, readonly cell: Cell, readonly engine: EngineUnderTest) {
+    const world = bootCellWorld(cell, { seed: spec.seed });
+    this.hv = world.hv;
+    this.vm = world.vm;
+    this.vmId = world.vm.vmId;
+    this.app = logAppOf(cell);
+    this.snapshots = new SnapshotTap(this.hv, this.vmId, false);
+    this.guest = new GuestTap(this.hv, this.snapshots.port);
+    this.guest.keep = (run) => run.vmId === this.vmId && isSqlLogBackup(run);
+    this.guest.slowUs = (run) => this.slowness(run);
+    this.port = engine.port(this.guest.port);
+    this.note(`${cell.os} with Tools ${cell.tools}, apps ${this.vm.apps.join(', ')}; log interval ${spec.intervalMs} ms for ${spec.windowTicks} ticks`);
+  }
+
+  get nowUs(): TimeUs {
+    return this.hv.sim.clock.nowUs();
+  }
+
+  note(detail: string, atUs: TimeUs = this.nowUs): void {
+    if (this.timeline.length < MAX_TIMELINE) this.timeline.push({ atUs, detail });
+  }
+
+  private scheduledSqlRuns(): GuestRun[] {
+    return this.guest.runs.filter((r) => r.vmId === this.vmId && r.phase === 'logs' && isSqlLogBackup(r));
+  }
+
+  /** The overrun: scheduled log backup `index` (SQLite: its round's first WAL read) takes longer. */
+  private slowness(run: RunStart): TimeUs {
+    const o = this.spec.overrun;
+    if (o === null || run.vmId !== this.vmId || run.phase !== 'logs') return 0;
+    const extraUs = Math.round((o.extraPct / 100) * this.spec.intervalMs * 1000);
+    if (this.app === 'sqlserver') return isSqlLogBackup(run) && this.scheduledSqlRuns().length === o.index ? extraUs : 0;
+    if (!isWalRead(run) || this.currentRound !== o.index || this.roundSlowed) return 0;
+    this.roundSlowed = true;
+    return extraUs;
+  }
+
+  private logBackupsDone(): number {
+    return this.app === 'sqlserver' ? this.scheduledSqlRuns().length : this.rounds.length;
+  }
+
+  /** The schedule's wait; the nemesis acts a quarter into the first long enough wait after log backup `after`. */
+  private async waitUntil(untilUs: TimeUs): Promise<void> {
+    const plan = this.spec.chainBreak;
+    if (this.chainBreak === null && 'after' in plan && this.logBackupsDone() > plan.after && untilUs - this.nowUs >= MIN_BREAK_WAIT_US) {
+      this.hv.runFor(Math.floor((untilUs - this.nowUs) / 4));
+      await this.breakNow(plan);
+      // The nemesis must not delay the engine's next log backup (the schedule would be judged on the harness's delay).
+      if (this.nowUs > untilUs) this.nemesisLateUs = this.nowUs - untilUs;
+    }
+    if (untilUs > this.nowUs) this.hv.runFor(untilUs - this.nowUs);
+  }
+
+  private async breakNow(plan: ChainBreakPlan): Promise<void> {
+    const atUs = this.nowUs;
+    const outside = async (phase: string, program: string, args: readonly string[]): Promise<string> => {
+      this.guest.phase = phase;
+      const r = await this.guest.port.runInGuest(this.vmId, program, args);
+      this.guest.phase = 'logs';
+      return r.ok ? `exit ${r.value.exitCode}${r.value.stderr === '' ? '' : `: ${r.value.stderr}`}` : r.error.kind;
+    };
+    let detail: string;
+    switch (plan.kind) {
+      case 'copy-only': {
+        this.guest.phase = 'copy-only';
+        const r = await this.engine.log.sqlLogBackup({ port: this.port, clock: this.hv.sim.clock, store: this.sqlLogs }, { vmId: this.vmId, basePointId: this.basePointId, copyOnly: true });
+        this.guest.phase = 'logs';
+        detail = `the engine takes a copy-only log backup: ${r.ok ? `LSN ${r.value.firstLsn} to ${r.value.lastLsn}` : describeError(r.error)}`;
+        break;
+      }
+      case 'to-nul':
+        detail = `someone else backs the log up to NUL (${await outside('to-nul', 'sqlcmd', ['backup-log', '--to-nul'])})`;
+        break;
+      case 'outside-log-backup':
+        detail = `someone else takes a log backup without COPY_ONLY, kept outside the store (${await outside('outside', 'sqlcmd', ['backup-log'])})`;
+        break;
+      case 'outside-checkpoint':
+        detail = `someone else checkpoints the WAL (${await outside('outside', 'sqlite3', [DB_PATH, 'checkpoint'])})`;
+        break;
+      default:
+        return;
+    }
+    this.chainBreak = { plan, atUs, detail };
+    this.note(detail, atUs);
+  }
+
+  async fullBackup(repo: Repository): Promise<{ ok: boolean; appAware: boolean; detail: string; quiesce: QuiesceOutcome | null }> {
+    this.guest.phase = 'full';
+    this.snapshots.backupIndex = 0;
+    const r = await this.engine.backup({ port: this.port, target: this.engine.target(repo), clock: this.hv.sim.clock }, { vmId: this.vmId, policy: 'try', appScripts: cellVm(this.cell).appScripts });
+    const q = this.snapshots.snapshotOf(0)?.info.quiesce ?? null;
+    if (!r.ok) {
+      this.note(`the full backup fails: ${describeError(r.error)}`);
+      return { ok: false, appAware: false, detail: describeError(r.error), quiesce: q };
+    }
+    this.basePointId = r.value.pointId;
+    const appAware = q !== null && (this.app === 'sqlserver'
+      ? q.mode === 'application' && q.writers.some((w) => w.app === 'sqlserver' && w.error === null)
+      : q.mode !== 'none' && freezeScriptRan(q));
+    const detail = `full RecoveryPoint ${r.value.pointId.slice(0, 12)}: quiesce ${q?.mode ?? 'unknown'}${appAware ? ', application-aware' : ', not application-aware'}`;
+    this.note(detail);
+    return { ok: true, appAware, detail, quiesce: q };
+  }
+
+  async runSqlLogs(schedule: LogSchedule): Promise<void> {
+    this.guest.phase = 'logs';
+    const runs = await this.engine.log.runSqlSchedule(
+      { port: this.port, clock: this.hv.sim.clock, store: this.sqlLogs, waitUntil: (t) => this.waitUntil(t) },
+      { vmId: this.vmId, basePointId: this.basePointId, schedule, untilUs: schedule.nextFullUs ?? schedule.fullDoneUs, maxBackups: MAX_LOG_BACKUPS },
+    );
+    const failed = runs.filter((r) => !r.result.ok).length;
+    this.note(`${runs.length} log backups on schedule${failed > 0 ? `, ${failed} failed` : ''}`);
+  }
+
+  /** SQLite: shipping rounds on the seed 003 rule (the engine's `nextLogBackupStart`); every n-th round the engine's checkpoint. */
+  async sqliteRounds(schedule: LogSchedule): Promise<void> {
+    this.guest.phase = 'logs';
+    const request = { vmId: this.vmId, dbPath: DB_PATH, basePointId: this.basePointId };
+    const env = { port: this.port, clock: this.hv.sim.clock, store: this.walLogs };
+    const until = schedule.nextFullUs ?? schedule.fullDoneUs;
+    let next: TimeUs | null = schedule.fullDoneUs;
+    let errors = 0;
+    // Bounded like the engine's scheduler: a rule that never moves on stops here, and property 13 judges it.
+    while (next !== null && next <= until && this.rounds.length < MAX_LOG_BACKUPS) {
+      if (this.nowUs < next) await this.waitUntil(next);
+      const startUs = this.nowUs;
+      const before = new Set(unwrap(await this.walLogs.list(this.vmId)).map((r) => r.id));
+      this.currentRound = this.rounds.length;
+      this.roundSlowed = false;
+      const every = this.spec.checkpointEvery;
+      const r = every > 0 && (this.rounds.length + 1) % every === 0 ? await this.engine.log.checkpointSqliteWal(env, request) : await this.engine.log.shipSqliteWal(env, request);
+      if (!r.ok) errors++;
+      const records = unwrap(await this.walLogs.list(this.vmId)).filter((x) => !before.has(x.id)).map((x) => x.id);
+      this.rounds.push({ startUs, endUs: this.nowUs, records });
+      next = this.engine.log.nextLogBackupStart(schedule, startUs, this.nowUs);
+    }
+    this.currentRound = -1;
+    this.note(`${this.rounds.length} WAL shipping rounds on schedule${errors > 0 ? `, ${errors} failed` : ''}`);
+  }
+
+  /** The `missing` break: a stored log backup (SQLite: a segment with commits) of round `index` or later leaves the store. */
+  async removeFromStore(index: number): Promise<void> {
+    if (this.app === 'sqlserver') {
+      const run = this.scheduledSqlRuns().filter((r) => r.exitCode === 0)[index];
+      const decoded = run?.stdout == null ? null : decodeLogBackup(run.stdout);
+      if (run === undefined || decoded === null || !decoded.ok) return;
+      const h = decoded.value.header;
+      const stored = unwrap(await this.sqlLogs.list(this.vmId)).find((b) => b.firstLsn === h.firstLsn && b.lastLsn === h.lastLsn && !b.copyOnly);
+      if (stored === undefined) return;
+      this.sqlLogs.remove(stored.id);
+      this.removedSqlBackup = this.scheduledSqlRuns().indexOf(run);
+      this.chainBreak = { plan: { kind: 'missing', index }, atUs: run.atUs, detail: `log backup ${stored.id} (LSN ${h.firstLsn} to ${h.lastLsn}, taken at ${run.atUs} us) is removed from the store` };
+    } else {
+      const records = unwrap(await this.walLogs.list(this.vmId));
+      const byId = new Map<string, SqliteWalRecord>(records.map((r) => [r.id, r]));
+      const victim = this.rounds.slice(index).flatMap((round) => round.records).map((id) => byId.get(id)).find((r) => r?.kind === 'segment' && r.commits > 0);
+      if (victim === undefined) return;
+      const reads = this.walReadRuns().map((r) => r.atUs);
+      const round = this.rounds.find((x) => x.records.includes(victim.id));
+      // The segment's frames came from the WAL read at its ship instant (cross-checked with the tap).
+      const readUs = reads.includes(victim.atUs) ? victim.atUs : reads.find((t) => round !== undefined && t >= round.startUs && t <= round.endUs) ?? victim.atUs;
+      this.walLogs.remove(victim.id);
+      this.chainBreak = { plan: { kind: 'missing', index }, atUs: readUs, detail: `segment ${victim.id} (${victim.kind === 'segment' ? victim.commits : 0} commits, WAL read at ${readUs} us) is removed from the store` };
+    }
+    this.note(this.chainBreak.detail, this.chainBreak.atUs);
+  }
+
+  walReadRuns(): GuestRun[] {
+    return this.guest.runs.filter((r) => r.vmId === this.vmId && r.phase === 'logs' && r.exitCode === 0 && isWalRead(r));
+  }
+
+  captures(): SqlCapture[] {
+    const scheduled = this.scheduledSqlRuns();
+    const who = (phase: string): SqlCapture['who'] => (phase === 'logs' ? 'scheduled' : phase === 'copy-only' ? 'copy-only' : phase === 'to-nul' ? 'to-nul' : 'outside');
+    return this.guest.runs.filter((r) => r.vmId === this.vmId && isSqlLogBackup(r) && r.phase !== 'full').map((r): SqlCapture => {
+      const decoded = r.exitCode === 0 && r.stdout !== null && r.stdout.length > 0 ? decodeLogBackup(r.stdout) : null;
+      const d = decoded?.ok === true ? decoded.value : null;
+      const w = who(r.phase);
+      const removed = this.removedSqlBackup !== null && scheduled[this.removedSqlBackup] === r;
+      return {
+        who: w, atUs: r.atUs, endUs: r.endUs, ok: r.exitCode === 0, firstLsn: d?.header.firstLsn ?? null, lastLsn: d?.header.lastLsn ?? null,
+        copyOnly: d?.header.copyOnly ?? w === 'copy-only', stored: (w === 'scheduled' || w === 'copy-only') && d !== null && !removed,
+        commits: d === null ? [] : d.records.flatMap((x) => (x.type === 'commit' ? [[`t${x.txn}`, x.lsn] as const] : [])),
+      };
+    });
+  }
+
+  logBackupTimings(): LogBackupTiming[] {
+    if (this.app === 'sqlserver') return this.scheduledSqlRuns().map((r) => ({ startUs: r.atUs, endUs: r.endUs, readsUs: [r.atUs] }));
+    const reads = this.walReadRuns();
+    return this.rounds.map((round) => ({ startUs: round.startUs, endUs: round.endUs, readsUs: reads.filter((r) => r.atUs >= round.startUs && r.atUs <= round.endUs).map((r) => r.atUs) }));
+  }
+
+  stopWorkload(): void {
+    if (this.vm.guest === null) return;
+    for (const app of this.vm.apps) this.vm.app(app).stopWorkload();
+  }
+
+  async restore(repo: Repository, role: RestoreRun['role'], target: ConcreteTarget): Promise<RestoreRun> {
+    this.guest.phase = `restore:${role}`;
+    const base: Omit<RestoreRun, 'ok' | 'error'> = { role, target, committed: null, opened: null, logsApplied: 0 };
+    const source = await this.engine.source(repo, this.basePointId);
+    if (!source.ok) return { ...base, ok: false, error: { kind: 'source', detail: source.error, refusal: null } };
+    const run = this.app === 'sqlserver' ? await this.restoreSql(source.value, target, base) : await this.restoreSqlite(source.value, target, base);
+    this.note(`restore to ${describeTarget(target)} (${role}): ${run.ok ? `${run.committed?.length ?? 0} transactions read on the restored VM` : `${run.error?.kind ?? 'error'}: ${run.error?.detail ?? ''}`}`);
+    return run;
+  }
+
+  private async restoreVm(source: PointSource, role: string, powerOn: boolean): Promise<{ vmId: VmId } | { error: string }> {
+    const r = await this.engine.restoreVm({ port: this.port, clock: this.hv.sim.clock }, source, {
+      name: `restored-${role}`, guestOs: this.cell.os, tools: this.cell.tools, apps: this.vm.apps, flags: cellVm(this.cell).flags, powerOn,
+    });
+    return r.ok ? { vmId: r.value.vmId } : { error: describeError(r.error) };
+  }
+
+  /** What the restored VM's app holds once booted. */
+  private readRestored(vmId: VmId): Pick<RestoreRun, 'committed' | 'opened'> {
+    const vm = this.hv.vm(vmId);
+    const appId: AppId = this.app;
+    if (vm.guest === null) return { committed: null, opened: { ok: false, detail: vm.lastBoot?.ok === false ? vm.lastBoot.reason : 'the restored VM did not boot' } };
+    const report = vm.guest.openReports.get(appId);
+    return { committed: [...vm.app(appId).committed()], opened: { ok: report?.ok ?? false, detail: report?.detail ?? 'the app did not open' } };
+  }
+
+  private async restoreSql(source: PointSource, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
+    const restored = await this.restoreVm(source, base.role, true);
+    if ('error' in restored) return { ...base, ok: false, error: { kind: 'restore-vm', detail: restored.error, refusal: null } };
+    assert(target.kind !== 'transaction', 'SQL Server targets are times or LSNs');
+    const t: RollForwardTarget = target.kind === 'lsn' ? { kind: 'lsn', lsn: target.lsn } : { kind: 'time', timeUs: target.timeUs };
+    const log = this.engine.log;
+    const r = await log.rollForwardSql({ port: this.port, clock: this.hv.sim.clock, logs: this.sqlLogs, plan: log.planSqlRollForward }, { vmId: restored.vmId, sourceVmId: this.vmId }, t);
+    const logsApplied = this.guest.runs.filter((x) => x.vmId === restored.vmId && x.program === 'sqlcmd' && x.args[0] === 'restore-log' && x.exitCode === 0).length;
+    const read = this.readRestored(restored.vmId);
+    unwrap(await this.hv.destroyVm(restored.vmId));
+    return { ...base, ...read, logsApplied, ok: r.ok, error: r.ok ? null : rollForwardError(r.error) };
+  }
+
+  private async restoreSqlite(source: PointSource, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
+    assert(target.kind !== 'lsn', 'SQLite targets are transactions or times');
+    const t: SqliteTarget = target.kind === 'transaction' ? { kind: 'transaction', index: target.index } : { kind: 'time', timeUs: target.timeUs };
+    const log = this.engine.log;
+    const r = await log.rollForwardSqlite({ logs: this.walLogs, plan: log.planSqliteRollForward }, source, { vmId: this.vmId, dbPath: DB_PATH, target: t });
+    if (!r.ok) return { ...base, ok: false, error: rollForwardError(r.error) };
+    const restored = await this.restoreVm(source, base.role, false);
+    if ('error' in restored) return { ...base, ok: true, error: null, opened: { ok: false, detail: `restore of the VM: ${restored.error}` } };
+    const placed = placeDatabase(this.hv, this.hv.vm(restored.vmId), r.value.database);
+    if (placed !== null) return { ...base, ok: true, error: null, opened: { ok: false, detail: `placing the database: ${placed}` } };
+    const on = await this.guest.port.powerOn(restored.vmId);
+    const read = on.ok ? this.readRestored(restored.vmId) : { committed: null, opened: { ok: false, detail: `power on: ${on.error.kind}` } };
+    unwrap(await this.hv.destroyVm(restored.vmId));
+    return { ...base, ...read, ok: true, error: null };
+  }
+}
+
+export async function runLogsScenario(spec: LogsSpec, options: { readonly engine?: EngineUnderTest } = {}): Promise<LogsOutcome> {
+  const cell = findCell(spec.cellId);
+  assert(cell !== undefined, `unknown cell ${spec.cellId}`);
+  const s = new LogScenario(spec, cell, options.engine ?? QUIESCELAB_ENGINE);
+  const store = new MemoryStore();
+  unwrap(await Repository.init(store, { clock: s.hv.sim.clock }));
+  const repo = unwrap(await Repository.open(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
+  startCellWorkload(s, spec.workload);
+  s.hv.runFor(spec.warmupMs * 1000);
+  const env = { port: s.port, clock: s.hv.sim.clock, store: s.walLogs };
+  if (s.app === 'sqlite') {
+    s.guest.phase = 'prepare';
+    const observed = await s.engine.log.observeSqliteWal(env, { vmId: s.vmId, dbPath: DB_PATH });
+    if (!observed.ok) s.note(`observing the WAL fails: ${describeError(observed.error)}`);
+  }
+  const full = await s.fullBackup(repo);
+  const fullDoneUs = s.nowUs;
+  const intervalUs = spec.intervalMs * 1000;
+  const schedule: LogSchedule = { fullDoneUs, intervalUs, nextFullUs: fullDoneUs + spec.windowTicks * intervalUs };
+  const q = full.quiesce;
+  // Seed 003: log backups need a successful application-aware full backup first.
+  if (full.ok && full.appAware) {
+    if (s.app === 'sqlserver') {
+      await s.runSqlLogs(schedule);
+    } else {
+      const anchored = await s.engine.log.startSqliteChain(env, {
+        vmId: s.vmId, dbPath: DB_PATH, basePointId: s.basePointId, baseCheckpointed: q !== null && freezeScriptRan(q), baseAtUs: s.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs,
+      });
+      if (!anchored.ok) s.note(`starting the chain fails: ${describeError(anchored.error)}`);
+      await s.sqliteRounds(schedule);
+    }
+  } else {
+    s.note('no log backups: the full backup is not application-aware (seed 003)');
+  }
+  s.stopWorkload();
+  if (spec.chainBreak.kind === 'missing' && full.appAware) await s.removeFromStore(spec.chainBreak.index);
+  s.ledger.collect(s.vm);
+  const snap = s.snapshots.snapshotOf(0)?.info;
+  const truth: LogTruth = {
+    app: s.app, cutUs: q?.freezeStartUs ?? snap?.createdAtUs ?? fullDoneUs, snapshotAtUs: snap?.createdAtUs ?? fullDoneUs, fullDoneUs, intervalUs,
+    nextFullUs: schedule.nextFullUs ?? fullDoneUs,
+    acks: (s.ledger.acks()[s.app] ?? []).map((a) => ({ id: a.id, timeUs: a.timeUs })),
+    logBackups: s.logBackupTimings(),
+    captures: s.app === 'sqlserver' ? s.captures() : [],
+    walBreak: s.app !== 'sqlite' || s.chainBreak === null ? null
+      : { kind: s.chainBreak.plan.kind === 'missing' ? 'missing' : 'outside-checkpoint', atUs: s.chainBreak.atUs },
+  };
+  const restores: RestoreRun[] = [];
+  if (full.appAware) {
+    const reach = chainReach(truth);
+    const target = chooseTarget(truth, reach.reachable, spec.target);
+    if (target !== null) restores.push(await s.restore(repo, 'target', target));
+    const beyond = breaksChain(spec.chainBreak) && reach.beyond !== null ? chooseTarget(truth, reach.beyond, spec.target) : null;
+    if (beyond !== null) restores.push(await s.restore(repo, 'beyond-break', beyond));
+  }
+  const storeRecords = unwrap(await s.walLogs.list(s.vmId)).filter((r) => r.basePointId === s.basePointId).map((r) => ({ id: r.id, atUs: r.atUs }));
+  return {
+    cellId: spec.cellId, app: s.app, full: { ok: full.ok, appAware: full.appAware, detail: full.detail }, truth, chainBreak: s.chainBreak, nemesisLateUs: s.nemesisLateUs,
+    storeRecords, restores, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs), endUs: s.nowUs,
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * The world a scenario runs in: one simulation from the spec's seed, a hypervisor with the
+ * default application models, and the cell's VM booted with its disks, flags and guest
+ * scripts (scenarios/cells.ts). Shared by the backup scenario (run.ts) and the log
+ * scenario (logs-run.ts), so both suites judge the same VM for a cell.
+ *
+ * Leaves out: more than one VM per world, hosts other than the simulated one.
+ */
+
+import { unwrap } from '../../core/result.js';
+import type { AppFactory } from '../../sim/apps/types.js';
+import type { AppId } from '../../core/hypervisor-port.js';
+import type { GuestScript } from '../../sim/guest/quiesce/scripts.js';
+import { defaultApps, type AppSet } from '../../sim/hypervisor/default-apps.js';
+import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
+import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
+import { Simulation } from '../../sim/kernel/simulation.js';
+import { cellVm, type Cell } from '../cells.js';
+import type { WorkloadPlan } from './spec.js';
+
+export interface CellWorld {
+  readonly hv: SimHypervisor;
+  readonly vm: SimVm;
+  /** The world's application models (and the AdDomain its domain controllers share). */
+  readonly apps: AppSet;
+  readonly factories: Readonly<Partial<Record<AppId, AppFactory>>>;
+  /** The guest scripts installed in the VM. */
+  readonly scripts: readonly GuestScript[];
+}
+
+export interface CellWorldOptions {
+  readonly seed: number;
+  /** Disk size of the cell's VM (default: cellVm's). */
+  readonly diskBytes?: number | undefined;
+  /** The disks' write cache ignores flush (a lying storage stack). */
+  readonly lyingCache?: boolean;
+  /** Guest scripts to install (default: the cell's own). */
+  readonly scripts?: readonly GuestScript[];
+}
+
+export function bootCellWorld(cell: Cell, options: CellWorldOptions): CellWorld {
+  const sim = new Simulation({ seed: options.seed });
+  const apps = defaultApps();
+  const factories = apps.factories;
+  const hv = new SimHypervisor({ sim, apps: factories });
+  const setup = cellVm(cell, options.diskBytes);
+  const vm = unwrap(hv.addVm({
+    name: `${cell.os}-${cell.tools}`, guestOs: cell.os, tools: cell.tools, apps: setup.apps, disks: setup.disks, flags: setup.flags,
+    ...options.lyingCache === true ? { diskFaults: { ignoreFlush: true } } : {},
+  }));
+  const scripts = options.scripts ?? setup.scripts;
+  if (scripts.length > 0) hv.installScripts(vm.vmId, scripts);
+  return { hv, vm, apps, factories, scripts };
+}
+
+/** Starts the workload of every app of the VM. */
+export function startCellWorkload(world: Pick<CellWorld, 'hv' | 'vm'>, plan: WorkloadPlan): void {
+  for (const app of world.vm.apps) world.hv.startWorkload(world.vm.vmId, app, { meanIntervalUs: plan.meanIntervalMs * 1000, opsPerTxn: plan.opsPerTxn, valueBytes: plan.valueBytes });
+}

@@ -1,0 +1,119 @@
+/**
+ * The logs suite end to end: properties 6, 7 and 13 hold for quiescelab's engine on a SQL
+ * Server and a SQLite cell, and each fails on a deliberately broken engine — a roll-forward
+ * that stops one past its target (P6), a chain planner that skips the gap check (P7), a
+ * schedule rule that waits a full interval after an overrun (P13) — with a shrunk
+ * counterexample and a replay token that replays to the same failure.
+ */
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ok } from '../../core/result.js';
+import { planRollForward, type LogBackupRef, type RollForwardTarget } from '../../engine/logbackup/chain.js';
+import { nextLogBackupStart } from '../../engine/logbackup/schedule.js';
+import { findCell } from '../../scenarios/cells.js';
+import { decodeReplayToken } from '../../scenarios/replay-token.js';
+import { replay } from '../../scenarios/replay.js';
+import { runCell, type PropertyResult } from '../../scenarios/runner.js';
+import { QUIESCELAB_ENGINE, QUIESCELAB_LOG_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import type { LogsSpec } from '../../scenarios/scenario/logs-spec.js';
+import { LOGS_SUITE } from '../../scenarios/suites/logs-suite.js';
+import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
+
+const SQL_CELL = 'win2019/esx41/sqlserver/default';
+const SQLITE_CELL = 'linux/esx41/sqlite/script';
+
+function cell(id: string) {
+  const c = findCell(id);
+  if (c === undefined) throw new Error(`no cell ${id}`);
+  return c;
+}
+
+function broken(name: string, log: Partial<EngineUnderTest['log']>): EngineUnderTest {
+  return { ...QUIESCELAB_ENGINE, name, log: { ...QUIESCELAB_LOG_ENGINE, ...log } };
+}
+
+/** Roll-forward includes the transaction just after the target: STOPAT / STOPATLSN one past it. */
+const ONE_PAST_TARGET = broken('rollforward-one-past-target', {
+  rollForwardSql: (env, restored, target) => QUIESCELAB_LOG_ENGINE.rollForwardSql(env, restored, target.kind === 'lsn' ? { kind: 'lsn', lsn: target.lsn + 1 } : target.kind === 'time' ? { kind: 'time', timeUs: target.timeUs + 1 } : target),
+});
+
+/** The chain check ignores a gap: past a hole it takes the later log backups as if they joined up. */
+const GAP_IGNORED = broken('chain-ignores-gap', {
+  planSqlRollForward: (backups, startLsn, target: RollForwardTarget) => {
+    const plan = planRollForward(backups, startLsn, target);
+    if (plan.ok || plan.error.kind !== 'gap') return plan;
+    const chain = backups.filter((b) => !b.copyOnly && b.lastLsn > startLsn).slice().sort((a, b) => a.firstLsn - b.firstLsn);
+    const reached = (b: LogBackupRef): boolean => (target.kind === 'time' ? b.backupTimeUs >= target.timeUs : target.kind === 'lsn' ? b.lastLsn > target.lsn : false);
+    const end = chain.findIndex(reached);
+    return ok(end < 0 ? chain : chain.slice(0, end + 1));
+  },
+});
+
+/** After a log backup that overran its tick, the next waits a full interval instead of starting at once. */
+const LATE_AFTER_OVERRUN = broken('late-after-overrun', {
+  nextLogBackupStart: (schedule, startedUs, endedUs) => {
+    const next = nextLogBackupStart(schedule, startedUs, endedUs);
+    return next !== null && next === endedUs ? endedUs + schedule.intervalUs : next;
+  },
+});
+
+function failing(properties: readonly PropertyResult[], id: string): PropertyResult {
+  const p = properties.find((x) => x.id === id);
+  if (p === undefined) throw new Error(`no ${id}`);
+  expect(p.pass, `${id} should fail`).toBe(false);
+  expect(p.counterexample).not.toBeNull();
+  expect(p.shrinks).toEqual(expect.any(Number));
+  expect(p.replay).toMatch(/^ql1\./);
+  return p;
+}
+
+describe('the logs suite', () => {
+  beforeAll(async () => { await prepareDefaultApps(); });
+
+  it.each([SQL_CELL, SQLITE_CELL])('P6, P7 and P13 hold for the engine on %s', async (id) => {
+    const r = await runCell(cell(id), { runs: 8, seed: 3, suites: [LOGS_SUITE] });
+    expect(r.properties.map((p) => p.id)).toEqual(['P6', 'P7', 'P13']);
+    for (const p of r.properties) {
+      expect(p.failures, `${p.id}: ${p.evidence ?? ''}`).toBe(0);
+      expect(p.runs, p.id).toBeGreaterThan(0);
+    }
+    expect(r.pass).toBe(true);
+  });
+
+  it('applies to the cells whose full backup is application-aware', () => {
+    expect(LOGS_SUITE.appliesTo(cell(SQL_CELL))).toBe(true);
+    expect(LOGS_SUITE.appliesTo(cell(SQLITE_CELL))).toBe(true);
+    expect(LOGS_SUITE.appliesTo(cell('win2019/esx41/sqlserver/fs-only'))).toBe(false);
+    expect(LOGS_SUITE.appliesTo(cell('linux/esx35u2/sqlite/script'))).toBe(false);
+    expect(LOGS_SUITE.appliesTo(cell('win2019/esx41/exchange/default'))).toBe(false);
+  });
+
+  it('P6 fails on a roll-forward that includes the transaction just after the target; the replay token reproduces it', async () => {
+    const r = await runCell(cell(SQL_CELL), { runs: 10, seed: 3, engine: ONE_PAST_TARGET, mutant: ONE_PAST_TARGET.name, shrinkBudget: 60, suites: [LOGS_SUITE] });
+    const p = failing(r.properties, 'P6');
+    expect(p.evidence).toMatch(/is not exact: 1 extra: t\d+ \(acknowledged at \d+ us\)/);
+    expect((p.counterexample as LogsSpec).chainBreak).toEqual({ kind: 'none' }); // shrunk: no break needed
+    const token = decodeReplayToken(p.replay ?? '');
+    if (!token.ok) throw new Error(token.error);
+    expect(token.value).toMatchObject({ cell: SQL_CELL, suite: 'logs', property: 'P6', mutant: ONE_PAST_TARGET.name });
+    const replayed = await replay(token.value, { resolve: (m) => (m === ONE_PAST_TARGET.name ? ONE_PAST_TARGET : undefined) });
+    if (!replayed.ok) throw new Error(replayed.error);
+    expect(replayed.value.spec).toEqual(p.counterexample);
+    expect(replayed.value.verdict).toEqual({ valid: false, evidence: p.evidence });
+  });
+
+  it('P7 fails on a chain planner that skips the gap check (applied partly, then the guest refuses)', async () => {
+    const r = await runCell(cell(SQL_CELL), { runs: 12, seed: 3, engine: GAP_IGNORED, mutant: GAP_IGNORED.name, shrinkBudget: 60, suites: [LOGS_SUITE] });
+    const p = failing(r.properties, 'P7');
+    expect(p.evidence).toMatch(/past the break .* was applied partly: \d+ RESTORE LOG succeeded in the guest/);
+    expect(r.properties.find((x) => x.id === 'P13')?.pass).toBe(true);
+  });
+
+  it('P13 fails on a schedule that waits a full interval after an overrun', async () => {
+    const r = await runCell(cell(SQLITE_CELL), { runs: 8, seed: 3, engine: LATE_AFTER_OVERRUN, mutant: LATE_AFTER_OVERRUN.name, shrinkBudget: 40, suites: [LOGS_SUITE] });
+    const p = failing(r.properties, 'P13');
+    expect(p.evidence).toMatch(/seed 003 has it at once when log backup \d+ ended/);
+    // Only a run with an overrun can show it; nothing else is needed.
+    expect(p.counterexample).toMatchObject({ overrun: { index: 0 }, chainBreak: { kind: 'none' } });
+  });
+});
