@@ -7,14 +7,11 @@
  */
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ok } from '../../core/result.js';
-import { planRollForward, type LogBackupRef, type RollForwardTarget } from '../../engine/logbackup/chain.js';
-import { nextLogBackupStart } from '../../engine/logbackup/schedule.js';
 import { findCell } from '../../scenarios/cells.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { replay } from '../../scenarios/replay.js';
 import { runCell, type PropertyResult } from '../../scenarios/runner.js';
-import { QUIESCELAB_ENGINE, QUIESCELAB_LOG_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import { LOG_MUTANT_ENGINES } from '../../scenarios/mutants/log-mutants.js';
 import type { LogsSpec } from '../../scenarios/scenario/logs-spec.js';
 import { LOGS_SUITE } from '../../scenarios/suites/logs-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
@@ -28,34 +25,7 @@ function cell(id: string) {
   return c;
 }
 
-function broken(name: string, log: Partial<EngineUnderTest['log']>): EngineUnderTest {
-  return { ...QUIESCELAB_ENGINE, name, log: { ...QUIESCELAB_LOG_ENGINE, ...log } };
-}
-
-/** Roll-forward includes the transaction just after the target: STOPAT / STOPATLSN one past it. */
-const ONE_PAST_TARGET = broken('rollforward-one-past-target', {
-  rollForwardSql: (env, restored, target) => QUIESCELAB_LOG_ENGINE.rollForwardSql(env, restored, target.kind === 'lsn' ? { kind: 'lsn', lsn: target.lsn + 1 } : target.kind === 'time' ? { kind: 'time', timeUs: target.timeUs + 1 } : target),
-});
-
-/** The chain check ignores a gap: past a hole it takes the later log backups as if they joined up. */
-const GAP_IGNORED = broken('chain-ignores-gap', {
-  planSqlRollForward: (backups, startLsn, target: RollForwardTarget) => {
-    const plan = planRollForward(backups, startLsn, target);
-    if (plan.ok || plan.error.kind !== 'gap') return plan;
-    const chain = backups.filter((b) => !b.copyOnly && b.lastLsn > startLsn).slice().sort((a, b) => a.firstLsn - b.firstLsn);
-    const reached = (b: LogBackupRef): boolean => (target.kind === 'time' ? b.backupTimeUs >= target.timeUs : target.kind === 'lsn' ? b.lastLsn > target.lsn : false);
-    const end = chain.findIndex(reached);
-    return ok(end < 0 ? chain : chain.slice(0, end + 1));
-  },
-});
-
-/** After a log backup that overran its tick, the next waits a full interval instead of starting at once. */
-const LATE_AFTER_OVERRUN = broken('late-after-overrun', {
-  nextLogBackupStart: (schedule, startedUs, endedUs) => {
-    const next = nextLogBackupStart(schedule, startedUs, endedUs);
-    return next !== null && next === endedUs ? endedUs + schedule.intervalUs : next;
-  },
-});
+const { ONE_PAST_TARGET, GAP_IGNORED, LATE_AFTER_OVERRUN } = LOG_MUTANT_ENGINES;
 
 function failing(properties: readonly PropertyResult[], id: string): PropertyResult {
   const p = properties.find((x) => x.id === id);
