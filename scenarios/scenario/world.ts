@@ -53,7 +53,16 @@ export function bootCellWorld(cell: Cell, options: CellWorldOptions): CellWorld 
   return { hv, vm, apps, factories, scripts };
 }
 
+/**
+ * Operations an app's workload runs per start (a boot's worth). A scenario's interesting
+ * part is seconds long, but a guest script that hangs holds the backup for Tools' 15
+ * minutes while the apps go on: unbounded, that is ~180,000 transactions at a 5 ms think
+ * time — beyond the SQL Server model's commit table (16,384 ids) and most of a run's CPU.
+ * After the bound the app idles; the hang still runs its full course.
+ */
+export const MAX_WORKLOAD_OPS = 4_000;
+
 /** Starts the workload of every app of the VM. */
 export function startCellWorkload(world: Pick<CellWorld, 'hv' | 'vm'>, plan: WorkloadPlan): void {
-  for (const app of world.vm.apps) world.hv.startWorkload(world.vm.vmId, app, { meanIntervalUs: plan.meanIntervalMs * 1000, opsPerTxn: plan.opsPerTxn, valueBytes: plan.valueBytes });
+  for (const app of world.vm.apps) world.hv.startWorkload(world.vm.vmId, app, { meanIntervalUs: plan.meanIntervalMs * 1000, opsPerTxn: plan.opsPerTxn, valueBytes: plan.valueBytes, maxOps: MAX_WORKLOAD_OPS });
 }
