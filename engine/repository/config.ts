@@ -5,29 +5,50 @@
  *
  * Bytes: the config as one line of JSON, a newline, the SHA-256 of that line's bytes in
  * hex, a newline. Any changed byte breaks the hash or the layout.
+ *
+ * Versions: 1 is a brotli repository (`"compression":"brotli","brotliQuality":q`); 2 a
+ * zstd one (`"compression":"zstd","zstdLevel":l`; its packs and index files also name the
+ * zstd code). A reader that knows only version 1 refuses a version 2 repository by its
+ * version instead of failing on its first blob. Both are read and written.
  */
 
 import { assert } from '../../core/assert.js';
 import type { TimeUs } from '../../core/clock.js';
 import { err, ok, type Result } from '../../core/result.js';
 import { checkChunkerParams, type ChunkerParams } from './chunker.js';
-import { COMPRESSION_NAME } from './compression.js';
+import { LEVEL_RANGE, type CodecSettings } from './compression.js';
 import { isHashHex, sha256Hex } from './hash.js';
 import type { ZeroParams } from './stream-chunker.js';
 
 export const CONFIG_NAME = 'config';
 
-export interface RepositoryConfig {
+interface ConfigCommon {
   readonly format: 'quiescelab-repository';
-  readonly version: 1;
   readonly chunker: ChunkerParams;
   readonly zero: ZeroParams;
-  readonly compression: typeof COMPRESSION_NAME;
-  /** Brotli quality 0..11 (1: fast; 4: ~13% smaller text at a third of the speed). */
-  readonly brotliQuality: number;
   /** A pack is written once its blobs reach this size (the last one of a commit is smaller). */
   readonly packTargetBytes: number;
   readonly createdAtUs: TimeUs;
+}
+
+export type RepositoryConfig = ConfigCommon & (
+  /** Brotli quality 0..11 (1: fast; 4: ~13% smaller text at a third of the speed). */
+  | { readonly version: 1; readonly compression: 'brotli'; readonly brotliQuality: number }
+  /** zstd level 1..19 (4: the default). */
+  | { readonly version: 2; readonly compression: 'zstd'; readonly zstdLevel: number }
+);
+
+/** A new config; its JSON keys keep the order of version 1 (a brotli config's bytes are those of before zstd). */
+export function makeConfig(settings: CodecSettings, common: Omit<ConfigCommon, 'format'>): RepositoryConfig {
+  const { chunker, zero, packTargetBytes, createdAtUs } = common;
+  const format = 'quiescelab-repository';
+  return settings.codec === 'brotli'
+    ? { format, version: 1, chunker, zero, compression: 'brotli', brotliQuality: settings.level, packTargetBytes, createdAtUs }
+    : { format, version: 2, chunker, zero, compression: 'zstd', zstdLevel: settings.level, packTargetBytes, createdAtUs };
+}
+
+export function codecOf(config: RepositoryConfig): CodecSettings {
+  return config.compression === 'brotli' ? { codec: 'brotli', level: config.brotliQuality } : { codec: 'zstd', level: config.zstdLevel };
 }
 
 /**
@@ -45,7 +66,9 @@ export function checkConfig(config: RepositoryConfig): void {
     && config.zero.zeroRunMinBytes >= config.zero.zeroBlockBytes && config.zero.zeroRunMinBytes % config.zero.zeroBlockBytes === 0, 'bad zero-run parameters');
   assert(Number.isSafeInteger(config.packTargetBytes) && config.packTargetBytes >= 1024 && config.packTargetBytes <= PACK_TARGET_MAX_BYTES, 'bad packTargetBytes');
   assert(config.chunker.maxBytes <= config.packTargetBytes * 4, 'a chunk must fit a pack comfortably');
-  assert(Number.isSafeInteger(config.brotliQuality) && config.brotliQuality >= 0 && config.brotliQuality <= 11, 'brotliQuality must be 0..11');
+  const { codec, level } = codecOf(config);
+  const [min, max] = LEVEL_RANGE[codec];
+  assert(Number.isSafeInteger(level) && level >= min && level <= max, `${codec === 'brotli' ? 'brotliQuality' : 'zstdLevel'} must be ${min}..${max}`);
 }
 
 export function encodeConfig(config: RepositoryConfig): Uint8Array {
@@ -73,8 +96,9 @@ export function decodeConfig(bytes: Uint8Array): Result<RepositoryConfig, string
   }
   const c = value as Partial<RepositoryConfig> | null;
   if (c === null || typeof c !== 'object' || c.format !== 'quiescelab-repository') return err('not a quiescelab repository config');
-  if (c.version !== 1) return err(`unsupported version ${String(c.version)}`);
-  if (c.compression !== COMPRESSION_NAME) return err(`unsupported compression ${String(c.compression)}`);
+  if (c.version !== 1 && c.version !== 2) return err(`unsupported version ${String(c.version)}`);
+  const expected = c.version === 1 ? 'brotli' : 'zstd';
+  if (c.compression !== expected) return err(`unsupported compression ${String(c.compression)} in a version ${c.version} config`);
   try {
     checkConfig(c as RepositoryConfig);
   } catch (error) {

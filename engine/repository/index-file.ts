@@ -5,7 +5,7 @@
  *
  * Format (JSON, UTF-8, one line):
  *   {"format":"quiescelab-index","version":1,
- *    "packs":[{"id":"<pack sha256>","blobs":[["<chunk sha256>",offset,storedBytes,rawBytes,"brotli"|"raw",crc32],…]},…]}
+ *    "packs":[{"id":"<pack sha256>","blobs":[["<chunk sha256>",offset,storedBytes,rawBytes,"zstd"|"brotli"|"raw",crc32],…]},…]}
  *
  * The same chunk may be listed by two index files (after a crash inside prune); both
  * places hold the same bytes, and the first one loaded is used.
@@ -13,7 +13,7 @@
 
 import { assert } from '../../core/assert.js';
 import { err, ok, type Result } from '../../core/result.js';
-import type { Compression } from './compression.js';
+import { isCompression, type Compression } from './compression.js';
 import { ChunkId, isHashHex, PackId } from './hash.js';
 import { PACK_MAX_BLOBS, PACK_MAX_BYTES, type BlobEntry } from './pack.js';
 
@@ -66,7 +66,7 @@ export function decodeIndex(bytes: Uint8Array): Result<readonly IndexedPack[], s
       if (!Array.isArray(t) || t.length !== 6) return err(`pack ${p.id}: bad blob entry`);
       const [id, offset, stored, rawBytes, compression, crc] = t as unknown[];
       if (typeof id !== 'string' || !isHashHex(id) || !isCount(offset, PACK_MAX_BYTES) || !isCount(stored, PACK_MAX_BYTES)
-        || !isCount(rawBytes, PACK_MAX_BYTES) || (compression !== 'raw' && compression !== 'brotli') || !isCount(crc, 0xffff_ffff)) {
+        || !isCount(rawBytes, PACK_MAX_BYTES) || !isCompression(compression) || !isCount(crc, 0xffff_ffff)) {
         return err(`pack ${p.id}: bad blob entry ${JSON.stringify(t).slice(0, 100)}`);
       }
       blobs.push({ chunkId: ChunkId(id), offsetBytes: offset, storedBytes: stored, rawBytes, compression, crc32: crc });

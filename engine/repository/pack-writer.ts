@@ -18,7 +18,7 @@
 import { assert } from '../../core/assert.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { StoreLock } from '../store/lock.js';
-import { compressChunk, compressChunkAsync, type StoredBlob } from './compression.js';
+import type { StoredBlob } from './compression.js';
 import { indexName, PackId, packName, sha256Hex, type ChunkId } from './hash.js';
 import { encodeIndex, type IndexedPack } from './index-file.js';
 import { PackBuilder, parsePack } from './pack.js';
@@ -70,8 +70,7 @@ export class PackWriter {
     this.counters.chunksNew += 1;
     this.counters.bytesNew += bytes.length;
     const inFlight = this.repo.compressionInFlight;
-    const quality = this.repo.config.brotliQuality;
-    this.queue.push({ chunkId, rawBytes: bytes.length, blob: inFlight === 0 ? compressChunk(bytes, quality) : compressChunkAsync(bytes, quality) });
+    this.queue.push({ chunkId, rawBytes: bytes.length, blob: this.repo.compress(bytes) });
     return this.drain(inFlight);
   }
 

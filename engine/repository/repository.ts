@@ -24,9 +24,9 @@ import { err, ok, type Result } from '../../core/result.js';
 import { describeStoreError, TEMP_PREFIX, type ByteStore, type StoreError } from '../store/byte-store.js';
 import { describeLockError, StoreLock, type LockError, type LockRecord } from '../store/lock.js';
 import { Chunker } from './chunker.js';
-import { decompressBlob, DEFAULT_BROTLI_QUALITY } from './compression.js';
+import { compressChunk, compressChunkAsync, decompressBlob, DEFAULT_CODEC, type CodecSettings, type StoredBlob } from './compression.js';
 import {
-  CONFIG_NAME, DEFAULT_CHUNKER, DEFAULT_PACK_TARGET_BYTES, DEFAULT_ZERO, decodeConfig, encodeConfig, type RepositoryConfig,
+  codecOf, CONFIG_NAME, DEFAULT_CHUNKER, DEFAULT_PACK_TARGET_BYTES, DEFAULT_ZERO, decodeConfig, encodeConfig, makeConfig, type RepositoryConfig,
 } from './config.js';
 import { endOf, firstExtentEndingAfter, type MappedExtent } from './extent-map.js';
 import {
@@ -38,6 +38,7 @@ import { decodeManifest, mappedBytes, type Manifest, type RecoveryPointMeta } fr
 import { crc32 } from '../../core/crc32.js';
 import { PointWriter } from './point-writer.js';
 import { PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES } from './pack.js';
+import { ZstdPool } from './zstd-pool.js';
 
 export type RepoError =
   | { readonly kind: 'store'; readonly error: StoreError }
@@ -83,7 +84,8 @@ export interface InitOptions {
   readonly chunker?: RepositoryConfig['chunker'];
   readonly zero?: RepositoryConfig['zero'];
   readonly packTargetBytes?: number;
-  readonly brotliQuality?: number;
+  /** Default zstd level 4 (compression.ts); `{ codec: 'brotli', level: q }` makes a version 1 (brotli) repository. */
+  readonly compression?: CodecSettings;
 }
 
 export interface WriterOptions {
@@ -99,8 +101,9 @@ export interface OpenOptions {
   /** Take the writer lock (needed by beginPoint and prune). */
   readonly writer?: WriterOptions;
   /**
-   * Chunks compressed at once on libuv's thread pool while the writer goes on chunking
-   * and hashing; 0 compresses synchronously (the simulator's choice). Same bytes either way.
+   * Chunks compressed at once off the main thread while the writer goes on chunking and
+   * hashing (zstd: this many worker threads, zstd-pool.ts; brotli: libuv's thread pool);
+   * 0 compresses synchronously (the simulator's choice). Same bytes either way.
    */
   readonly compressionInFlight?: number;
 }
@@ -152,6 +155,9 @@ export class Repository {
   private indexBytesTotal = 0;
   private writerOpen = false;
   readonly chunker: Chunker;
+  readonly codec: CodecSettings;
+  /** Started by the first chunk compressed off the main thread in a zstd repository. */
+  private zstdPool: ZstdPool | undefined;
 
   private constructor(
     readonly store: ByteStore,
@@ -161,19 +167,17 @@ export class Repository {
     readonly compressionInFlight: number,
   ) {
     this.chunker = new Chunker(config.chunker);
+    this.codec = codecOf(config);
   }
 
   /** Writes the config object of a new repository; refuses when one exists. */
   static async init(store: ByteStore, options: InitOptions): Promise<Result<RepositoryConfig, RepoError>> {
-    const config: RepositoryConfig = {
-      format: 'quiescelab-repository', version: 1,
+    const config = makeConfig(options.compression ?? DEFAULT_CODEC, {
       chunker: options.chunker ?? DEFAULT_CHUNKER,
       zero: options.zero ?? DEFAULT_ZERO,
-      compression: 'brotli',
-      brotliQuality: options.brotliQuality ?? DEFAULT_BROTLI_QUALITY,
       packTargetBytes: options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES,
       createdAtUs: options.clock.nowUs(),
-    };
+    });
     const put = await store.putExclusive(CONFIG_NAME, encodeConfig(config));
     if (!put.ok) return put.error.kind === 'exists' ? err({ kind: 'already-a-repository', where: store.description }) : err({ kind: 'store', error: put.error });
     return ok(config);
@@ -216,9 +220,23 @@ export class Repository {
     return this.lock !== undefined;
   }
 
-  /** Releases the writer lock. The repository must not be written afterwards. */
+  /**
+   * @internal A new chunk's stored form: compressed here when compressionInFlight is 0,
+   * else off the main thread (the same bytes).
+   */
+  compress(raw: Uint8Array): StoredBlob | Promise<StoredBlob> {
+    if (this.compressionInFlight === 0) return compressChunk(raw, this.codec);
+    return compressChunkAsync(raw, this.codec, (bytes, level) => {
+      this.zstdPool ??= new ZstdPool(this.compressionInFlight);
+      return this.zstdPool.compress(bytes, level);
+    });
+  }
+
+  /** Releases the writer lock and ends the compression workers. The repository must not be written afterwards. */
   async close(): Promise<Result<void, RepoError>> {
     assert(!this.writerOpen, 'close with a point writer still open');
+    await this.zstdPool?.close();
+    this.zstdPool = undefined;
     if (this.lock === undefined) return ok(undefined);
     const released = await this.lock.release();
     return released.ok ? ok(undefined) : err({ kind: 'lock', error: released.error });

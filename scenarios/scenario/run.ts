@@ -252,7 +252,7 @@ export class Scenario {
 
   /** Initialises a repository on `store` and opens it through the engine under test, as the backups' writer. */
   async openRepository(store: ByteStore, init: Omit<InitOptions, 'clock'> = {}): Promise<Repository> {
-    unwrap(await Repository.init(store, { brotliQuality: SCENARIO_BROTLI_QUALITY, ...init, clock: this.hv.sim.clock }));
+    unwrap(await Repository.init(store, { compression: { codec: 'brotli', level: SCENARIO_BROTLI_QUALITY }, ...init, clock: this.hv.sim.clock }));
     return unwrap(await this.engine.openRepository(store, { clock: this.hv.sim.clock, writer: { owner: 'scenario' } }));
   }
 

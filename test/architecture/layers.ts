@@ -32,6 +32,10 @@ export const IO_ADAPTERS: readonly string[] = [
   'engine/store/local-dir-store.ts',
   // File-level restore into a real directory; twin: MemoryFileWriter in engine/restore/file-writer.ts.
   'engine/restore/file-writer-local.ts',
+  // zstd's wasm, read from node_modules by its package once per process when the module loads (nothing is fetched).
+  'engine/repository/zstd-wasm.ts',
+  // zstd on worker threads (each loads the same wasm); twin: zstdCompress in the calling thread, the same bytes.
+  'engine/repository/zstd-pool.ts',
 ];
 
 const BANNED_CALLS: readonly [RegExp, string][] = [

@@ -187,7 +187,7 @@ export const suite: BenchSuite = {
       const compressionInFlight = Math.max(1, Math.min(4, availableParallelism()));
       const openRepo = async (dir: string, brotliQuality: number): Promise<Repository> => {
         const store = unwrap(await LocalDirStore.open(dir, { create: true, tempTag: 'bench' }));
-        unwrap(await Repository.init(store, { clock, brotliQuality }));
+        unwrap(await Repository.init(store, { clock, compression: { codec: 'brotli', level: brotliQuality } }));
         return unwrap(await Repository.open(store, { clock, writer: { owner: 'bench' }, compressionInFlight }));
       };
       const q4Dir = join(work, 'ql-q4');

@@ -132,8 +132,43 @@ describe('quiescelab backup-image / restore-image / verify (CLI)', () => {
     const out = join(dir, 'from-damaged.img');
     const restore = await cli('restore-image', '--repo', repo, '--point', first, '--to', out);
     expect(restore.exitCode).toBe(1);
-    expect(oneLineError(restore)).toMatch(/^quiescelab: restore failed, nothing written to .*: chunk [0-9a-f]{64} .* of manifest points\/[0-9a-f]{64} in packs\/.*: (CRC32|SHA-256|brotli)/);
+    expect(oneLineError(restore)).toMatch(/^quiescelab: restore failed, nothing written to .*: chunk [0-9a-f]{64} .* of manifest points\/[0-9a-f]{64} in packs\/.*: (CRC32|SHA-256|zstd)/);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes('ql-restore'))).toEqual([]);
+  });
+});
+
+describe('backup-image: the compression of a new repository', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-image-codec-'));
+  const imagePath = join(dir, 'disk.img');
+  writeFileSync(imagePath, makeImage());
+  const configLine = (repo: string): { version: number; compression: string; zstdLevel?: number; brotliQuality?: number } =>
+    JSON.parse(readFileSync(join(repo, 'config'), 'utf8').split('\n')[0] ?? '') as { version: number; compression: string };
+
+  it('zstd 4 by default, --zstd-level N, or a brotli repository with --brotli-quality N; both restore', async () => {
+    for (const [name, args, expected] of [
+      ['default', [], { version: 2, compression: 'zstd', zstdLevel: 4 }],
+      ['zstd-1', ['--zstd-level', '1'], { version: 2, compression: 'zstd', zstdLevel: 1 }],
+      ['brotli-2', ['--brotli-quality', '2'], { version: 1, compression: 'brotli', brotliQuality: 2 }],
+    ] as const) {
+      const repo = join(dir, name);
+      const r = await cli('backup-image', imagePath, '--repo', repo, ...args);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(configLine(repo)).toMatchObject(expected);
+      const out = join(dir, `${name}.img`);
+      const restore = await cli('restore-image', '--repo', repo, '--point', lastLine(r.stdout), '--to', out);
+      expect(restore.exitCode, restore.stderr).toBe(0);
+      expect(readFileSync(out).equals(readFileSync(imagePath))).toBe(true);
+    }
+  });
+
+  it('both options, or a level out of range, is bad usage (exit 2) and creates nothing', async () => {
+    for (const args of [['--zstd-level', '4', '--brotli-quality', '1'], ['--zstd-level', '20'], ['--brotli-quality', '12']]) {
+      const repo = join(dir, `bad-${args.join('')}`);
+      const r = await cli('backup-image', imagePath, '--repo', repo, ...args);
+      expect(r.exitCode).toBe(2);
+      expect(oneLineError(r)).toMatch(/^quiescelab: --(zstd-level|brotli-quality)/);
+      expect(existsSync(join(repo, 'config'))).toBe(false);
+    }
   });
 });

@@ -1,13 +1,12 @@
 /**
  * The chunker: cut points depend on content only (not on how a run is split into pieces),
- * sizes stay within [min, max], zero runs of the minimum length become holes, and the
- * threaded compression gives the same bytes as the synchronous one.
+ * sizes stay within [min, max], and zero runs of the minimum length become holes
+ * (compression: compression.test.ts).
  */
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Chunker } from '../../engine/repository/chunker.js';
-import { compressChunk, compressChunkAsync, decompressBlob } from '../../engine/repository/compression.js';
 import { StreamChunker, type CutChunk } from '../../engine/repository/stream-chunker.js';
 import { applyWrites, equalBytes, writeArb } from './support.js';
 
@@ -96,24 +95,5 @@ describe('content-defined chunking', () => {
     expect(mean).toBeGreaterThan(PARAMS.avgBytes * 0.8);
     expect(mean).toBeLessThan(PARAMS.avgBytes * 1.6);
     expect(Math.min(...sizes.slice(0, -1))).toBeGreaterThanOrEqual(PARAMS.minBytes);
-  });
-});
-
-describe('compression', () => {
-  it('the thread-pool compression gives the sync bytes; incompressible data is stored raw; both decode', async () => {
-    const text = new Uint8Array(100_000);
-    applyWrites(text, [{ offsetBytes: 0, lengthBytes: text.length, seed: 1, kind: 'text' }]);
-    const random = new Uint8Array(100_000);
-    applyWrites(random, [{ offsetBytes: 0, lengthBytes: random.length, seed: 2, kind: 'random' }]);
-    for (const raw of [text, random]) {
-      const sync = compressChunk(raw);
-      const threaded = await compressChunkAsync(raw);
-      expect(threaded.compression).toBe(sync.compression);
-      expect(equalBytes(threaded.bytes, sync.bytes)).toBe(true);
-      const back = decompressBlob(sync.compression, sync.bytes, raw.length);
-      expect(back.ok && equalBytes(back.value, raw)).toBe(true);
-    }
-    expect(compressChunk(text).compression).toBe('brotli');
-    expect(compressChunk(random).compression).toBe('raw');
   });
 });
