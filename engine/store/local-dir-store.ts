@@ -25,7 +25,7 @@ import {
 } from './byte-store.js';
 
 /** Reads and writes move at most this many bytes per system call. */
-const IO_STEP_BYTES = 8 * 1024 * 1024;
+export const IO_STEP_BYTES = 8 * 1024 * 1024;
 /** A write or read loop makes at most this many system calls per object (a 4 GiB object). */
 const IO_MAX_STEPS = 1 << 20;
 
@@ -238,11 +238,9 @@ export class LocalDirStore implements ByteStore {
           written += r.bytesWritten;
         }
         await handle.sync();
-        // Read back what was written before it is published (DESIGN.md, Style); one byte
-        // more than was written, to see that the file is not longer either.
-        const back = new Uint8Array(bytes.length + 1);
-        const read = await readFully(handle, back, 0);
-        same = read === bytes.length && Buffer.from(back.buffer, back.byteOffset, bytes.length).equals(bytes);
+        // Read back what was written before it is published (DESIGN.md, Style), a step at a
+        // time into one buffer, and one byte more, to see that the file is not longer either.
+        same = await readsBack(handle, bytes);
       } finally {
         await handle.close();
       }
@@ -283,6 +281,21 @@ async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** @internal (exported for its test) True when the file holds exactly `bytes`, read back a step of at most IO_STEP_BYTES at a time. */
+export async function readsBack(handle: Awaited<ReturnType<typeof open>>, bytes: Uint8Array): Promise<boolean> {
+  const step = Math.min(IO_STEP_BYTES, bytes.length);
+  // One byte more than a step: at the last step it must find the end of the file.
+  const back = new Uint8Array(step + 1);
+  const expected = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (let at = 0; ; at += step) {
+    const want = Math.min(step, bytes.length - at);
+    const last = at + want === bytes.length;
+    const read = await readFully(handle, back, at);
+    if (read < want || (last && read !== want) || !expected.subarray(at, at + want).equals(back.subarray(0, want))) return false;
+    if (last) return true;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -14,7 +15,7 @@ import { prune } from '../../engine/repository/prune.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { verifyRepository } from '../../engine/repository/verify.js';
 import { isValidName, type ByteStore } from '../../engine/store/byte-store.js';
-import { LocalDirStore } from '../../engine/store/local-dir-store.js';
+import { IO_STEP_BYTES, LocalDirStore, readsBack } from '../../engine/store/local-dir-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { backupChain, chainArb, equalBytes, ManualClock, restoreBoth, smallInit } from './support.js';
 
@@ -79,6 +80,30 @@ describe.each(stores)('ByteStore contract: %s', (_label, make) => {
 });
 
 describe('local-directory store', () => {
+  it('the read-back finds a changed byte in any step, a file longer or shorter by one byte, and passes the exact bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ql-readback-'));
+    for (const size of [0, 1, IO_STEP_BYTES - 1, IO_STEP_BYTES, IO_STEP_BYTES + 1, 2 * IO_STEP_BYTES + 7]) {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 7 + 3) & 0xff);
+      const path = join(dir, `f${size}`);
+      writeFileSync(path, bytes);
+      const handle = await open(path, 'r');
+      try {
+        expect(await readsBack(handle, bytes), `size ${size}`).toBe(true);
+        for (const at of [0, IO_STEP_BYTES - 1, IO_STEP_BYTES, size - 1].filter((a) => a >= 0 && a < size)) {
+          const changed = new Uint8Array(bytes);
+          changed[at] = (changed[at] as number) ^ 1;
+          expect(await readsBack(handle, changed), `size ${size}, byte ${at}`).toBe(false);
+        }
+        if (size > 0) expect(await readsBack(handle, bytes.subarray(0, size - 1)), `size ${size}, file longer`).toBe(false);
+        const oneMore = new Uint8Array(size + 1);
+        oneMore.set(bytes);
+        expect(await readsBack(handle, oneMore), `size ${size}, file shorter`).toBe(false);
+      } finally {
+        await handle.close();
+      }
+    }
+  });
+
   it('publishes each object as a file; a crash leftover in tmp/ is not listed and a writer removes it', async () => {
     const root = join(mkdtempSync(join(tmpdir(), 'ql-store-')), 'repo');
     const store = unwrap(await LocalDirStore.open(root, { create: true, tempTag: 'test' }));
