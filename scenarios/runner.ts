@@ -56,6 +56,8 @@ export function deriveSeed(seed: number, label: string): number {
 }
 
 interface Tally {
+  /** The survey's run index of the first failure (where the shrink starts), or -1. */
+  firstFailRun: number;
   runs: number;
   failures: number;
   unknown: number;
@@ -78,7 +80,7 @@ function judge<S, O>(property: SuiteProperty<S, O>, cell: Cell, spec: S, outcome
   return guarded(() => property.check(cell, spec, outcome));
 }
 
-async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; engine: EngineUnderTest; budget: number }): Promise<{ spec: S; verdict: Verdict; path: string; shrinks: number } | null> {
+async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; firstFailRun: number; engine: EngineUnderTest; budget: number }): Promise<{ spec: S; verdict: Verdict; path: string; shrinks: number } | null> {
   let failed = false;
   let evaluations = 0;
   const box: { last: { spec: S; verdict: Verdict } | null } = { last: null };
@@ -95,7 +97,9 @@ async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell
     failed = true;
     box.last = { spec, verdict };
     return false;
-  }), { seed: options.seed, numRuns: options.runs });
+    // The same seed regenerates the survey's values; the path starts at its first failure
+    // instead of running every earlier (passing) run again.
+  }), { seed: options.seed, numRuns: options.runs, path: String(options.firstFailRun) });
   if (!result.failed || box.last === null || result.counterexamplePath === null) return null;
   return { ...box.last, path: result.counterexamplePath, shrinks: result.numShrinks };
 }
@@ -111,7 +115,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
     if (!suite.appliesTo(cell)) continue;
     const seed = deriveSeed(options.seed, `${id}#${suite.id}`);
     const runs = suite.runsFor(options.runs);
-    const tallies = new Map<string, Tally>(suite.properties.map((p) => [p.id, { runs: 0, failures: 0, unknown: 0, first: null }]));
+    const tallies = new Map<string, Tally>(suite.properties.map((p) => [p.id, { firstFailRun: -1, runs: 0, failures: 0, unknown: 0, first: null }]));
     let runIndex = 0;
     await fc.check(fc.asyncProperty(suite.arbitrary(cell), async (spec: unknown) => {
       // A run that throws is a failure of every property it would have judged (the
@@ -128,7 +132,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
         const tally = tallies.get(property.id) as Tally;
         const verdict = crashed ?? judge(property, cell, spec, outcome);
         tally.runs++;
-        if (verdict.valid === false) tally.failures++;
+        if (verdict.valid === false && tally.failures++ === 0) tally.firstFailRun = runIndex;
         if (verdict.valid === 'unknown') tally.unknown++;
         if (verdict.valid !== true && (tally.first === null || (tally.first.valid === 'unknown' && verdict.valid === false))) tally.first = verdict;
       }
@@ -158,7 +162,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       let shrinks: number | null = null;
       let evidence = tally.first?.evidence ?? null;
       if (tally.failures > 0) {
-        const shrunk = await shrink(suite, property, cell, { seed, runs, engine, budget: options.shrinkBudget ?? 150 });
+        const shrunk = await shrink(suite, property, cell, { seed, runs, firstFailRun: tally.firstFailRun, engine, budget: options.shrinkBudget ?? 150 });
         if (shrunk !== null) {
           counterexample = suite.describe(shrunk.spec);
           shrinks = shrunk.shrinks;

@@ -7,6 +7,7 @@
  */
 
 import type { HypervisorPort } from '../../core/hypervisor-port.js';
+import { wrapPort } from '../scenario/port-wrap.js';
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../scenario/engine.js';
 
 export interface Mutant {
@@ -19,18 +20,6 @@ export interface Mutant {
   /** The property expected to kill it (documentation; the hunt reports the real one). */
   readonly expectedKiller: string;
   readonly engine: EngineUnderTest;
-}
-
-/** A port that passes every call through except the ones given. */
-export function wrapPort(port: HypervisorPort, overrides: Partial<HypervisorPort>): HypervisorPort {
-  return new Proxy(port, {
-    get(target, prop, receiver) {
-      const own = (overrides as Record<string | symbol, unknown>)[prop];
-      if (own !== undefined) return own;
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
 }
 
 /** The real engine with its port wrapped: `overrides` gets the world's port to call through. */

@@ -17,6 +17,7 @@ import { assert } from '../../core/assert.js';
 import type { TimeUs } from '../../core/clock.js';
 import type { HypervisorPort } from '../../core/hypervisor-port.js';
 import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
+import { wrapPort } from './port-wrap.js';
 
 export interface GuestRun {
   readonly vmId: string;
@@ -67,11 +68,6 @@ export class GuestTap {
       });
       return r;
     };
-    this.port = new Proxy(inner, {
-      get(target, prop) {
-        if (prop === 'runInGuest') return runInGuest;
-        return Reflect.get(target, prop) as unknown;
-      },
-    });
+    this.port = wrapPort(inner, { runInGuest });
   }
 }

@@ -148,7 +148,7 @@ function scriptsFor(cell: Cell, fault: FaultPlan): GuestScript[] {
 }
 
 /** Apps the quiescer really quiesced (their writer came through, or their freeze script ran). */
-function appsQuiesced(q: QuiesceOutcome, scripts: readonly GuestScript[]): Set<AppId> {
+export function appsQuiesced(q: QuiesceOutcome, scripts: readonly GuestScript[]): Set<AppId> {
   const out = new Set<AppId>();
   for (const w of q.writers) if (w.error === null && q.mode === 'application') out.add(w.app);
   for (const s of q.scripts) {

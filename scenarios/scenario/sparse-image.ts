@@ -35,9 +35,13 @@ export class SparseImage implements BlockReader {
       const grain = Math.floor(at / GRAIN_BYTES);
       const within = at - grain * GRAIN_BYTES;
       const n = Math.min(GRAIN_BYTES - within, bytes.length - pos);
-      const target = this.grains.get(grain)?.slice() ?? new Uint8Array(GRAIN_BYTES);
-      target.set(bytes.subarray(pos, pos + n), within);
-      this.putGrain(grain, target);
+      if (n === GRAIN_BYTES) {
+        this.putGrain(grain, bytes.slice(pos, pos + n));
+      } else {
+        const target = this.grains.get(grain)?.slice() ?? new Uint8Array(GRAIN_BYTES);
+        target.set(bytes.subarray(pos, pos + n), within);
+        this.putGrain(grain, target);
+      }
       pos += n;
     }
   }

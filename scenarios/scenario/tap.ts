@@ -11,6 +11,7 @@ import type { HypervisorPort, PortError, SnapshotInfo } from '../../core/hypervi
 import type { SnapshotId, VmId } from '../../core/ids.js';
 import type { Result } from '../../core/result.js';
 import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
+import { wrapPort } from './port-wrap.js';
 import { SparseImage } from './sparse-image.js';
 
 export interface TappedSnapshot {
@@ -52,14 +53,7 @@ export class SnapshotTap {
         return res;
       });
     };
-    this.port = new Proxy(hv, {
-      get(target, prop, receiver) {
-        if (prop === 'createSnapshot') return createSnapshot;
-        if (prop === 'removeSnapshot') return removeSnapshot;
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    this.port = wrapPort(hv, { createSnapshot, removeSnapshot });
   }
 
   /**

@@ -6,16 +6,14 @@
 
 import type { HypervisorPort } from '../../core/hypervisor-port.js';
 import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
+import { wrapPort } from '../../scenarios/scenario/port-wrap.js';
 
 export function slowGuest(hv: SimHypervisor, extraUs: number): HypervisorPort {
-  return new Proxy(hv, {
-    get(target, prop, receiver) {
-      if (prop !== 'runInGuest') return Reflect.get(target, prop, receiver) as unknown;
-      return async (...args: Parameters<HypervisorPort['runInGuest']>) => {
-        const r = await hv.runInGuest(...args);
-        hv.runFor(extraUs);
-        return r;
-      };
+  return wrapPort(hv, {
+    runInGuest: async (...args) => {
+      const r = await hv.runInGuest(...args);
+      hv.runFor(extraUs);
+      return r;
     },
   });
 }

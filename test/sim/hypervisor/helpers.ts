@@ -16,6 +16,7 @@ import type { GuestScript } from '../../../sim/guest/quiesce/scripts.js';
 import { Simulation } from '../../../sim/kernel/simulation.js';
 import type { NewDiskSpec } from '../../../core/hypervisor-port.js';
 import { judgeLevel, type LevelVerdict } from '../../../scenarios/checkers/level.js';
+import { appsQuiesced } from '../../../scenarios/scenario/run.js';
 
 export interface CellSetup {
   readonly seed: number;
@@ -77,12 +78,5 @@ export function judgeSnapshot(hv: SimHypervisor, vmId: VmId, snapshot: SnapshotI
   const acks: Partial<Record<AppId, ReturnType<ReturnType<typeof vm.app>['acknowledged']>>> = {};
   for (const app of vm.apps) if (vm.guest !== null) acks[app] = vm.app(app).acknowledged();
   const q = snapshot.quiesce;
-  const appQuiesced = new Set<AppId>();
-  for (const w of q.writers) if (w.error === null && q.mode === 'application') appQuiesced.add(w.app);
-  for (const s of q.scripts) {
-    const script = vm.scripts.find((x) => x.path === s.path);
-    const action = script?.on.freeze?.action;
-    if (s.argument === 'freeze' && s.exitCode === 0 && action !== undefined) appQuiesced.add(action.split(':')[0] as AppId);
-  }
-  return judgeLevel({ inspection, acks, cutUs: q.freezeStartUs ?? snapshot.createdAtUs, appQuiesced });
+  return judgeLevel({ inspection, acks, cutUs: q.freezeStartUs ?? snapshot.createdAtUs, appQuiesced: appsQuiesced(q, vm.scripts) });
 }
