@@ -280,7 +280,14 @@ async function shipRound(env: ShipEnv, request: ShipRequest, read: WalReader, ch
   let shipped: Shipped;
   let continuity: Continuity;
   let reason: string | null = null;
-  let walBytes: number;
+  let walBytes = 0;
+  /** The whole WAL from its start (a generation start, or after a restart the shipper did not do). */
+  const readFromStart = async (): Promise<Result<Shipped, ShipError>> => {
+    const fresh = await read(0);
+    if (!fresh.ok) return fresh;
+    walBytes = fresh.value.length;
+    return scanFromStart(fresh.value);
+  };
   if (position.kind === 'in') {
     const frameBytes = frameBytesOf(position.header);
     // Re-read the last shipped frame (or the header when none was shipped) to prove the WAL was not restarted.
@@ -309,20 +316,14 @@ async function shipRound(env: ShipEnv, request: ShipRequest, read: WalReader, ch
       continuity = scan.value.commits.length === 0 ? 'idle' : 'continued';
       reason = describeStop(scan.value);
     } else {
-      const fresh = await read(0);
-      if (!fresh.ok) return fresh;
-      walBytes = fresh.value.length;
-      const scanned = scanFromStart(fresh.value);
+      const scanned = await readFromStart();
       if (!scanned.ok) return scanned;
       shipped = scanned.value;
       continuity = 'break';
       reason = `the WAL was restarted by a checkpoint the shipper did not do (after offset ${position.endOffset} of ${describeGeneration(position.header)}; now ${shipped.header === null ? 'empty' : describeGeneration(shipped.header)}): commits after the last shipment may be lost`;
     }
   } else {
-    const fresh = await read(0);
-    if (!fresh.ok) return fresh;
-    walBytes = fresh.value.length;
-    const scanned = scanFromStart(fresh.value);
+    const scanned = await readFromStart();
     if (!scanned.ok) return scanned;
     shipped = scanned.value;
     if (shipped.header === null) {
