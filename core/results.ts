@@ -16,6 +16,14 @@ export interface LostExample {
   readonly why: string;
 }
 
+/** One event of a scenario's timeline (virtual time), as the failure pages show it. */
+export interface TimelineEntry {
+  readonly atUs: number;
+  /** boot, writes, dirty, fault, power-loss, freeze, thaw, snapshot, snapshot-removed, backup, log-backup, restore, verdict, note. */
+  readonly kind: string;
+  readonly detail: string;
+}
+
 export interface PropertyResult {
   readonly id: string;
   readonly name: string;
@@ -33,6 +41,8 @@ export interface PropertyResult {
   /** The failing (or first unknown) verdict's evidence. */
   readonly evidence: string | null;
   readonly replay: string | null;
+  /** The shrunk counterexample's run as a timeline (at most MAX_TIMELINE entries), or null when it passed. */
+  readonly timeline: readonly TimelineEntry[] | null;
 }
 
 export interface CellDataLoss {
@@ -44,6 +54,18 @@ export interface CellDataLoss {
   readonly rtoUsMax: number | null;
   readonly rtoUsMean: number | null;
   readonly examples: readonly LostExample[];
+  /** Per backup-suite run, in run order (columns of equal length): the data-loss charts. */
+  readonly perRun: RunLossSeries;
+}
+
+export interface RunLossSeries {
+  readonly committedLost: readonly number[];
+  readonly writesLost: readonly number[];
+  readonly rpoUs: readonly number[];
+  /** The restored VM's RTO, or null when the run restored none. */
+  readonly rtoUs: readonly (number | null)[];
+  /** The run's lowest achieved level, or null (a quiesce fault, a lost guest, no point). */
+  readonly level: readonly (ConsistencyLevel | null)[];
 }
 
 export interface CellResult {
@@ -78,6 +100,31 @@ export interface PropertyDescription {
   readonly description: string;
 }
 
+/** One engine mutant of the hunt: killed (by which property, with its counterexample) or survived. */
+export interface MutantOutcome {
+  readonly id: string;
+  readonly description: string;
+  /** backup, logs, repository or restore. */
+  readonly area: string;
+  /** The property meant to kill it. */
+  readonly expectedKiller: string;
+  readonly killed: boolean;
+  /** The cell it was killed on, or null. */
+  readonly cell: string | null;
+  /** The killing property's result (counterexample, replay token, timeline), or null. */
+  readonly killer: PropertyResult | null;
+  /** Runs spent over all the cells tried. */
+  readonly runs: number;
+}
+
+export interface MutantsResults {
+  /** Runs per cell of each mutant. */
+  readonly runs: number;
+  readonly results: readonly MutantOutcome[];
+  readonly killed: number;
+  readonly survived: number;
+}
+
 export interface MatrixResults {
   readonly tool: 'quiescelab';
   readonly version: string;
@@ -88,4 +135,6 @@ export interface MatrixResults {
   readonly properties: readonly PropertyDescription[];
   readonly cells: readonly CellResult[];
   readonly summary: MatrixSummary;
+  /** The mutant hunt run with the matrix, or null when it was left out (--no-mutants). */
+  readonly mutants: MutantsResults | null;
 }

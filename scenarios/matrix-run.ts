@@ -5,7 +5,7 @@
  * whichever ran it and however many workers.
  */
 
-import type { CellResult, MatrixResults, PropertyDescription } from '../core/results.js';
+import type { CellResult, MatrixResults, MutantsResults, PropertyDescription } from '../core/results.js';
 import type { Cell } from './cells.js';
 import { runCell, SUITES } from './runner.js';
 import type { EngineUnderTest } from './scenario/engine.js';
@@ -24,11 +24,11 @@ export interface MatrixRunOptions {
   readonly mutant: string | null;
 }
 
-export function assembleResults(options: MatrixRunOptions, cells: readonly CellResult[]): MatrixResults {
+export function assembleResults(options: MatrixRunOptions, cells: readonly CellResult[], mutants: MutantsResults | null = null): MatrixResults {
   const passed = cells.filter((c) => c.pass).length;
   return {
     tool: 'quiescelab', version: options.version, seed: options.seed, runsPerCell: options.runsPerCell, engine: options.mutant ?? 'quiescelab',
-    properties: propertyDescriptions(), cells, summary: { cells: cells.length, passed, failed: cells.length - passed },
+    properties: propertyDescriptions(), cells, summary: { cells: cells.length, passed, failed: cells.length - passed }, mutants,
   };
 }
 

@@ -27,7 +27,7 @@ import { REPOSITORY_SUITE } from './suites/repository-suite.js';
 import { LOGS_SUITE } from './suites/logs-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
-import type { CellResult, LostExample, PropertyResult } from '../core/results.js';
+import type { CellResult, LostExample, PropertyResult, RunLossSeries, TimelineEntry } from '../core/results.js';
 
 export type { CellResult, PropertyResult } from '../core/results.js';
 import { guarded } from './verdict.js';
@@ -65,6 +65,8 @@ interface Tally {
 }
 
 const MAX_EXAMPLES = 20;
+/** Timeline entries a failure keeps (the first ones: where the failure starts is early). */
+export const MAX_TIMELINE = 400;
 
 function levelOfRun(cell: Cell, outcome: ScenarioOutcome): ConsistencyLevel | null {
   let lowest: ConsistencyLevel | null = null;
@@ -80,22 +82,25 @@ function judge<S, O>(property: SuiteProperty<S, O>, cell: Cell, spec: S, outcome
   return guarded(() => property.check(cell, spec, outcome));
 }
 
-async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; firstFailRun: number; engine: EngineUnderTest; budget: number }): Promise<{ spec: S; verdict: Verdict; path: string; shrinks: number } | null> {
+async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; firstFailRun: number; engine: EngineUnderTest; budget: number }): Promise<{ spec: S; verdict: Verdict; timeline: readonly TimelineEntry[]; path: string; shrinks: number } | null> {
   let failed = false;
   let evaluations = 0;
-  const box: { last: { spec: S; verdict: Verdict } | null } = { last: null };
+  const box: { last: { spec: S; verdict: Verdict; timeline: readonly TimelineEntry[] } | null } = { last: null };
   const result = await fc.check(fc.asyncProperty(suite.arbitrary(cell) as fc.Arbitrary<S>, async (spec) => {
     if (failed && ++evaluations > options.budget) return true;
     if (!property.applies(cell, spec)) return true;
     let verdict: Verdict;
+    let timeline: readonly TimelineEntry[] = [];
     try {
-      verdict = judge(property, cell, spec, await suite.run(spec, options.engine) as O);
+      const outcome = await suite.run(spec, options.engine) as O;
+      timeline = suite.timeline(outcome);
+      verdict = judge(property, cell, spec, outcome);
     } catch (e) {
       verdict = { valid: false, evidence: `the run threw: ${e instanceof Error ? e.message : String(e)}` };
     }
     if (verdict.valid !== false) return true;
     failed = true;
-    box.last = { spec, verdict };
+    box.last = { spec, verdict, timeline };
     return false;
     // The same seed regenerates the survey's values; the path starts at its first failure
     // instead of running every earlier (passing) run again.
@@ -110,6 +115,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
   const id = cellId(cell);
   const achieved: Partial<Record<ConsistencyLevel, number>> = {};
   const loss = { committedLost: 0, writesLost: 0, recoveryNeeded: 0, recoverySucceeded: 0, rpoUsMax: 0, rtos: [] as number[], examples: [] as LostExample[] };
+  const perRun: { [K in keyof RunLossSeries]: RunLossSeries[K][number][] } = { committedLost: [], writesLost: [], rpoUs: [], rtoUs: [], level: [] };
   const properties: PropertyResult[] = [];
   for (const suite of options.suites ?? SUITES) {
     if (!suite.appliesTo(cell)) continue;
@@ -139,11 +145,14 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       if (suite.id === BACKUP_SUITE.id && crashed === null) {
         const s = spec as ScenarioSpec;
         const o = (outcome as { outcome: ScenarioOutcome }).outcome;
-        if (!isQuiesceFault(s.fault) && o.guestLost === null) {
-          const level = levelOfRun(cell, o);
-          if (level !== null) achieved[level] = (achieved[level] ?? 0) + 1;
-        }
+        const level = !isQuiesceFault(s.fault) && o.guestLost === null ? levelOfRun(cell, o) : null;
+        if (level !== null) achieved[level] = (achieved[level] ?? 0) + 1;
         const d = dataLossOf(cell.app, o);
+        perRun.committedLost.push(d.committedLost);
+        perRun.writesLost.push(d.writesLost);
+        perRun.rpoUs.push(d.rpoUs);
+        perRun.rtoUs.push(d.rtoUs);
+        perRun.level.push(level);
         loss.committedLost += d.committedLost;
         loss.writesLost += d.writesLost;
         loss.recoveryNeeded += d.recoveryNeeded;
@@ -161,18 +170,20 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       let replay: string | null = null;
       let shrinks: number | null = null;
       let evidence = tally.first?.evidence ?? null;
+      let timeline: readonly TimelineEntry[] | null = null;
       if (tally.failures > 0) {
         const shrunk = await shrink(suite, property, cell, { seed, runs, firstFailRun: tally.firstFailRun, engine, budget: options.shrinkBudget ?? 150 });
         if (shrunk !== null) {
           counterexample = suite.describe(shrunk.spec);
           shrinks = shrunk.shrinks;
           evidence = shrunk.verdict.evidence;
+          timeline = shrunk.timeline.slice(0, MAX_TIMELINE);
           replay = encodeReplayToken({ cell: id, suite: suite.id, property: property.id, seed, runs, path: shrunk.path, mutant: options.mutant ?? null });
         }
       }
       properties.push({
         id: property.id, name: property.name, suite: suite.id, pass: tally.failures === 0, runs: tally.runs, failures: tally.failures, unknown: tally.unknown,
-        counterexample, counterexampleSize: counterexample === null ? null : JSON.stringify(counterexample).length, shrinks, evidence, replay,
+        counterexample, counterexampleSize: counterexample === null ? null : JSON.stringify(counterexample).length, shrinks, evidence, replay, timeline,
       });
     }
   }
@@ -186,7 +197,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
     properties,
     dataLoss: {
       committedLost: loss.committedLost, writesLost: loss.writesLost, recoveryNeeded: loss.recoveryNeeded, recoverySucceeded: loss.recoverySucceeded,
-      rpoUsMax: loss.rpoUsMax, rtoUsMax, rtoUsMean, examples: loss.examples,
+      rpoUsMax: loss.rpoUsMax, rtoUsMax, rtoUsMean, examples: loss.examples, perRun,
     },
   };
 }

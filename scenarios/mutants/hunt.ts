@@ -7,20 +7,17 @@
 
 import { assert } from '../../core/assert.js';
 import { findCell } from '../cells.js';
-import { runCell, type PropertyResult } from '../runner.js';
+import type { MutantOutcome, MutantsResults } from '../../core/results.js';
+import { runCell } from '../runner.js';
 import type { Mutant } from './mutant.js';
 
-export interface MutantResult {
-  readonly id: string;
-  readonly description: string;
-  readonly area: Mutant['area'];
-  readonly expectedKiller: string;
-  readonly killed: boolean;
-  /** The cell it was killed on, or null. */
-  readonly cell: string | null;
-  readonly killer: Pick<PropertyResult, 'id' | 'name' | 'evidence' | 'counterexample' | 'counterexampleSize' | 'shrinks' | 'replay'> | null;
-  /** Runs spent (all cells tried). */
-  readonly runs: number;
+/** One mutant's hunt (results.json's MutantOutcome). */
+export type MutantResult = MutantOutcome;
+
+/** The hunt's part of results.json. */
+export function mutantsResults(runs: number, results: readonly MutantOutcome[]): MutantsResults {
+  const killed = results.filter((r) => r.killed).length;
+  return { runs, results, killed, survived: results.length - killed };
 }
 
 export interface HuntOptions {
@@ -40,7 +37,7 @@ export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<
     if (failed !== undefined) {
       return {
         id: mutant.id, description: mutant.description, area: mutant.area, expectedKiller: mutant.expectedKiller, killed: true, cell: id, runs,
-        killer: { id: failed.id, name: failed.name, evidence: failed.evidence, counterexample: failed.counterexample, counterexampleSize: failed.counterexampleSize, shrinks: failed.shrinks, replay: failed.replay },
+        killer: failed,
       };
     }
   }

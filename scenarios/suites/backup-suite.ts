@@ -39,6 +39,7 @@ export const BACKUP_SUITE: Suite<ScenarioSpec & { readonly twin: boolean }, Back
     return { outcome, twin };
   },
   describe: (spec) => spec,
+  timeline: (run) => run.outcome.timeline,
   properties: [
     {
       id: 'P1', name: 'matrix level',

@@ -176,6 +176,7 @@ export const DC_SUITE: Suite<DcSpec, DcRun> = {
     return { record, timeline: s.timeline };
   },
   describe: (spec) => spec,
+  timeline: (run) => run.timeline,
   properties: [
     {
       id: 'P12', name: 'domain controller restore',

@@ -225,6 +225,7 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
     return { crash, corruption, timeline: s.timeline };
   },
   describe: (spec) => spec,
+  timeline: (run) => run.timeline,
   properties: [
     {
       id: 'P9', name: 'a crash during a backup',

@@ -10,6 +10,7 @@
 import type fc from 'fast-check';
 import type { Cell } from '../cells.js';
 import type { EngineUnderTest } from '../scenario/engine.js';
+import type { TimelineEntry } from '../../core/results.js';
 import type { Verdict } from '../verdict.js';
 
 export interface PropertyInfo {
@@ -34,6 +35,8 @@ export interface Suite<S, O> {
   run(spec: S, engine: EngineUnderTest): Promise<O>;
   /** What the report keeps of a run's spec (the counterexample): small, JSON. */
   describe(spec: S): unknown;
+  /** The run as a timeline, for the failure pages (virtual time, in order). */
+  timeline(outcome: O): readonly TimelineEntry[];
   readonly properties: readonly SuiteProperty<S, O>[];
 }
 
