@@ -3,10 +3,11 @@
  * `replay TOKEN` (reproduce one failure exactly) and `list os|tools|apps|properties|mutants`.
  */
 
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import type { MutantOutcome } from '../core/results.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
 import { propertyDescriptions } from '../scenarios/matrix-run.js';
-import { huntMutant, type MutantResult } from '../scenarios/mutants/hunt.js';
 import { engineFor, findMutant, MUTANTS } from '../scenarios/mutants/index.js';
 import { replay } from '../scenarios/replay.js';
 import { decodeReplayToken } from '../scenarios/replay-token.js';
@@ -14,24 +15,13 @@ import type { ScenarioOutcome } from '../scenarios/scenario/run.js';
 import { prepareDefaultApps } from '../sim/hypervisor/default-apps.js';
 import { parseIntOption, UsageError } from './errors.js';
 import { writeOutput } from './output.js';
+import { runTasksInPool, type PoolTask } from './pool.js';
 import { progressReporter } from './progress.js';
-
-function mutantTable(results: readonly MutantResult[]): string {
-  const lines = [`${'mutant'.padEnd(28)} ${'killed by'.padEnd(40)} counterexample`];
-  for (const r of results) {
-    const killer = r.killer === null ? 'SURVIVED' : `${r.killer.id} ${r.killer.name}`;
-    const cex = r.killer === null ? '-' : `${r.killer.counterexampleSize ?? '?'} chars, ${r.killer.shrinks ?? 0} shrinks, on ${r.cell ?? ''}`;
-    lines.push(`${r.id.padEnd(28)} ${killer.padEnd(40)} ${cex}`);
-  }
-  const killed = results.filter((r) => r.killed).length;
-  lines.push(`${killed}/${results.length} mutants killed`);
-  return lines.join('\n');
-}
+import { mutantTable, timelineText } from './tables.js';
 
 function printTimeline(outcome: unknown): string {
   const timeline = (outcome as Partial<ScenarioOutcome>).timeline;
-  if (timeline === undefined) return '';
-  return timeline.map((e) => `  ${(e.atUs / 1e6).toFixed(6).padStart(12)} s  ${e.kind.padEnd(16)} ${e.detail}`).join('\n');
+  return timeline === undefined ? '' : timelineText(timeline);
 }
 
 export function registerHarness(program: Command): void {
@@ -42,19 +32,17 @@ export function registerHarness(program: Command): void {
     .option('--seed <n>', 'seed', '1')
     .option('--only <ids>', 'only these mutants (comma list)')
     .option('--json <file>', 'also write the table as JSON')
-    .action(async (options: { runs: string; seed: string; only?: string; json?: string }) => {
+    .option('--workers <n>', 'worker threads (default: the cores)')
+    .action(async (options: { runs: string; seed: string; only?: string; json?: string; workers?: string }) => {
       const runs = parseIntOption('--runs', options.runs, 1, 10_000);
       const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
       const ids = options.only?.split(',').map((s) => s.trim()).filter((s) => s !== '');
       for (const id of ids ?? []) if (findMutant(id) === undefined) throw new UsageError(`--only: unknown mutant '${id}' (see quiescelab list mutants)`);
       const chosen = ids === undefined ? MUTANTS : MUTANTS.filter((m) => ids.includes(m.id));
-      await prepareDefaultApps();
+      const workers = options.workers === undefined ? availableParallelism() : parseIntOption('--workers', options.workers, 1, 64);
       const progress = progressReporter(`${chosen.length} mutants`);
-      const results: MutantResult[] = [];
-      for (const m of chosen) {
-        results.push(await huntMutant(m, { runs, seed }));
-        progress.update(results.length, chosen.length, m.id);
-      }
+      const tasks = chosen.map((m): PoolTask => ({ kind: 'mutant', mutantId: m.id, runs, cells: m.cells }));
+      const results = await runTasksInPool(tasks, { runs, seed, mutant: null, workers, onProgress: progress.update }) as MutantOutcome[];
       progress.done();
       if (options.json !== undefined) writeOutput(options.json, JSON.stringify({ seed, runs, mutants: results }, null, 2) + '\n', '--json');
       process.stdout.write(`${mutantTable(results)}\n`);

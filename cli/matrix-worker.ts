@@ -1,32 +1,45 @@
 /**
  * A worker thread of the matrix pool (cli/pool.ts): loads the apps once, then runs the
- * cells it is sent, one at a time, and posts each result back with its index.
+ * tasks it is sent — a matrix cell, or a mutant's hunt — one at a time, and posts each
+ * result back with its index.
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { findCell } from '../scenarios/cells.js';
-import { engineFor } from '../scenarios/mutants/index.js';
+import { huntMutant } from '../scenarios/mutants/hunt.js';
+import { engineFor, findMutant } from '../scenarios/mutants/index.js';
 import { runCell } from '../scenarios/runner.js';
 import { prepareDefaultApps } from '../sim/hypervisor/default-apps.js';
+import type { PoolResult, PoolTask } from './pool.js';
 
 interface Setup { readonly runs: number; readonly seed: number; readonly mutant: string | null }
-export interface WorkerTask { readonly index: number; readonly cellId: string }
 
 const setup = workerData as Setup;
 const port = parentPort;
 if (port === null) throw new Error('matrix-worker runs as a worker thread');
 await prepareDefaultApps();
-const engine = engineFor(setup.mutant);
-if (engine === undefined) throw new Error(`no engine mutant ${setup.mutant ?? ''}`);
-port.on('message', (task: WorkerTask | null) => {
-  if (task === null) {
-    port.close();
-    return;
+const found = engineFor(setup.mutant);
+if (found === undefined) throw new Error(`no engine mutant ${setup.mutant ?? ''}`);
+const engine = found;
+
+function run(task: PoolTask): Promise<PoolResult> {
+  if (task.kind === 'mutant') {
+    const mutant = findMutant(task.mutantId);
+    if (mutant === undefined) throw new Error(`no mutant ${task.mutantId}`);
+    return huntMutant(mutant, { runs: task.runs, seed: setup.seed, cells: task.cells });
   }
   const cell = findCell(task.cellId);
   if (cell === undefined) throw new Error(`no cell ${task.cellId}`);
-  void runCell(cell, { runs: setup.runs, seed: setup.seed, engine, mutant: setup.mutant }).then((result) => {
-    port.postMessage({ index: task.index, result });
+  return runCell(cell, { runs: setup.runs, seed: setup.seed, engine, mutant: setup.mutant });
+}
+
+port.on('message', (message: { index: number; task: PoolTask } | null) => {
+  if (message === null) {
+    port.close();
+    return;
+  }
+  void run(message.task).then((result) => {
+    port.postMessage({ index: message.index, result });
   });
 });
 port.postMessage({ ready: true });

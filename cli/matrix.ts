@@ -11,14 +11,16 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
-import type { MatrixResults } from '../core/results.js';
+import type { CellResult, MatrixResults, MutantOutcome } from '../core/results.js';
 import { renderMatrixReport } from '../reports/matrix-report.js';
-import { selectCells } from '../scenarios/cells.js';
+import { cellId, selectCells, type Cell } from '../scenarios/cells.js';
 import { assembleResults } from '../scenarios/matrix-run.js';
-import { findMutant } from '../scenarios/mutants/index.js';
+import { mutantsResults } from '../scenarios/mutants/hunt.js';
+import { findMutant, MUTANTS } from '../scenarios/mutants/index.js';
 import { parseIntOption, UsageError } from './errors.js';
 import { ensureDir, writeOutput } from './output.js';
-import { runCellsInPool } from './pool.js';
+import { runTasksInPool, type PoolTask } from './pool.js';
+import { mutantTable } from './tables.js';
 import { progressReporter } from './progress.js';
 import { VERSION } from './version.js';
 
@@ -32,6 +34,8 @@ interface MatrixOptions {
   readonly apps?: string;
   readonly workers?: string;
   readonly mutant?: string;
+  readonly mutants: boolean;
+  readonly mutantRuns: string;
 }
 
 /** Parses a comma list of catalog ids, naming the option and the first unknown id. */
@@ -69,6 +73,8 @@ export function registerMatrix(program: Command): void {
     .option('--json <file>', 'also write results.json to this file')
     .option('--workers <n>', 'worker threads (default: the cores)')
     .option('--mutant <id>', 'run against an engine mutant instead of quiescelab\'s engine')
+    .option('--mutant-runs <n>', 'runs per cell of each mutant hunted with the matrix', '20')
+    .option('--no-mutants', 'leave out the mutant hunt (it runs on the selected cells of each mutant)')
     .action(async (options: MatrixOptions) => {
       const runsPerCell = parseIntOption('--runs', options.runs, 1, 100_000);
       const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
@@ -82,19 +88,32 @@ export function registerMatrix(program: Command): void {
       if (mutant !== null && findMutant(mutant) === undefined) throw new UsageError(`--mutant: unknown mutant '${mutant}' (see quiescelab list mutants)`);
       const cells = selectCells(filter);
       if (cells.length === 0) throw new UsageError('--os/--tools/--apps: no cell of the matrix matches this filter');
+      const mutantRuns = parseIntOption('--mutant-runs', options.mutantRuns, 1, 10_000);
+      const hunts = mutant === null && options.mutants ? mutantTasks(cells, mutantRuns) : null;
       const outDir = resolve(options.out);
       ensureDir(outDir, '--out');
-      const progress = progressReporter(`${cells.length} cells x ${runsPerCell} runs`);
-      const cellResults = await runCellsInPool(cells, { runs: runsPerCell, seed, mutant, workers, onProgress: progress.update });
+      const progress = progressReporter(`${cells.length} cells x ${runsPerCell} runs${hunts === null ? '' : `, ${hunts.length} mutants`}`);
+      // The hunts first: they are the longest tasks, so both workers end together.
+      const tasks: PoolTask[] = [...hunts ?? [], ...cells.map((c): PoolTask => ({ kind: 'cell', cellId: cellId(c) }))];
+      const done = await runTasksInPool(tasks, { runs: runsPerCell, seed, mutant, workers, onProgress: progress.update });
       progress.done();
-      const results = assembleResults({ version: VERSION, seed, runsPerCell, mutant }, cellResults);
+      const huntCount = hunts?.length ?? 0;
+      const mutants = hunts === null ? null : mutantsResults(mutantRuns, done.slice(0, huntCount) as MutantOutcome[]);
+      const results = assembleResults({ version: VERSION, seed, runsPerCell, mutant }, done.slice(huntCount) as CellResult[], mutants);
       const json = JSON.stringify(results, null, 2) + '\n';
       writeOutput(join(outDir, 'results.json'), json, '--out');
       writeOutput(join(outDir, 'index.html'), renderMatrixReport(results), '--out');
       if (options.json !== undefined) writeOutput(resolve(options.json), json, '--json');
-      process.stdout.write(`${summaryTable(results)}\nreport: ${join(outDir, 'index.html')}\n`);
-      process.exitCode = results.summary.failed === 0 ? 0 : 1;
+      process.stdout.write(`${summaryTable(results)}\n${mutants === null ? '' : `${mutantTable(mutants.results)}\n`}report: ${join(outDir, 'index.html')}\n`);
+      process.exitCode = results.summary.failed === 0 && (mutants?.survived ?? 0) === 0 ? 0 : 1;
     });
+}
+
+/** The hunt of every mutant with a cell in the selection, on those of its cells. */
+function mutantTasks(cells: readonly Cell[], runs: number): PoolTask[] {
+  const selected = new Set(cells.map(cellId));
+  return MUTANTS.map((m): PoolTask => ({ kind: 'mutant', mutantId: m.id, runs, cells: m.cells.filter((c) => selected.has(c)) }))
+    .filter((t) => t.kind === 'mutant' && t.cells.length > 0);
 }
 
 function withDefined<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {

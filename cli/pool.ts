@@ -1,20 +1,29 @@
 /**
- * Runs matrix cells on worker threads (both cores): each worker takes the next cell as
- * soon as it is free; results are put back in cell order, so the output does not depend
- * on which worker ran what. Reports progress per finished cell.
+ * Runs the matrix's tasks on worker threads (both cores): matrix cells and mutant hunts.
+ * Each worker takes the next task as soon as it is free; results are put back in task
+ * order, so the output does not depend on which worker ran what. Reports progress per
+ * finished task.
  */
 
 import { Worker } from 'node:worker_threads';
-import type { CellResult } from '../core/results.js';
+import type { CellResult, MutantOutcome } from '../core/results.js';
 import type { Cell } from '../scenarios/cells.js';
 import { cellId } from '../scenarios/cells.js';
+
+/** A cell of the matrix, or the hunt of one engine mutant (on the given cells of its list). */
+export type PoolTask =
+  | { readonly kind: 'cell'; readonly cellId: string }
+  | { readonly kind: 'mutant'; readonly mutantId: string; readonly runs: number; readonly cells: readonly string[] };
+
+export type PoolResult = CellResult | MutantOutcome;
 
 export interface PoolOptions {
   readonly runs: number;
   readonly seed: number;
+  /** The engine of the cell tasks: a mutant's id, or null for quiescelab's. */
   readonly mutant: string | null;
   readonly workers: number;
-  readonly onProgress?: (done: number, total: number, cell: string) => void;
+  readonly onProgress?: (done: number, total: number, label: string) => void;
 }
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -27,12 +36,12 @@ function startWorker(workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-export function runCellsInPool(cells: readonly Cell[], options: PoolOptions): Promise<CellResult[]> {
-  const results: (CellResult | undefined)[] = new Array<CellResult | undefined>(cells.length).fill(undefined);
+export function runTasksInPool(tasks: readonly PoolTask[], options: PoolOptions): Promise<PoolResult[]> {
+  const results: (PoolResult | undefined)[] = new Array<PoolResult | undefined>(tasks.length).fill(undefined);
   let next = 0;
   let done = 0;
   return new Promise((resolvePool, rejectPool) => {
-    if (cells.length === 0) {
+    if (tasks.length === 0) {
       resolvePool([]);
       return;
     }
@@ -42,28 +51,28 @@ export function runCellsInPool(cells: readonly Cell[], options: PoolOptions): Pr
       rejectPool(error instanceof Error ? error : new Error(String(error)));
     };
     const feed = (w: Worker): void => {
-      if (next < cells.length) {
+      if (next < tasks.length) {
         const index = next++;
-        w.postMessage({ index, cellId: cellId(cells[index] as Cell) });
+        w.postMessage({ index, task: tasks[index] });
       } else {
         w.postMessage(null);
       }
     };
-    const count = Math.max(1, Math.min(options.workers, cells.length));
+    const count = Math.max(1, Math.min(options.workers, tasks.length));
     for (let i = 0; i < count; i++) {
       const w = startWorker({ runs: options.runs, seed: options.seed, mutant: options.mutant });
       workers.push(w);
-      w.on('message', (m: { ready: true } | { index: number; result: CellResult }) => {
+      w.on('message', (m: { ready: true } | { index: number; result: PoolResult }) => {
         if ('ready' in m) {
           feed(w);
           return;
         }
         results[m.index] = m.result;
         done++;
-        options.onProgress?.(done, cells.length, m.result.id);
-        if (done === cells.length) {
+        options.onProgress?.(done, tasks.length, m.result.id);
+        if (done === tasks.length) {
           for (const x of workers) void x.terminate();
-          resolvePool(results as CellResult[]);
+          resolvePool(results as PoolResult[]);
           return;
         }
         feed(w);
@@ -71,4 +80,8 @@ export function runCellsInPool(cells: readonly Cell[], options: PoolOptions): Pr
       w.on('error', fail);
     }
   });
+}
+
+export async function runCellsInPool(cells: readonly Cell[], options: PoolOptions): Promise<CellResult[]> {
+  return await runTasksInPool(cells.map((c) => ({ kind: 'cell', cellId: cellId(c) })), options) as CellResult[];
 }

@@ -68,7 +68,8 @@ const MAX_EXAMPLES = 20;
 /** Timeline entries a failure keeps (the first ones: where the failure starts is early). */
 export const MAX_TIMELINE = 400;
 
-function levelOfRun(cell: Cell, outcome: ScenarioOutcome): ConsistencyLevel | null {
+/** A run's lowest level reached by the cell's app over its points, or null when no point was judged. */
+export function levelOfRun(cell: Cell, outcome: ScenarioOutcome): ConsistencyLevel | null {
   let lowest: ConsistencyLevel | null = null;
   for (const p of outcome.points) {
     const level = p.restored?.verdict.apps[cell.app]?.level ?? (p.ok ? null : 'inconsistent');

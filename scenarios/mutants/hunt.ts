@@ -24,11 +24,14 @@ export interface HuntOptions {
   readonly runs: number;
   readonly seed: number;
   readonly shrinkBudget?: number;
+  /** Only these of the mutant's cells (a matrix run's selection); default all of them. */
+  readonly cells?: readonly string[];
 }
 
 export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<MutantResult> {
   let runs = 0;
   for (const id of mutant.cells) {
+    if (options.cells !== undefined && !options.cells.includes(id)) continue;
     const cell = findCell(id);
     assert(cell !== undefined, `mutant ${mutant.id}: no cell ${id}`);
     const result = await runCell(cell, { runs: options.runs, seed: options.seed, engine: mutant.engine, mutant: mutant.id, ...options.shrinkBudget === undefined ? {} : { shrinkBudget: options.shrinkBudget } });

@@ -15,8 +15,8 @@ import type { VssWriterError } from '../../core/hypervisor-port.js';
 import type { WriterPhase } from '../../sim/vss/faulty-writer.js';
 import type { FaultPlan, ScenarioSpec, WorkloadPlan } from './spec.js';
 
-const PHASES: readonly WriterPhase[] = ['prepareForBackup', 'prepareForSnapshot', 'freeze', 'thaw', 'postSnapshot'];
-const ERRORS: readonly VssWriterError[] = ['RETRYABLE', 'NONRETRYABLE', 'TIMEOUT', 'INCONSISTENTSNAPSHOT'];
+export const PHASES: readonly WriterPhase[] = ['prepareForBackup', 'prepareForSnapshot', 'freeze', 'thaw', 'postSnapshot'];
+export const ERRORS: readonly VssWriterError[] = ['RETRYABLE', 'NONRETRYABLE', 'TIMEOUT', 'INCONSISTENTSNAPSHOT'];
 
 export function faultArb(options: { readonly quiesceFaults: boolean }): fc.Arbitrary<FaultPlan> {
   const none = fc.constant<FaultPlan>({ kind: 'none' });

@@ -41,7 +41,7 @@ import { SparseImage } from './sparse-image.js';
 import { SnapshotTap } from './tap.js';
 import { bootCellWorld, startCellWorkload } from './world.js';
 
-export type TimelineKind = 'boot' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
+export type TimelineKind = 'boot' | 'writes' | 'dirty' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
 
 export interface TimelineEvent {
   readonly atUs: TimeUs;
@@ -181,6 +181,10 @@ export class Scenario {
   readonly apps: AppSet;
   /** Why the guest did not come back after the fault's power loss, or null. */
   guestLost: string | null = null;
+  /** Acknowledgements up to this instant are on the timeline already. */
+  private writesNotedUs = -1;
+  /** History events already searched for snapshot captures. */
+  private historyCursor = 0;
   /** The engine's side of the backups (one per scenario: a mutant's port may keep state across them). */
   private backupEnv: { readonly repo: Repository; readonly env: EngineEnv } | null = null;
 
@@ -209,6 +213,38 @@ export class Scenario {
     this.timeline.push({ atUs, kind, detail });
   }
 
+  /** Puts the guest's acknowledged work since the last call on the timeline: per app, how many, how many durable. */
+  noteWrites(): void {
+    this.ledger.collect(this.vm);
+    const sinceUs = this.writesNotedUs;
+    let lastUs = sinceUs;
+    for (const [app, acks] of Object.entries(this.ledger.acks())) {
+      const fresh = acks.filter((a) => a.timeUs > sinceUs);
+      if (fresh.length === 0) continue;
+      const last = fresh.reduce((m, a) => (a.timeUs > m.timeUs ? a : m));
+      const durable = fresh.filter((a) => a.durable).length;
+      const what = app === 'files' ? 'writes' : 'commits';
+      this.note('writes', `${app}: ${fresh.length} ${what} acknowledged (${durable} durable, ${fresh.length - durable} only buffered) since ${sinceUs < 0 ? 'boot' : `${(sinceUs / 1e6).toFixed(3)} s`}; last ${last.id}`, last.timeUs);
+      lastUs = Math.max(lastUs, last.timeUs);
+    }
+    this.writesNotedUs = Math.max(lastUs, this.nowUs);
+  }
+
+  /** The guest's dirty page-cache pages when the snapshot captured the disks (what the image cannot hold). */
+  private noteDirty(snapshotId: string): void {
+    const events = this.hv.sim.history.events();
+    for (; this.historyCursor < events.length; this.historyCursor++) {
+      const e = events[this.historyCursor] as (typeof events)[number];
+      if (e.kind !== 'vm.snapshot.take' || e.subject !== this.vmId) continue;
+      const data = e.data as { snapshotId?: string; dirtyPages?: number };
+      if (data.snapshotId !== snapshotId || typeof data.dirtyPages !== 'number') continue;
+      const n = data.dirtyPages;
+      this.note('dirty', n === 0
+        ? 'no dirty pages in the guest page cache at the capture: everything written is on the disk'
+        : `${n} dirty page${n === 1 ? "" : "s"} (${n * 4} KiB) in the guest page cache at the capture: written, not on the disk, not in the snapshot`, e.timeUs);
+    }
+  }
+
   startWorkload(): void {
     startCellWorkload(this, this.spec.workload);
   }
@@ -220,7 +256,7 @@ export class Scenario {
     if (fault.kind === 'power-loss') {
       const atUs = Math.min(fault.atMs * 1000, warmupUs);
       this.hv.runFor(atUs);
-      this.ledger.collect(this.vm);
+      this.noteWrites();
       this.hv.powerLossHost();
       this.note('power-loss', `the host loses power; the disk cache ${fault.lyingCache ? 'had lied about flush' : 'was honest'}`);
       unwrap(await this.hv.powerOn(this.vmId));
@@ -265,6 +301,7 @@ export class Scenario {
     const env = this.backupEnv.env;
     const appScripts = cellVm(this.cell).appScripts;
     this.tap.backupIndex = index;
+    this.noteWrites();
     const kind = parent === null ? 'full' : 'incremental';
     const r = await this.engine.backup(env, { vmId: this.vmId, policy: 'try', parent, appScripts });
     const tapped = this.tap.snapshotOf(index);
@@ -275,6 +312,7 @@ export class Scenario {
     };
     if (truth !== null) {
       const q = truth.quiesce;
+      this.noteDirty(tapped?.info.snapshotId ?? '');
       if (q.freezeStartUs !== null) this.note('freeze', `${q.quiescer} freezes the guest (${q.mode})`, q.freezeStartUs);
       this.note('snapshot', `VmSnapshot ${tapped?.info.snapshotId ?? ''}: quiesce ${q.mode}${quiesceFailed === null ? '' : ` after a failed attempt (${quiesceFailed})`}`, truth.snapshotAtUs);
       if (q.thawUs !== null) this.note('thaw', 'the guest is thawed', q.thawUs);
@@ -303,6 +341,7 @@ export class Scenario {
       if (report !== null) parent = parentOf(report);
       this.hv.runFor(gapMs * 1000);
     }
+    this.noteWrites();
     this.tap.captureLeftovers();
     return { reports, runs };
   }
@@ -383,6 +422,11 @@ export class Scenario {
 }
 
 export async function runScenario(spec: ScenarioSpec, options: RunOptions = {}): Promise<ScenarioOutcome> {
+  return (await runScenarioKeeping(spec, options)).outcome;
+}
+
+/** runScenario, keeping the repository the backups went to (a file-level export reads it). */
+export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions = {}): Promise<{ readonly outcome: ScenarioOutcome; readonly repo: Repository }> {
   const cell = findCell(spec.cellId);
   assert(cell !== undefined, `unknown cell ${spec.cellId}`);
   const phase = options.onPhase ?? (() => undefined);
@@ -401,8 +445,9 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions = {}):
   const first = judged.find((r) => r.ok);
   const vmRestore = first === undefined ? null : await s.restoreVm(repo, first);
   phase('end');
-  return {
-    cellId: spec.cellId, points: judged, vmRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: s.timeline,
+  const outcome: ScenarioOutcome = {
+    cellId: spec.cellId, points: judged, vmRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
     historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
   };
+  return { outcome, repo };
 }

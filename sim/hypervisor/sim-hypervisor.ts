@@ -449,7 +449,10 @@ export class SimHypervisor implements HypervisorPort {
     let tokenSeq = 0;
     const take = (): Taken => {
       const ids = vm.disks.map((d) => d.disk.createSnapshot());
-      this.sim.history.record({ kind: 'vm.snapshot.take', subject: vm.vmId, data: { snapshotId, disks: ids.length } });
+      // What the guest held in memory and not on disk at the capture instant (page cache).
+      let dirtyPages = 0;
+      for (const v of vm.guest?.volumes ?? []) if (!v.isDead) dirtyPages += v.stats().dirtyPages;
+      this.sim.history.record({ kind: 'vm.snapshot.take', subject: vm.vmId, data: { snapshotId, disks: ids.length, dirtyPages } });
       return { ids, atUs: this.sim.clock.nowUs() };
     };
     const finish = (taken: Taken, quiesce: SnapshotInfo['quiesce'], session: VssSession | null): Result<SnapshotInfo, PortError> => {

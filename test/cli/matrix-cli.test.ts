@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../..');
 const cli = (...args: string[]) => execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, reject: false });
 const schema = JSON.parse(readFileSync(join(root, 'reports/results.schema.json'), 'utf8')) as object;
-const FILTER = ['--os', 'win2019,linux', '--tools', 'esx41', '--apps', 'files,sqlite'];
+const FILTER = ['--os', 'win2019,linux', '--tools', 'esx41', '--apps', 'files,sqlite', '--no-mutants'];
 
 describe('quiescelab matrix (CLI)', () => {
   const out1 = mkdtempSync(join(tmpdir(), 'ql-m1-'));
@@ -38,6 +38,22 @@ describe('quiescelab matrix (CLI)', () => {
     expect(readFileSync(join(out1, 'index.html'), 'utf8')).toContain('linux/esx41/sqlite/script');
   });
 
+  it('hunts the mutants of the selected cells with the matrix: the table, and each killer with its replay token and timeline in results.json', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ql-m3-'));
+    const r = await cli('matrix', '--os', 'linux', '--tools', 'esx35u2', '--apps', 'files', '--runs', '2', '--mutant-runs', '5', '--out', out);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^trusts-sync-only +P\d+ /m);
+    expect(r.stdout).toContain('1/1 mutants killed');
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { mutants: { runs: number; killed: number; survived: number; results: { id: string; killed: boolean; cell: string; killer: { replay: string; timeline: { kind: string }[] } }[] } };
+    const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
+    expect(validate(results), JSON.stringify(validate.errors)).toBe(true);
+    expect(results.mutants).toMatchObject({ runs: 5, killed: 1, survived: 0 });
+    const [m] = results.mutants.results;
+    expect(m).toMatchObject({ id: 'trusts-sync-only', killed: true, cell: 'linux/esx35u2/files/default' });
+    expect(m?.killer.replay).toMatch(/^ql1\./);
+    expect(m?.killer.timeline.map((e) => e.kind)).toEqual(expect.arrayContaining(['boot', 'writes', 'snapshot', 'backup', 'verdict']));
+  });
+
   it('the same seed gives an identical results.json, with one worker or two', async () => {
     const r = await cli('matrix', ...FILTER, '--runs', '3', '--seed', '11', '--workers', '1', '--out', out2);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -49,6 +65,7 @@ describe('quiescelab matrix (CLI)', () => {
     [['matrix', '--apps', ','], /^quiescelab: --apps: expected a comma list of ids, got ','$/],
     [['matrix', '--os', 'winxp', '--apps', 'exchange'], /^quiescelab: --os\/--tools\/--apps: no cell of the matrix matches this filter$/],
     [['matrix', '--mutant', 'nope'], /^quiescelab: --mutant: unknown mutant 'nope'/],
+    [['matrix', '--mutant-runs', '0'], /^quiescelab: --mutant-runs: must be between 1 and 10000, got 0$/],
     [['replay', 'garbage'], /^quiescelab: token: expected it to start with 'ql1\.'$/],
     [['list', 'planets'], /^quiescelab: list: unknown 'planets'/],
     [['mutants', '--only', 'nope'], /^quiescelab: --only: unknown mutant 'nope'/],
