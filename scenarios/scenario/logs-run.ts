@@ -59,6 +59,7 @@ import { bootCellWorld, startCellWorkload } from './world.js';
 
 export interface LogsTimelineEvent {
   readonly atUs: TimeUs;
+  readonly kind: 'boot' | 'fault' | 'backup' | 'log-backup' | 'restore' | 'note';
   readonly detail: string;
 }
 
@@ -209,15 +210,15 @@ class LogScenario {
     this.guest.keep = (run) => run.vmId === this.vmId && isSqlLogBackup(run);
     this.guest.slowUs = (run) => this.slowness(run);
     this.port = engine.port(this.guest.port);
-    this.note(`${cell.os} with Tools ${cell.tools}, apps ${this.vm.apps.join(', ')}; log interval ${spec.intervalMs} ms for ${spec.windowTicks} ticks`);
+    this.note('boot', `${cell.os} with Tools ${cell.tools}, apps ${this.vm.apps.join(', ')}; log interval ${spec.intervalMs} ms for ${spec.windowTicks} ticks`);
   }
 
   get nowUs(): TimeUs {
     return this.hv.sim.clock.nowUs();
   }
 
-  note(detail: string, atUs: TimeUs = this.nowUs): void {
-    if (this.timeline.length < MAX_TIMELINE) this.timeline.push({ atUs, detail });
+  note(kind: LogsTimelineEvent['kind'], detail: string, atUs: TimeUs = this.nowUs): void {
+    if (this.timeline.length < MAX_TIMELINE) this.timeline.push({ atUs, kind, detail });
   }
 
   private scheduledSqlRuns(): GuestRun[] {
@@ -281,7 +282,7 @@ class LogScenario {
         return;
     }
     this.chainBreak = { plan, atUs, detail };
-    this.note(detail, atUs);
+    this.note('fault', detail, atUs);
   }
 
   async fullBackup(repo: Repository): Promise<{ ok: boolean; appAware: boolean; detail: string; quiesce: QuiesceOutcome | null }> {
@@ -290,7 +291,7 @@ class LogScenario {
     const r = await this.engine.backup({ port: this.port, target: this.engine.target(repo), clock: this.hv.sim.clock }, { vmId: this.vmId, policy: 'try', appScripts: cellVm(this.cell).appScripts });
     const q = this.snapshots.snapshotOf(0)?.info.quiesce ?? null;
     if (!r.ok) {
-      this.note(`the full backup fails: ${describeError(r.error)}`);
+      this.note('backup', `the full backup fails: ${describeError(r.error)}`);
       return { ok: false, appAware: false, detail: describeError(r.error), quiesce: q };
     }
     this.basePointId = r.value.pointId;
@@ -298,7 +299,7 @@ class LogScenario {
       ? q.mode === 'application' && q.writers.some((w) => w.app === 'sqlserver' && w.error === null)
       : q.mode !== 'none' && freezeScriptRan(q));
     const detail = `full RecoveryPoint ${r.value.pointId.slice(0, 12)}: quiesce ${q?.mode ?? 'unknown'}${appAware ? ', application-aware' : ', not application-aware'}`;
-    this.note(detail);
+    this.note('backup', detail);
     return { ok: true, appAware, detail, quiesce: q };
   }
 
@@ -309,7 +310,7 @@ class LogScenario {
       { vmId: this.vmId, basePointId: this.basePointId, schedule, untilUs: schedule.nextFullUs ?? schedule.fullDoneUs, maxBackups: MAX_LOG_BACKUPS },
     );
     const failed = runs.filter((r) => !r.result.ok).length;
-    this.note(`${runs.length} log backups on schedule${failed > 0 ? `, ${failed} failed` : ''}`);
+    this.note('log-backup', `${runs.length} log backups on schedule${failed > 0 ? `, ${failed} failed` : ''}`);
   }
 
   /** SQLite: shipping rounds on the seed 003 rule (the engine's `nextLogBackupStart`); every n-th round the engine's checkpoint. */
@@ -335,7 +336,7 @@ class LogScenario {
       next = this.engine.log.nextLogBackupStart(schedule, startUs, this.nowUs);
     }
     this.currentRound = -1;
-    this.note(`${this.rounds.length} WAL shipping rounds on schedule${errors > 0 ? `, ${errors} failed` : ''}`);
+    this.note('log-backup', `${this.rounds.length} WAL shipping rounds on schedule${errors > 0 ? `, ${errors} failed` : ''}`);
   }
 
   /** The `missing` break: a stored log backup (SQLite: a segment with commits) of round `index` or later leaves the store. */
@@ -362,7 +363,7 @@ class LogScenario {
       this.walLogs.remove(victim.id);
       this.chainBreak = { plan: { kind: 'missing', index }, atUs: readUs, detail: `segment ${victim.id} (${victim.kind === 'segment' ? victim.commits : 0} commits, WAL read at ${readUs} us) is removed from the store` };
     }
-    this.note(this.chainBreak.detail, this.chainBreak.atUs);
+    this.note('fault', this.chainBreak.detail, this.chainBreak.atUs);
   }
 
   walReadRuns(): GuestRun[] {
@@ -402,7 +403,7 @@ class LogScenario {
     const source = await this.engine.source(repo, this.basePointId);
     if (!source.ok) return { ...base, ok: false, error: { kind: 'source', detail: source.error, refusal: null } };
     const run = this.app === 'sqlserver' ? await this.restoreSql(source.value, target, base) : await this.restoreSqlite(source.value, target, base);
-    this.note(`restore to ${describeTarget(target)} (${role}): ${run.ok ? `${run.committed?.length ?? 0} transactions read on the restored VM` : `${run.error?.kind ?? 'error'}: ${run.error?.detail ?? ''}`}`);
+    this.note('restore', `restore to ${describeTarget(target)} (${role}): ${run.ok ? `${run.committed?.length ?? 0} transactions read on the restored VM` : `${run.error?.kind ?? 'error'}: ${run.error?.detail ?? ''}`}`);
     return run;
   }
 
@@ -465,7 +466,7 @@ export async function runLogsScenario(spec: LogsSpec, options: { readonly engine
   if (s.app === 'sqlite') {
     s.guest.phase = 'prepare';
     const observed = await s.engine.log.observeSqliteWal(env, { vmId: s.vmId, dbPath: DB_PATH });
-    if (!observed.ok) s.note(`observing the WAL fails: ${describeError(observed.error)}`);
+    if (!observed.ok) s.note('note', `observing the WAL fails: ${describeError(observed.error)}`);
   }
   const full = await s.fullBackup(repo);
   const fullDoneUs = s.nowUs;
@@ -480,11 +481,11 @@ export async function runLogsScenario(spec: LogsSpec, options: { readonly engine
       const anchored = await s.engine.log.startSqliteChain(env, {
         vmId: s.vmId, dbPath: DB_PATH, basePointId: s.basePointId, baseCheckpointed: q !== null && freezeScriptRan(q), baseAtUs: s.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs,
       });
-      if (!anchored.ok) s.note(`starting the chain fails: ${describeError(anchored.error)}`);
+      if (!anchored.ok) s.note('note', `starting the chain fails: ${describeError(anchored.error)}`);
       await s.sqliteRounds(schedule);
     }
   } else {
-    s.note('no log backups: the full backup is not application-aware (seed 003)');
+    s.note('note', 'no log backups: the full backup is not application-aware (seed 003)');
   }
   s.stopWorkload();
   if (spec.chainBreak.kind === 'missing' && full.appAware) await s.removeFromStore(spec.chainBreak.index);

@@ -29,7 +29,7 @@ export const LOGS_SUITE: Suite<LogsSpec, LogsOutcome> = {
   arbitrary: logsArb,
   run: (spec, engine) => runLogsScenario(spec, { engine }),
   describe: (spec) => spec,
-  timeline: (outcome) => outcome.timeline.map((e) => ({ atUs: e.atUs, kind: 'log', detail: e.detail })),
+  timeline: (outcome) => outcome.timeline,
   properties: [
     {
       id: 'P6', name: 'roll-forward is exact',
