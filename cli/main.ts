@@ -10,6 +10,7 @@ import { UsageError } from './errors.js';
 import { registerImage } from './image.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
+import { registerReport } from './report.js';
 import { registerStorageMatrix } from './storage-matrix.js';
 
 import { VERSION } from './version.js';
@@ -24,6 +25,7 @@ function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false);
   registerMatrix(program);
+  registerReport(program);
   registerHarness(program);
   registerStorageMatrix(program);
   registerImage(program);

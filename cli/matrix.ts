@@ -12,13 +12,13 @@ import type { Command } from 'commander';
 import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
 import type { MatrixResults } from '../core/results.js';
-import { renderMatrixReport } from '../reports/matrix-report.js';
 import { selectCells } from '../scenarios/cells.js';
 import { assembleResults } from '../scenarios/matrix-run.js';
 import { findMutant } from '../scenarios/mutants/index.js';
 import { parseIntOption, UsageError } from './errors.js';
 import { ensureDir, writeOutput } from './output.js';
 import { runCellsInPool } from './pool.js';
+import { writeReportTo } from './report.js';
 import { progressReporter } from './progress.js';
 import { VERSION } from './version.js';
 
@@ -90,7 +90,7 @@ export function registerMatrix(program: Command): void {
       const results = assembleResults({ version: VERSION, seed, runsPerCell, mutant }, cellResults);
       const json = JSON.stringify(results, null, 2) + '\n';
       writeOutput(join(outDir, 'results.json'), json, '--out');
-      writeOutput(join(outDir, 'index.html'), renderMatrixReport(results), '--out');
+      writeReportTo(results, outDir, '--out');
       if (options.json !== undefined) writeOutput(resolve(options.json), json, '--json');
       process.stdout.write(`${summaryTable(results)}\nreport: ${join(outDir, 'index.html')}\n`);
       process.exitCode = results.summary.failed === 0 ? 0 : 1;
