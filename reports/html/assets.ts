@@ -80,7 +80,7 @@ pre.cmd{background:#0d1117;color:#e6edf3;border-color:#0d1117}
 ${levelCss}
 .heatmaps{display:flex;flex-wrap:wrap;gap:0 1.5rem;align-items:flex-start}
 table.heat caption{text-align:left;font-weight:600;padding:.2rem 0}
-table.heat td{padding:2px;width:12rem}table.heat th[scope=row]{white-space:nowrap}
+table.heat td{padding:2px;width:11rem}table.heat th[scope=row]{white-space:nowrap}
 table.heat td.empty{background:repeating-linear-gradient(45deg,#fff,#fff 4px,var(--soft) 4px,var(--soft) 8px)}
 a.cell{display:block;margin:1px 0;padding:1px 4px;border:2px solid transparent;border-radius:3px;color:var(--fg);text-decoration:none;font-size:12px;background:${NO_LEVEL_COLOR}}
 a.cell:hover{outline:2px solid var(--fg)}a.cell .exp{opacity:.8}

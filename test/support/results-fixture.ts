@@ -216,7 +216,7 @@ export interface OracleCellLike {
   readonly tools: string;
   readonly app: string;
   readonly variant: string;
-  readonly conditions: CellResult['conditions'];
+  readonly conditions: object;
   readonly expected: { readonly level: ConsistencyLevel; readonly why: string; readonly sources: readonly string[] };
 }
 
@@ -267,7 +267,7 @@ export function syntheticResults(options: SyntheticOptions): MatrixResults {
   const failShare = options.failShare ?? 0.1;
   const cells = options.cells.map((c): CellResult => {
     const id = `${c.os}/${c.tools}/${c.app}/${c.variant}`;
-    const prng = root.fork(id);
+    const prng = root.fork(id.replaceAll('/', ':'));
     const fails = prng.bool(failShare);
     const expectedRank = LEVELS.indexOf(c.expected.level);
     const level = Array.from({ length: options.runs }, (): ConsistencyLevel | null => {
@@ -278,7 +278,7 @@ export function syntheticResults(options: SyntheticOptions): MatrixResults {
     const examples = writesLost.flatMap((w, run) => (w === 0 ? [] : [{ run, point: 0, app: 'files' as const, id: `w${w}`, why: WHY_DIRTY }])).slice(0, 20);
     const props = syntheticProperties(prng, id, options.runs, fails);
     return {
-      id, os: c.os as GuestOsId, tools: c.tools as ToolsId, app: c.app as AppId, variant: c.variant, conditions: c.conditions,
+      id, os: c.os as GuestOsId, tools: c.tools as ToolsId, app: c.app as AppId, variant: c.variant, conditions: c.conditions as CellResult['conditions'],
       expected: c.expected.level, expectedWhy: c.expected.why, sources: c.expected.sources,
       achieved: achievedOf(level), pass: props.every((p) => p.pass), properties: props,
       dataLoss: lossOf({
@@ -292,7 +292,7 @@ export function syntheticResults(options: SyntheticOptions): MatrixResults {
   });
   const hunt = options.mutants ?? [];
   const mutantResults = hunt.map((m, k): MutantOutcome => {
-    const prng = root.fork(`mutant/${m.id}`);
+    const prng = root.fork(`mutant:${m.id}`);
     const target = cells[prng.int(0, Math.max(0, cells.length - 1))];
     if (k === hunt.length - 1 || target === undefined) return { ...m, killed: false, cell: null, killer: null, runs: options.runs * 10 };
     const killer = syntheticProperties(prng, target.id, options.runs, true)[0] ?? null;
