@@ -11,6 +11,7 @@ import { registerImage } from './image.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
 import { registerRun } from './run.js';
+import { registerReport } from './report.js';
 import { registerStorageMatrix } from './storage-matrix.js';
 
 import { VERSION } from './version.js';
@@ -26,6 +27,7 @@ function buildProgram(): Command {
     .showHelpAfterError(false);
   registerMatrix(program);
   registerRun(program);
+  registerReport(program);
   registerHarness(program);
   registerStorageMatrix(program);
   registerImage(program);

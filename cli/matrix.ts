@@ -12,7 +12,6 @@ import type { Command } from 'commander';
 import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
 import type { CellResult, MatrixResults, MutantOutcome } from '../core/results.js';
-import { renderMatrixReport } from '../reports/matrix-report.js';
 import { cellId, selectCells, type Cell } from '../scenarios/cells.js';
 import { assembleResults } from '../scenarios/matrix-run.js';
 import { mutantsResults } from '../scenarios/mutants/hunt.js';
@@ -21,6 +20,7 @@ import { parseIntOption, UsageError } from './errors.js';
 import { ensureDir, writeOutput } from './output.js';
 import { runTasksInPool, type PoolTask } from './pool.js';
 import { mutantTable } from './tables.js';
+import { writeReportTo } from './report.js';
 import { progressReporter } from './progress.js';
 import { VERSION } from './version.js';
 
@@ -102,7 +102,7 @@ export function registerMatrix(program: Command): void {
       const results = assembleResults({ version: VERSION, seed, runsPerCell, mutant }, done.slice(huntCount) as CellResult[], mutants);
       const json = JSON.stringify(results, null, 2) + '\n';
       writeOutput(join(outDir, 'results.json'), json, '--out');
-      writeOutput(join(outDir, 'index.html'), renderMatrixReport(results), '--out');
+      writeReportTo(results, outDir, '--out');
       if (options.json !== undefined) writeOutput(resolve(options.json), json, '--json');
       process.stdout.write(`${summaryTable(results)}\n${mutants === null ? '' : `${mutantTable(mutants.results)}\n`}report: ${join(outDir, 'index.html')}\n`);
       process.exitCode = results.summary.failed === 0 && (mutants?.survived ?? 0) === 0 ? 0 : 1;
