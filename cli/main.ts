@@ -10,6 +10,7 @@ import { UsageError } from './errors.js';
 import { registerImage } from './image.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
+import { registerServe } from './serve.js';
 import { registerStorageMatrix } from './storage-matrix.js';
 
 import { VERSION } from './version.js';
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   registerHarness(program);
   registerStorageMatrix(program);
   registerImage(program);
+  registerServe(program);
   return program;
 }
 
