@@ -5,6 +5,7 @@
 
 import type { Command } from 'commander';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
+import { timelineText } from '../reports/timeline-text.js';
 import { propertyDescriptions } from '../scenarios/matrix-run.js';
 import { huntMutant, type MutantResult } from '../scenarios/mutants/hunt.js';
 import { engineFor, findMutant, MUTANTS } from '../scenarios/mutants/index.js';
@@ -30,8 +31,7 @@ function mutantTable(results: readonly MutantResult[]): string {
 
 function printTimeline(outcome: unknown): string {
   const timeline = (outcome as Partial<ScenarioOutcome>).timeline;
-  if (timeline === undefined) return '';
-  return timeline.map((e) => `  ${(e.atUs / 1e6).toFixed(6).padStart(12)} s  ${e.kind.padEnd(16)} ${e.detail}`).join('\n');
+  return timeline === undefined ? '' : timelineText(timeline);
 }
 
 export function registerHarness(program: Command): void {

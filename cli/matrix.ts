@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
 import type { MatrixResults } from '../core/results.js';
+import { renderJunit } from '../reports/junit.js';
 import { renderMatrixReport } from '../reports/matrix-report.js';
 import { selectCells } from '../scenarios/cells.js';
 import { assembleResults } from '../scenarios/matrix-run.js';
@@ -27,6 +28,7 @@ interface MatrixOptions {
   readonly seed: string;
   readonly out: string;
   readonly json?: string;
+  readonly junit?: string;
   readonly os?: string;
   readonly tools?: string;
   readonly apps?: string;
@@ -67,6 +69,7 @@ export function registerMatrix(program: Command): void {
     .option('--apps <ids>', 'only these applications (comma list)')
     .option('--out <dir>', 'report folder', 'report')
     .option('--json <file>', 'also write results.json to this file')
+    .option('--junit <file>', 'also write JUnit XML (a testcase per cell x property) to this file')
     .option('--workers <n>', 'worker threads (default: the cores)')
     .option('--mutant <id>', 'run against an engine mutant instead of quiescelab\'s engine')
     .action(async (options: MatrixOptions) => {
@@ -92,6 +95,7 @@ export function registerMatrix(program: Command): void {
       writeOutput(join(outDir, 'results.json'), json, '--out');
       writeOutput(join(outDir, 'index.html'), renderMatrixReport(results), '--out');
       if (options.json !== undefined) writeOutput(resolve(options.json), json, '--json');
+      if (options.junit !== undefined) writeOutput(resolve(options.junit), renderJunit(results), '--junit');
       process.stdout.write(`${summaryTable(results)}\nreport: ${join(outDir, 'index.html')}\n`);
       process.exitCode = results.summary.failed === 0 ? 0 : 1;
     });
