@@ -97,8 +97,12 @@ export async function startReportServer(options: ReportServerOptions): Promise<R
     redirect: false,
     setHeaders: (reply) => { reply.header('X-Content-Type-Options', 'nosniff'); },
   });
-  // Plain text rather than fastify's JSON (which echoes the path): a person reads it.
-  app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/plain; charset=utf-8').send('404: no such file in this report\n'));
+  // Plain text rather than fastify's JSON (which echoes the path): a person reads it. A
+  // browser asks for /favicon.ico on its own; without one in the report, 204 keeps its
+  // console free of a 404 the report did not cause.
+  app.setNotFoundHandler((request, reply) => request.url === '/favicon.ico'
+    ? reply.code(204).send()
+    : reply.code(404).type('text/plain; charset=utf-8').send('404: no such file in this report\n'));
   try {
     await app.listen({ host, port });
   } catch (error) {

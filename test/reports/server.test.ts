@@ -99,6 +99,14 @@ describe('startReportServer', () => {
     expect(r.headers.get('content-type')).toMatch(type);
   });
 
+  it('/favicon.ico is 204 when the report has none (a browser asks on its own), served when it has one', async () => {
+    expect((await fetch(new URL('favicon.ico', server.url))).status).toBe(204);
+    writeFileSync(join(dir, 'favicon.ico'), Buffer.from([0, 0, 1, 0]));
+    const r = await fetch(new URL('favicon.ico', server.url));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^image\//);
+  });
+
   it.each(['/nope.html', '/assets/', '/assets', '/.hidden'])('%s is 404 (no file, no listing, no dot file)', async (path) => {
     const r = await rawGet(server.url, path);
     expect(r.status).toBe(404);
