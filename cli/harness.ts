@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { MutantOutcome } from '../core/results.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
+import { timelineText } from '../reports/timeline-text.js';
 import { propertyDescriptions } from '../scenarios/matrix-run.js';
 import { engineFor, findMutant, MUTANTS } from '../scenarios/mutants/index.js';
 import { replay } from '../scenarios/replay.js';
@@ -17,7 +18,7 @@ import { parseIntOption, UsageError } from './errors.js';
 import { writeOutput } from './output.js';
 import { runTasksInPool, type PoolTask } from './pool.js';
 import { progressReporter } from './progress.js';
-import { mutantTable, timelineText } from './tables.js';
+import { mutantTable } from './tables.js';
 
 function printTimeline(outcome: unknown): string {
   const timeline = (outcome as Partial<ScenarioOutcome>).timeline;

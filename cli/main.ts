@@ -12,6 +12,7 @@ import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
 import { registerRun } from './run.js';
 import { registerReport } from './report.js';
+import { registerServe } from './serve.js';
 import { registerStorageMatrix } from './storage-matrix.js';
 
 import { VERSION } from './version.js';
@@ -31,6 +32,7 @@ function buildProgram(): Command {
   registerHarness(program);
   registerStorageMatrix(program);
   registerImage(program);
+  registerServe(program);
   return program;
 }
 

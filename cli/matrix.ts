@@ -13,6 +13,7 @@ import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
 import type { CellResult, MatrixResults, MutantOutcome } from '../core/results.js';
 import { cellId, selectCells, type Cell } from '../scenarios/cells.js';
+import { renderJunit } from '../reports/junit.js';
 import { assembleResults } from '../scenarios/matrix-run.js';
 import { mutantsResults } from '../scenarios/mutants/hunt.js';
 import { findMutant, MUTANTS } from '../scenarios/mutants/index.js';
@@ -29,6 +30,7 @@ interface MatrixOptions {
   readonly seed: string;
   readonly out: string;
   readonly json?: string;
+  readonly junit?: string;
   readonly os?: string;
   readonly tools?: string;
   readonly apps?: string;
@@ -71,6 +73,7 @@ export function registerMatrix(program: Command): void {
     .option('--apps <ids>', 'only these applications (comma list)')
     .option('--out <dir>', 'report folder', 'report')
     .option('--json <file>', 'also write results.json to this file')
+    .option('--junit <file>', 'also write JUnit XML (a testcase per cell x property) to this file')
     .option('--workers <n>', 'worker threads (default: the cores)')
     .option('--mutant <id>', 'run against an engine mutant instead of quiescelab\'s engine')
     .option('--mutant-runs <n>', 'runs per cell of each mutant hunted with the matrix', '20')
@@ -104,6 +107,7 @@ export function registerMatrix(program: Command): void {
       writeOutput(join(outDir, 'results.json'), json, '--out');
       writeReportTo(results, outDir, '--out');
       if (options.json !== undefined) writeOutput(resolve(options.json), json, '--json');
+      if (options.junit !== undefined) writeOutput(resolve(options.junit), renderJunit(results), '--junit');
       process.stdout.write(`${summaryTable(results)}\n${mutants === null ? '' : `${mutantTable(mutants.results)}\n`}report: ${join(outDir, 'index.html')}\n`);
       process.exitCode = results.summary.failed === 0 && (mutants?.survived ?? 0) === 0 ? 0 : 1;
     });

@@ -14,6 +14,7 @@ import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
 import { LocalDirFileWriter } from '../engine/restore/file-writer-local.js';
 import type { FileWriter } from '../engine/restore/file-writer.js';
 import { cellId, findCell, type Cell } from '../scenarios/cells.js';
+import { timelineText } from '../reports/timeline-text.js';
 import { engineFor } from '../scenarios/mutants/index.js';
 import { runOne, type DiskExport, type OneRun } from '../scenarios/run-one.js';
 import { FAULT_SYNTAX, formatFault, parseFault } from '../scenarios/scenario/fault-syntax.js';
@@ -21,7 +22,6 @@ import { prepareDefaultApps } from '../sim/hypervisor/default-apps.js';
 import { parseIntOption, UsageError } from './errors.js';
 import { parseIdList } from './matrix.js';
 import { ensureDir, writeOutput } from './output.js';
-import { timelineText } from './tables.js';
 
 interface RunOptions {
   readonly os: string;

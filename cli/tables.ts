@@ -14,8 +14,3 @@ export function mutantTable(results: readonly MutantOutcome[]): string {
   lines.push(`${killed}/${results.length} mutants killed`);
   return lines.join('\n');
 }
-
-/** A scenario's timeline, one event a line: virtual seconds, kind, what happened. */
-export function timelineText(timeline: readonly { readonly atUs: number; readonly kind: string; readonly detail: string }[]): string {
-  return timeline.map((e) => `  ${(e.atUs / 1e6).toFixed(6).padStart(12)} s  ${e.kind.padEnd(16)} ${e.detail}`).join('\n');
-}
