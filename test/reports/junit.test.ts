@@ -214,21 +214,26 @@ describe('renderJunit on real results', () => {
 });
 
 describe('quiescelab matrix --junit (CLI)', () => {
-  it('writes a JUnit file that parses, a testcase per cell x property', async () => {
+  it('writes a JUnit file that parses: a testcase per cell x property, then one per mutant hunted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ql-junit-'));
     const file = join(dir, 'junit.xml');
-    const r = await execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), 'matrix', '--runs', '2', '--os', 'win2019', '--apps', 'sqlserver', '--out', join(dir, 'report'), '--json', join(dir, 'results.json'), '--junit', file], { cwd: root, reject: false });
+    const r = await execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), 'matrix', '--runs', '2', '--os', 'linux,win2019', '--tools', 'esx35u2', '--apps', 'files,sqlserver', '--mutant-runs', '5',
+      '--out', join(dir, 'report'), '--json', join(dir, 'results.json'), '--junit', file], { cwd: root, reject: false });
     expect(r.exitCode, r.stderr).toBe(0);
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as MatrixResults;
     const doc = parse(readFileSync(file, 'utf8'));
-    expect(Number(doc.testsuites.tests)).toBe(results.cells.reduce((n, c) => n + c.properties.length, 0));
-    expect(doc.testsuites.testsuite.map((s) => s.name)).toEqual(results.cells.map((c) => c.id));
+    const cellCases = results.cells.reduce((n, c) => n + c.properties.length, 0);
+    expect(results.mutants?.results.map((m) => m.id)).toEqual(['trusts-sync-only']);
+    expect(Number(doc.testsuites.tests)).toBe(cellCases + 1);
+    expect(doc.testsuites.testsuite.map((s) => s.name)).toEqual([...results.cells.map((c) => c.id), 'mutants']);
+    const cellSuites = doc.testsuites.testsuite.slice(0, results.cells.length);
+    expect(cellSuites.reduce((n, s) => n + s.testcase.length, 0)).toBe(cellCases);
     expect(doc.testsuites.failures).toBe('0');
   });
 
   it('a --junit path that cannot be written: one line naming --junit, exit 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ql-junit-'));
-    const r = await execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), 'matrix', '--runs', '1', '--os', 'win2019', '--tools', 'esx41', '--apps', 'files', '--out', join(dir, 'report'), '--junit', join(dir, 'missing', 'junit.xml')], { cwd: root, reject: false });
+    const r = await execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), 'matrix', '--runs', '1', '--os', 'win2019', '--tools', 'esx41', '--apps', 'files', '--no-mutants', '--out', join(dir, 'report'), '--junit', join(dir, 'missing', 'junit.xml')], { cwd: root, reject: false });
     expect(r.exitCode).toBe(2);
     expect(r.stderr.trim()).toMatch(/^quiescelab: --junit: cannot write '.*junit\.xml': ENOENT$/);
   });
