@@ -1,16 +1,31 @@
 /**
- * Stores the new chunks of one commit (a RecoveryPoint's, or a log record's) in packs: a
- * chunk the repository's index already holds, or that this writer took earlier, is reused;
- * a new one is compressed (on libuv's thread pool when `compressionInFlight` > 0, in call
- * order either way) and appended to the open pack; a pack that reaches the target size is
- * read back (its trailer must parse to what was added) and published, one put at a time so
- * chunking goes on during its fsync; the writer lock is refreshed at each pack.
+ * Stores the new chunks of one commit (a RecoveryPoint's, or a log record's) in packs.
+ * Chunks come in batches, in order; each is hashed; one the repository's index already
+ * holds, or that this writer took earlier, is reused; a new one is compressed (chunks that
+ * look incompressible are stored raw without trying) and appended to the open pack; a pack
+ * that reaches the target size is read back (its trailer must parse to what was added),
+ * named by its hash and published; the writer lock is refreshed at each pack.
+ *
+ * Where the work runs (Repository's compressionInFlight; the same bytes in every case):
+ * - 0: everything in the calling thread, in call order (the simulator).
+ * - zstd repositories: hashing, CRC32 and compression on the chunk workers
+ *   (chunk-workers.ts), the batches' bytes moved there and back. A batch is compressed
+ *   along with its hashing while chunks keep turning out new (a full backup: one trip to
+ *   a worker), else only once the hashes say which chunks are new (an incremental that
+ *   re-reads everything: chunks already stored are never compressed). Packs are hashed
+ *   there too. Up to IN_FLIGHT_BYTES_PER_WORKER of chunks per worker are in flight, so a
+ *   worker finds its next job queued and the calling thread waits only when the workers
+ *   are the slower side.
+ * - brotli repositories: hashing here, compression on libuv's thread pool.
+ * Up to PACK_PUTS_AT_ONCE pack puts run at once (a slow fsync does not stop the writer);
+ * the index lists packs in the order they were cut whatever order their puts end in.
  *
  * finish() publishes the last pack and then one index file listing every pack this writer
- * wrote, each step after the previous returned ok. The caller publishes its commit point
- * (a manifest, a log record) after that and only then adds the packs to the in-memory
- * index (`Repository.addToIndex`). A failure anywhere leaves garbage (packs, an index
- * file) that prune removes; after an error the writer must not be used.
+ * wrote, each step after the previous returned ok (every pack put has ended before the
+ * index is written). The caller publishes its commit point (a manifest, a log record)
+ * after that and only then adds the packs to the in-memory index
+ * (`Repository.addToIndex`). A failure anywhere leaves garbage (packs, an index file) that
+ * prune removes; after an error the writer must not be used.
  *
  * Leaves out: what the chunks mean (disk maps and log records are the callers').
  */
@@ -18,8 +33,9 @@
 import { assert } from '../../core/assert.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { StoreLock } from '../store/lock.js';
-import type { StoredBlob } from './compression.js';
-import { indexName, PackId, packName, sha256Hex, type ChunkId } from './hash.js';
+import type { ChunkWorkers } from './chunk-workers.js';
+import { brotliCompressAsync, compressChunk, looksIncompressible, rawBlob, storedForm, type StoredBlob } from './compression.js';
+import { ChunkId, indexName, PackId, packName, sha256Hex } from './hash.js';
 import { encodeIndex, type IndexedPack } from './index-file.js';
 import { PackBuilder, parsePack } from './pack.js';
 import type { Repository, RepoError } from './repository.js';
@@ -36,10 +52,42 @@ export interface PackCounters {
   packsWritten: number;
 }
 
+/** Chunk bytes in flight (hashed or compressed) per worker or unit of compressionInFlight. */
+const IN_FLIGHT_BYTES_PER_WORKER = 32 * 1024 * 1024;
+/** Chunks whose stored form is still being computed that may wait in the queue, per worker. */
+const QUEUED_PER_WORKER = 8;
+/** Pack puts running at once. */
+const PACK_PUTS_AT_ONCE = 2;
+
+/** A chunk's stored form; `crc` when it was computed with it (else the pack computes it). */
+interface Stored {
+  readonly blob: StoredBlob;
+  readonly crc: number | undefined;
+}
+
+/** A batch once hashed: ids, the bytes (moved back from a worker), and stored forms computed along. */
+interface Hashed {
+  readonly ids: readonly ChunkId[];
+  readonly views: readonly Uint8Array[];
+  readonly stored: readonly (Stored | undefined)[] | undefined;
+}
+
+interface Batch {
+  readonly bytes: number;
+  readonly hashed: Promise<Hashed> | Hashed;
+  readonly onIds: (ids: readonly ChunkId[]) => void;
+}
+
 interface Queued {
   readonly chunkId: ChunkId;
   readonly rawBytes: number;
-  readonly blob: Promise<StoredBlob> | StoredBlob;
+  readonly stored: Promise<Stored> | Stored;
+}
+
+/** Keeps a promise nobody may await (the writer died first) from counting as unhandled; awaiting it still throws. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 export class PackWriter {
@@ -48,36 +96,47 @@ export class PackWriter {
   private readonly packs: IndexedPack[] = [];
   /** Chunks this writer stores: queued, in the open pack, or in a published pack. */
   private readonly newChunks = new Set<ChunkId>();
+  private readonly batches: Batch[] = [];
+  private batchBytes = 0;
   private readonly queue: Queued[] = [];
-  /** The pack put still running (one at a time). */
-  private packPut: Promise<Result<void, RepoError>> | undefined;
+  /** Pack puts still running, oldest first. */
+  private readonly packPuts: Promise<Result<IndexedPack, RepoError>>[] = [];
+  /** Compress along with hashing (the last batch hashed was mostly new). */
+  private speculate = true;
   private finished = false;
+  private readonly workers: ChunkWorkers | undefined;
+  private readonly inFlightBytes: number;
 
   constructor(
     private readonly repo: Repository,
     private readonly lock: StoreLock,
-  ) {}
+  ) {
+    // The workers load while the first bytes are read and cut.
+    this.workers = repo.workers();
+    this.inFlightBytes = IN_FLIGHT_BYTES_PER_WORKER * repo.compressionInFlight;
+  }
 
-  /** Takes one chunk (`chunkId` = SHA-256 of `bytes`); stores it unless it is stored already. */
-  async add(chunkId: ChunkId, bytes: Uint8Array): Promise<Result<void, RepoError>> {
+  /**
+   * Takes chunks, in order: their bytes are the writer's from now on (they may be moved to
+   * a worker: no other view of their buffers may be used, and the buffers hold nothing
+   * else anyone needs). `onIds` gets their ids (SHA-256 of each), in the order batches
+   * were submitted, once hashed. Resolves when the writer may take more.
+   */
+  async submit(chunks: readonly Uint8Array[], onIds: (ids: readonly ChunkId[]) => void): Promise<Result<void, RepoError>> {
     assert(!this.finished, 'the pack writer is finished');
-    if (this.repo.index.has(chunkId) || this.newChunks.has(chunkId)) {
-      this.counters.chunksReused += 1;
-      this.counters.bytesReused += bytes.length;
-      return ok(undefined);
-    }
-    this.newChunks.add(chunkId);
-    this.counters.chunksNew += 1;
-    this.counters.bytesNew += bytes.length;
-    const inFlight = this.repo.compressionInFlight;
-    this.queue.push({ chunkId, rawBytes: bytes.length, blob: this.repo.compress(bytes) });
-    return this.drain(inFlight);
+    if (chunks.length === 0) return ok(undefined);
+    const bytes = chunks.reduce((sum, c) => sum + c.length, 0);
+    this.batches.push({ bytes, hashed: this.hash(chunks), onIds });
+    this.batchBytes += bytes;
+    return this.settle(this.inFlightBytes);
   }
 
   /** Publishes the last pack, then the index file of every pack written; returns those packs. */
   async finish(): Promise<Result<readonly IndexedPack[], RepoError>> {
     assert(!this.finished, 'the pack writer is finished');
     this.finished = true;
+    const settled = await this.settle(0);
+    if (!settled.ok) return settled;
     const drained = await this.drain(0);
     if (!drained.ok) return drained;
     if (this.pack.blobCount > 0) {
@@ -85,8 +144,8 @@ export class PackWriter {
       if (!flushed.ok) return flushed;
     }
     // Every pack is durable before the index that lists it is written.
-    const lastPut = await this.awaitPackPut();
-    if (!lastPut.ok) return lastPut;
+    const lastPuts = await this.awaitPackPuts(0);
+    if (!lastPuts.ok) return lastPuts;
     if (this.packs.length > 0) {
       const bytes = encodeIndex(this.packs);
       const put = await this.repo.store.put(indexName(sha256Hex(bytes)), bytes);
@@ -96,47 +155,131 @@ export class PackWriter {
     return ok(this.packs.slice());
   }
 
-  /** Appends queued blobs to the pack, in order, until at most `keep` remain in flight. */
+  /** Starts hashing a batch (and, on workers while chunks keep turning out new, compressing it). */
+  private hash(chunks: readonly Uint8Array[]): Promise<Hashed> | Hashed {
+    const workers = this.workers;
+    if (workers === undefined) return { ids: chunks.map((c) => ChunkId(sha256Hex(c))), views: chunks, stored: undefined };
+    if (!this.speculate) {
+      return quiet(workers.run({ views: chunks, hash: true, compressLevel: chunks.map(() => 0), crc: chunks.map(() => false) })
+        .then((r) => ({ ids: r.hexes.map(ChunkId), views: r.views, stored: undefined })));
+    }
+    return quiet(this.storeOnWorkers(workers, chunks, true).then(({ ids, stored }) => ({ ids, views: stored.map((s) => s.raw), stored })));
+  }
+
+  /**
+   * Stored forms (with their CRC32) computed on a worker, in order: a chunk that looks
+   * incompressible is stored raw without trying, else compressed when that saves enough.
+   */
+  private async storeOnWorkers(workers: ChunkWorkers, views: readonly Uint8Array[], hash: boolean): Promise<{ ids: ChunkId[]; stored: (Stored & { readonly raw: Uint8Array })[] }> {
+    const { codec, level } = this.repo.codec;
+    const tries = views.map((v) => !looksIncompressible(v));
+    const r = await workers.run({ views, hash, compressLevel: tries.map((t) => (t ? level : 0)), crc: views.map(() => true) });
+    return {
+      ids: r.hexes.map(ChunkId),
+      stored: r.views.map((raw, i) => {
+        const compressed = r.compressed[i];
+        const crc = r.crcs[i] as number;
+        if (compressed === null || compressed === undefined) return { raw, blob: rawBlob(raw), crc };
+        const blob = storedForm(raw, codec, compressed);
+        return { raw, blob, crc: blob.bytes === compressed ? crc : undefined };
+      }),
+    };
+  }
+
+  /** Takes hashed batches in order (reused, or queued to be stored) until at most `keepBytes` are in flight. */
+  private async settle(keepBytes: number): Promise<Result<void, RepoError>> {
+    while (this.batches.length > 0 && this.batchBytes > keepBytes) {
+      const batch = this.batches.shift() as Batch;
+      this.batchBytes -= batch.bytes;
+      const { ids, views, stored } = await batch.hashed;
+      batch.onIds(ids);
+      const fresh: number[] = [];
+      let freshBytes = 0;
+      ids.forEach((chunkId, i) => {
+        const length = (views[i] as Uint8Array).length;
+        if (this.repo.index.has(chunkId) || this.newChunks.has(chunkId)) {
+          this.counters.chunksReused += 1;
+          this.counters.bytesReused += length;
+          return;
+        }
+        this.newChunks.add(chunkId);
+        this.counters.chunksNew += 1;
+        this.counters.bytesNew += length;
+        freshBytes += length;
+        fresh.push(i);
+      });
+      this.speculate = freshBytes * 2 >= batch.bytes;
+      const later = stored === undefined ? this.storeLater(fresh.map((i) => views[i] as Uint8Array)) : [];
+      fresh.forEach((i, k) => {
+        this.queue.push({ chunkId: ids[i] as ChunkId, rawBytes: (views[i] as Uint8Array).length, stored: stored?.[i] ?? (later[k] as Promise<Stored> | Stored) });
+      });
+    }
+    // Stored forms still being computed are taken while the caller reads and cuts.
+    return this.drain(this.inFlightBytes > 0 ? QUEUED_PER_WORKER * this.repo.compressionInFlight : 0);
+  }
+
+  /** Stored forms of new chunks whose hashing did not compute them, in order. */
+  private storeLater(views: readonly Uint8Array[]): (Promise<Stored> | Stored)[] {
+    const { codec, level } = this.repo.codec;
+    if (this.repo.compressionInFlight === 0) return views.map((v) => ({ blob: compressChunk(v, this.repo.codec), crc: undefined }));
+    const workers = this.workers;
+    if (workers === undefined) {
+      return views.map((v) => (looksIncompressible(v) ? { blob: rawBlob(v), crc: undefined } : quiet(brotliCompressAsync(v, level).then((c) => ({ blob: storedForm(v, codec, c), crc: undefined })))));
+    }
+    if (views.length === 0) return [];
+    // One job: the views share buffers, which move together.
+    const job = this.storeOnWorkers(workers, views, false);
+    return views.map((_, i) => quiet(job.then((r) => r.stored[i] as Stored)));
+  }
+
+  /** Appends queued blobs to the pack, in order, until at most `keep` remain. */
   private async drain(keep: number): Promise<Result<void, RepoError>> {
     while (this.queue.length > keep) {
       const head = this.queue.shift() as Queued;
-      const blob = await head.blob;
+      const { blob, crc } = await head.stored;
       if (this.pack.blobCount > 0 && this.pack.projectedBytes + blob.bytes.length > this.repo.config.packTargetBytes) {
         const flushed = await this.flushPack();
         if (!flushed.ok) return flushed;
       }
-      this.pack.add(head.chunkId, blob, head.rawBytes);
+      this.pack.add(head.chunkId, blob, head.rawBytes, crc);
       this.counters.bytesNewStored += blob.bytes.length;
     }
     return ok(undefined);
   }
 
-  private async awaitPackPut(): Promise<Result<void, RepoError>> {
-    const running = this.packPut;
-    this.packPut = undefined;
-    return running === undefined ? ok(undefined) : running;
+  /** Waits for the oldest pack puts until at most `keep` run; their packs join the list in cut order. */
+  private async awaitPackPuts(keep: number): Promise<Result<void, RepoError>> {
+    while (this.packPuts.length > keep) {
+      const put = await (this.packPuts.shift() as Promise<Result<IndexedPack, RepoError>>);
+      if (!put.ok) return put;
+      this.packs.push(put.value);
+    }
+    return ok(undefined);
   }
 
   private async flushPack(): Promise<Result<void, RepoError>> {
-    const previous = await this.awaitPackPut();
+    const previous = await this.awaitPackPuts(PACK_PUTS_AT_ONCE - 1);
     if (!previous.ok) return previous;
+    const refreshed = await this.lock.refreshIfDue();
+    if (!refreshed.ok) return err({ kind: 'lock', error: refreshed.error });
     const { bytes, entries } = this.pack.finish();
     this.pack = new PackBuilder();
     // Read back before publishing: the encoded trailer must list exactly what we added.
     const back = parsePack(bytes);
     assert(back.ok && back.value.length === entries.length && back.value.every((e, i) => e.chunkId === entries[i]?.chunkId && e.offsetBytes === entries[i].offsetBytes),
       `pack does not parse back: ${back.ok ? 'entries differ' : back.error}`);
-    const packId = PackId(sha256Hex(bytes));
-    this.packPut = this.repo.store.put(packName(packId), bytes).then(async (put): Promise<Result<void, RepoError>> => {
+    const workers = this.workers;
+    this.packPuts.push(quiet((async (): Promise<Result<IndexedPack, RepoError>> => {
+      // Named by its hash, computed on a worker when there are workers (the bytes go there and back).
+      const named = workers === undefined
+        ? { hex: sha256Hex(bytes), bytes }
+        : await workers.run({ views: [bytes], hash: true, compressLevel: [0], crc: [false] }).then((r) => ({ hex: r.hexes[0] as string, bytes: r.views[0] as Uint8Array }));
+      const packId = PackId(named.hex);
+      const put = await this.repo.store.put(packName(packId), named.bytes);
       if (!put.ok) return err({ kind: 'store', error: put.error });
-      this.packs.push({ packId, blobs: entries });
       this.counters.packsWritten += 1;
-      const refreshed = await this.lock.refreshIfDue();
-      return refreshed.ok ? ok(undefined) : err({ kind: 'lock', error: refreshed.error });
-    });
-    // A put that throws (a crash) is rethrown where it is awaited; this only keeps it from
-    // counting as unhandled when the writer dies before awaiting it.
-    this.packPut.catch(() => undefined);
+      return ok({ packId, blobs: entries });
+    })()));
     return ok(undefined);
   }
 }

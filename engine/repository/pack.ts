@@ -56,12 +56,13 @@ export class PackBuilder {
     return this.sizeBytes + this.entries.length * PACK_ENTRY_BYTES + PACK_FOOTER_BYTES;
   }
 
-  add(chunkId: ChunkId, blob: StoredBlob, rawBytes: number): BlobEntry {
+  /** `crc` is the CRC32 of `blob.bytes` when the caller has it already (computed on a worker). */
+  add(chunkId: ChunkId, blob: StoredBlob, rawBytes: number, crc = crc32(blob.bytes)): BlobEntry {
     assert(this.entries.length < PACK_MAX_BLOBS, `a pack holds at most ${PACK_MAX_BLOBS} blobs`);
     assert(this.projectedBytes + blob.bytes.length + PACK_ENTRY_BYTES <= PACK_MAX_BYTES, 'pack would pass 4 GiB');
     const entry: BlobEntry = {
       chunkId, offsetBytes: this.sizeBytes, storedBytes: blob.bytes.length, rawBytes,
-      compression: blob.compression, crc32: crc32(blob.bytes),
+      compression: blob.compression, crc32: crc,
     };
     this.parts.push(blob.bytes);
     this.entries.push(entry);

@@ -27,7 +27,11 @@ export interface ZeroParams {
 
 export interface CutChunk {
   readonly offsetBytes: number;
-  /** Owned by the receiver: never reused by the chunker. */
+  /**
+   * Owned by the receiver: never reused by the chunker, and its ArrayBuffer holds only
+   * chunks handed out by the same push or finish (so the receiver may move the buffers of
+   * one call's chunks to another thread).
+   */
   readonly bytes: Uint8Array;
 }
 
@@ -46,6 +50,17 @@ export function isAllZero(bytes: Uint8Array): boolean {
   return true;
 }
 const ZERO_PAGE = Buffer.alloc(64 * 1024);
+
+/** The parts, back to back, in a buffer of their own (never Node's shared pool, whose buffer holds other people's bytes). */
+function ownedCopy(...parts: readonly Uint8Array[]): Buffer {
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
 
 export class StreamChunker {
   private nextOffsetBytes: number;
@@ -192,7 +207,7 @@ export class StreamChunker {
     if (this.pending.length > 0 && this.pendingOffsetBytes + this.pending.length !== offsetBytes) this.endSegment();
     if (this.pending.length === 0) this.pendingOffsetBytes = offsetBytes;
     // One copy of every byte: chunks handed out are views of buffers the chunker owns.
-    const work = Buffer.concat([this.pending, bytes]);
+    const work = ownedCopy(this.pending, bytes);
     this.pending = EMPTY;
     this.cutLoop(work, false);
   }
@@ -216,6 +231,8 @@ export class StreamChunker {
       at += n;
     }
     this.pendingOffsetBytes += at;
-    this.pending = at < work.length ? work.subarray(at) : EMPTY;
+    // Bytes past the last cut: the whole buffer if nothing was cut from it, else a copy
+    // (the buffer now belongs to the chunks handed out).
+    this.pending = at === 0 ? work : at < work.length ? ownedCopy(work.subarray(at)) : EMPTY;
   }
 }

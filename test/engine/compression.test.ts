@@ -1,22 +1,25 @@
 /**
- * Compression: off-thread compression (zstd on worker threads, brotli on libuv's pool)
- * gives the in-process bytes whatever the parallelism; incompressible chunks are stored
- * raw without trying; every stored form decodes; damaged zstd frames are named; brotli
- * (version 1) repositories keep their config bytes and work end to end beside zstd ones.
+ * Compression: chunk workers hash, checksum and compress as the calling thread does, and a
+ * writer stores the same bytes with or without them (zstd on workers, brotli on libuv's
+ * pool); incompressible chunks are stored raw without trying; every stored form decodes;
+ * damaged zstd frames are named; brotli (version 1) repositories keep their config bytes
+ * and work end to end beside zstd ones.
  */
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unwrap } from '../../core/result.js';
 import {
-  COMPRESSION_CODES, compressChunk, compressChunkAsync, compressionFromCode, decompressBlob, looksIncompressible,
+  COMPRESSION_CODES, compressChunk, compressionFromCode, decompressBlob, DEFAULT_CODEC, looksIncompressible,
   type CodecSettings, type Compression,
 } from '../../engine/repository/compression.js';
 import { CONFIG_NAME, decodeConfig } from '../../engine/repository/config.js';
 import { sha256Hex } from '../../engine/repository/hash.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { verifyRepository } from '../../engine/repository/verify.js';
-import { ZstdPool } from '../../engine/repository/zstd-pool.js';
+import { ChunkWorkers } from '../../engine/repository/chunk-workers.js';
+import { zstdCompress } from '../../engine/repository/zstd-wasm.js';
+import { crc32 } from '../../core/crc32.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { applyWrites, backupChain, chainArb, equalBytes, ManualClock, restoreBoth, smallInit, type ImageWrite } from './support.js';
 
@@ -56,24 +59,55 @@ describe('compression', () => {
     }
   });
 
-  it('off-thread compression gives the in-process bytes, whatever the number of workers and the order jobs finish in', async () => {
+  it('chunk workers hash, checksum and compress as this thread does, whatever their number and the order jobs end in; bytes move, never copied', async () => {
     const pieces = fc.sample(fc.record({ size: fc.integer({ min: 1, max: 300_000 }), text: fc.boolean(), seed: fc.nat() }), { numRuns: 24, seed: 5 })
       .map(({ size, text, seed }) => image(size, [{ offsetBytes: 0, lengthBytes: size, kind: text ? 'text' : 'random' }], seed));
-    for (const workers of [1, 3]) {
-      const pool = new ZstdPool(workers);
+    for (const count of [1, 3]) {
+      const workers = new ChunkWorkers(count);
       try {
-        for (const settings of CODECS) {
-          const threaded = await Promise.all(pieces.map((raw) => compressChunkAsync(raw, settings, (bytes, level) => pool.compress(bytes, level))));
-          pieces.forEach((raw, i) => {
-            const sync = compressChunk(raw, settings);
-            expect(threaded[i]?.compression).toBe(sync.compression);
-            expect(equalBytes(threaded[i]?.bytes ?? new Uint8Array(0), sync.bytes)).toBe(true);
-          });
+        // Jobs of two views sharing one buffer (as the chunker hands them out), all running at once.
+        const jobs = pieces.map((raw, i) => {
+          const buffer = new Uint8Array(raw.length + 100);
+          buffer.set(raw, 50);
+          const views = [buffer.subarray(0, 50), buffer.subarray(50, 50 + raw.length)];
+          const level = i % 3 === 0 ? 0 : 1 + (i % 4);
+          return { level, buffer, run: workers.run({ views, hash: i % 5 !== 0, compressLevel: [0, level], crc: [i % 2 === 0, true] }) };
+        });
+        for (const [i, { level, buffer, run }] of jobs.entries()) {
+          const raw = pieces[i] as Uint8Array;
+          expect(buffer.length).toBe(0); // moved, not copied
+          const r = await run;
+          expect(equalBytes(r.views[1] as Uint8Array, raw)).toBe(true);
+          expect(r.hexes).toEqual(i % 5 !== 0 ? [sha256Hex(r.views[0] as Uint8Array), sha256Hex(raw)] : ['', '']);
+          const frame = level === 0 ? null : zstdCompress(raw, level);
+          expect(r.compressed[0]).toBeNull();
+          expect(frame === null ? r.compressed[1] === null : equalBytes(r.compressed[1] as Uint8Array, frame)).toBe(true);
+          expect(r.crcs).toEqual([i % 2 === 0 ? crc32(new Uint8Array(50)) : 0, crc32(frame ?? raw)]);
         }
       } finally {
-        await pool.close();
+        await workers.close();
       }
     }
+  });
+
+  it.each([['zstd', DEFAULT_CODEC], ['brotli', { codec: 'brotli', level: 1 }]] as const)('%s: a writer stores the same bytes off its thread or not: every object of the store is identical', async (_name, compression) => {
+    await fc.assert(fc.asyncProperty(chainArb(150_000, 3), async ({ firstSizeBytes, specs }) => {
+      const contents: Map<string, Uint8Array>[] = [];
+      for (const compressionInFlight of [0, 2]) {
+        const store = new MemoryStore();
+        const clock = new ManualClock();
+        unwrap(await Repository.init(store, { ...smallInit(clock), compression }));
+        const repo = unwrap(await Repository.open(store, { clock, writer: { owner: 'w' }, compressionInFlight }));
+        await backupChain(repo, specs, firstSizeBytes);
+        unwrap(await repo.close());
+        const objects = new Map<string, Uint8Array>();
+        for (const name of unwrap(await store.list(''))) objects.set(name, unwrap(await store.get(name)));
+        contents.push(objects);
+      }
+      const [here, off] = contents as [Map<string, Uint8Array>, Map<string, Uint8Array>];
+      expect([...off.keys()]).toEqual([...here.keys()]);
+      for (const [name, bytes] of here) expect(equalBytes(off.get(name) as Uint8Array, bytes), name).toBe(true);
+    }), { numRuns: 8 });
   });
 
   it('a damaged or misdescribed zstd blob is an error naming zstd, never wrong bytes', () => {
