@@ -124,17 +124,16 @@ export function changeOnePercent(path: string, sizeBytes: number): ByteRange[] {
   return ranges;
 }
 
-/** Reads as the CLI does: on libuv's thread pool, into two buffers used in turn (image-backup.ts reads a step ahead). */
+/** Reads as the CLI does (cli/image.ts): on libuv's thread pool, into one buffer reused (image-backup.ts reads a step ahead). */
 function fileSource(path: string): { source: ImageSource; close: () => Promise<void> } {
   const handle = open(path, 'r');
-  const buffers = [Buffer.alloc(8 * MiB), Buffer.alloc(8 * MiB)];
-  let turn = 0;
+  let buffer = new Uint8Array(0);
   return {
     source: {
       capacityBytes: statSync(path).size,
       read: async (offsetBytes, lengthBytes) => {
-        turn ^= 1;
-        const out = lengthBytes <= 8 * MiB ? (buffers[turn] as Buffer).subarray(0, lengthBytes) : Buffer.alloc(lengthBytes);
+        if (buffer.length < lengthBytes) buffer = new Uint8Array(lengthBytes);
+        const out = buffer.subarray(0, lengthBytes);
         const h = await handle;
         let done = 0;
         while (done < lengthBytes) {
