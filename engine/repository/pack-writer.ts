@@ -33,6 +33,7 @@
 import { assert } from '../../core/assert.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { StoreLock } from '../store/lock.js';
+import { allocateUnpooled, BufferPool, type Allocate } from './buffers.js';
 import type { ChunkWorkers } from './chunk-workers.js';
 import { brotliCompressAsync, compressChunk, looksIncompressible, rawBlob, storedForm, type StoredBlob } from './compression.js';
 import { ChunkId, indexName, PackId, packName, sha256Hex } from './hash.js';
@@ -56,13 +57,19 @@ export interface PackCounters {
 const IN_FLIGHT_BYTES_PER_WORKER = 32 * 1024 * 1024;
 /** Chunks whose stored form is still being computed that may wait in the queue, per worker. */
 const QUEUED_PER_WORKER = 8;
+/** Room past the target size a pack's buffer starts with (entries, footer). */
+const PACK_SLACK_BYTES = 64 * 1024;
 /** Pack puts running at once. */
 const PACK_PUTS_AT_ONCE = 2;
 
-/** A chunk's stored form; `crc` when it was computed with it (else the pack computes it). */
+/**
+ * A chunk's stored form; `crc` when it was computed with it (else the pack computes it);
+ * `hold`: the pooled buffer its bytes are in, given back once every such blob is in a pack.
+ */
 interface Stored {
   readonly blob: StoredBlob;
   readonly crc: number | undefined;
+  readonly hold?: ArrayBufferLike;
 }
 
 /** A batch once hashed: ids, the bytes (moved back from a worker), and stored forms computed along. */
@@ -92,7 +99,7 @@ function quiet<T>(promise: Promise<T>): Promise<T> {
 
 export class PackWriter {
   readonly counters: PackCounters = { bytesNew: 0, chunksNew: 0, bytesNewStored: 0, bytesReused: 0, chunksReused: 0, packsWritten: 0 };
-  private pack = new PackBuilder();
+  private pack: PackBuilder;
   private readonly packs: IndexedPack[] = [];
   /** Chunks this writer stores: queued, in the open pack, or in a published pack. */
   private readonly newChunks = new Set<ChunkId>();
@@ -106,6 +113,14 @@ export class PackWriter {
   private finished = false;
   private readonly workers: ChunkWorkers | undefined;
   private readonly inFlightBytes: number;
+  /** With workers: buffers of chunks and packs, given back once nothing refers to their bytes. */
+  private readonly pool: BufferPool | undefined;
+  /** Pooled buffers still holding blobs that wait for the pack, and how many. */
+  private readonly holds = new Map<ArrayBufferLike, number>();
+  /** Where the buffers of the chunks to submit should come from. */
+  readonly allocate: Allocate;
+  /** Takes back a buffer from `allocate` that was never submitted (nothing refers to it any more). */
+  readonly release: (buffer: ArrayBufferLike) => void = (buffer) => { this.pool?.give(buffer); };
 
   constructor(
     private readonly repo: Repository,
@@ -114,6 +129,9 @@ export class PackWriter {
     // The workers load while the first bytes are read and cut.
     this.workers = repo.workers();
     this.inFlightBytes = IN_FLIGHT_BYTES_PER_WORKER * repo.compressionInFlight;
+    this.pool = this.workers === undefined ? undefined : new BufferPool();
+    this.allocate = this.pool?.allocate ?? allocateUnpooled;
+    this.pack = this.newPack();
   }
 
   /**
@@ -209,10 +227,13 @@ export class PackWriter {
         fresh.push(i);
       });
       this.speculate = freshBytes * 2 >= batch.bytes;
-      const later = stored === undefined ? this.storeLater(fresh.map((i) => views[i] as Uint8Array)) : [];
+      const freshViews = fresh.map((i) => views[i] as Uint8Array);
+      const freshStored = stored === undefined ? this.storeLater(freshViews) : this.held(freshViews, fresh.map((i) => stored[i] as Stored), views);
       fresh.forEach((i, k) => {
-        this.queue.push({ chunkId: ids[i] as ChunkId, rawBytes: (views[i] as Uint8Array).length, stored: stored?.[i] ?? (later[k] as Promise<Stored> | Stored) });
+        this.queue.push({ chunkId: ids[i] as ChunkId, rawBytes: (views[i] as Uint8Array).length, stored: freshStored[k] as Promise<Stored> | Stored });
       });
+      // Buffers none of whose chunks is new are not needed any more (the new ones' move on).
+      if (stored === undefined) this.giveBack(views, new Set(freshViews.map((v) => v.buffer)));
     }
     // Stored forms still being computed are taken while the caller reads and cuts.
     return this.drain(this.inFlightBytes > 0 ? QUEUED_PER_WORKER * this.repo.compressionInFlight : 0);
@@ -228,20 +249,66 @@ export class PackWriter {
     }
     if (views.length === 0) return [];
     // One job: the views share buffers, which move together.
-    const job = this.storeOnWorkers(workers, views, false);
-    return views.map((_, i) => quiet(job.then((r) => r.stored[i] as Stored)));
+    const job = this.storeOnWorkers(workers, views, false).then((r) => this.held(r.stored.map((s) => s.raw), r.stored, r.stored.map((s) => s.raw)));
+    return views.map((_, i) => quiet(job.then((stored) => stored[i] as Stored)));
+  }
+
+  /**
+   * The stored forms of new chunks, those stored raw marked as holding their (pooled)
+   * buffer until they are in a pack; buffers of `all` (the views their job moved back)
+   * that hold no such blob are given back at once.
+   */
+  private held(views: readonly Uint8Array[], stored: readonly Stored[], all: readonly Uint8Array[]): Stored[] {
+    if (this.pool === undefined) return stored.slice();
+    const holding = new Set<ArrayBufferLike>();
+    const out = stored.map((s, i) => {
+      if (s.blob.compression !== 'raw') return s;
+      const buffer = (views[i] as Uint8Array).buffer;
+      holding.add(buffer);
+      this.holds.set(buffer, (this.holds.get(buffer) ?? 0) + 1);
+      return { ...s, hold: buffer };
+    });
+    this.giveBack(all, holding);
+    return out;
+  }
+
+  /** Gives the buffers of `views` back to the pool, but for those in `keep`. */
+  private giveBack(views: readonly Uint8Array[], keep: ReadonlySet<ArrayBufferLike>): void {
+    if (this.pool === undefined) return;
+    const done = new Set<ArrayBufferLike>();
+    for (const { buffer } of views) {
+      if (keep.has(buffer) || done.has(buffer)) continue;
+      done.add(buffer);
+      this.pool.give(buffer);
+    }
+  }
+
+  private releaseHold(buffer: ArrayBufferLike): void {
+    const left = (this.holds.get(buffer) ?? 0) - 1;
+    if (left > 0) {
+      this.holds.set(buffer, left);
+      return;
+    }
+    this.holds.delete(buffer);
+    this.pool?.give(buffer);
+  }
+
+  private newPack(): PackBuilder {
+    return new PackBuilder(this.repo.config.packTargetBytes + PACK_SLACK_BYTES, this.allocate);
   }
 
   /** Appends queued blobs to the pack, in order, until at most `keep` remain. */
   private async drain(keep: number): Promise<Result<void, RepoError>> {
     while (this.queue.length > keep) {
       const head = this.queue.shift() as Queued;
-      const { blob, crc } = await head.stored;
+      const { blob, crc, hold } = await head.stored;
       if (this.pack.blobCount > 0 && this.pack.projectedBytes + blob.bytes.length > this.repo.config.packTargetBytes) {
         const flushed = await this.flushPack();
         if (!flushed.ok) return flushed;
       }
+      // The pack copies the blob in: a buffer it held can go back.
       this.pack.add(head.chunkId, blob, head.rawBytes, crc);
+      if (hold !== undefined) this.releaseHold(hold);
       this.counters.bytesNewStored += blob.bytes.length;
     }
     return ok(undefined);
@@ -263,7 +330,7 @@ export class PackWriter {
     const refreshed = await this.lock.refreshIfDue();
     if (!refreshed.ok) return err({ kind: 'lock', error: refreshed.error });
     const { bytes, entries } = this.pack.finish();
-    this.pack = new PackBuilder();
+    this.pack = this.newPack();
     // Read back before publishing: the encoded trailer must list exactly what we added.
     const back = parsePack(bytes);
     assert(back.ok && back.value.length === entries.length && back.value.every((e, i) => e.chunkId === entries[i]?.chunkId && e.offsetBytes === entries[i].offsetBytes),
@@ -276,6 +343,8 @@ export class PackWriter {
         : await workers.run({ views: [bytes], hash: true, compressLevel: [0], crc: [false] }).then((r) => ({ hex: r.hexes[0] as string, bytes: r.views[0] as Uint8Array }));
       const packId = PackId(named.hex);
       const put = await this.repo.store.put(packName(packId), named.bytes);
+      // A store keeps no view of what it was given (byte-store.ts): the buffer can go back.
+      this.pool?.give(named.bytes.buffer);
       if (!put.ok) return err({ kind: 'store', error: put.error });
       this.counters.packsWritten += 1;
       return ok({ packId, blobs: entries });

@@ -133,7 +133,7 @@ export class PointWriter {
     const chunks: CutChunk[] = [];
     if (disk.stream === undefined || disk.stream.endOffsetBytes !== offsetBytes) {
       if (disk.stream !== undefined) chunks.push(...disk.stream.finish());
-      disk.stream = new StreamChunker(this.repo.chunker, this.repo.config.zero, offsetBytes);
+      disk.stream = new StreamChunker(this.repo.chunker, this.repo.config.zero, offsetBytes, this.packs.allocate, this.packs.release);
       disk.covered.push({ offsetBytes, lengthBytes: bytes.length });
     } else {
       const last = disk.covered[disk.covered.length - 1];

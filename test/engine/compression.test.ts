@@ -6,6 +6,9 @@
  * and work end to end beside zstd ones.
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unwrap } from '../../core/result.js';
@@ -20,8 +23,9 @@ import { verifyRepository } from '../../engine/repository/verify.js';
 import { ChunkWorkers } from '../../engine/repository/chunk-workers.js';
 import { zstdCompress } from '../../engine/repository/zstd-wasm.js';
 import { crc32 } from '../../core/crc32.js';
+import { LocalDirStore } from '../../engine/store/local-dir-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
-import { applyWrites, backupChain, chainArb, equalBytes, ManualClock, restoreBoth, smallInit, type ImageWrite } from './support.js';
+import { applyWrites, backupChain, chainArb, equalBytes, ManualClock, restoreBoth, smallInit, type ImageWrite, type PointSpec } from './support.js';
 
 function image(sizeBytes: number, writes: readonly Omit<ImageWrite, 'seed'>[], seed = 1): Uint8Array {
   const out = new Uint8Array(sizeBytes);
@@ -109,6 +113,44 @@ describe('compression', () => {
       for (const [name, bytes] of here) expect(equalBytes(off.get(name) as Uint8Array, bytes), name).toBe(true);
     }), { numRuns: 8 });
   });
+
+  it('with full-size chunks (buffers pooled and reused, read-back and pack buffers too): the same objects as in process, every point restores', async () => {
+    const size = 40 * MiB;
+    const runs = (seed: number, count: number, maxBytes: number): ImageWrite[] => fc.sample(
+      fc.record({ offsetBytes: fc.integer({ min: 0, max: size - 1 }), lengthBytes: fc.integer({ min: 4096, max: maxBytes }), seed: fc.nat(), kind: fc.constantFrom('random', 'text', 'text', 'zero') }),
+      { numRuns: count, seed },
+    );
+    const specs: PointSpec[] = [
+      { writes: runs(1, 40, 4 * MiB), resizeBytes: size, mode: 'full', readStepBytes: 8 * MiB },
+      { writes: runs(2, 12, 64 * 1024), resizeBytes: undefined, mode: 'reread', readStepBytes: 8 * MiB },
+      { writes: runs(3, 12, 64 * 1024), resizeBytes: undefined, mode: 'cbt', readStepBytes: 8 * MiB },
+      { writes: runs(4, 20, 3 * MiB), resizeBytes: undefined, mode: 'reread', readStepBytes: 3 * MiB },
+    ];
+    const contents: Map<string, Uint8Array>[] = [];
+    for (const compressionInFlight of [0, 2]) {
+      const dir = mkdtempSync(join(tmpdir(), 'ql-pool-'));
+      try {
+        const store = unwrap(await LocalDirStore.open(dir, { create: false, tempTag: 't' }));
+        const clock = new ManualClock();
+        unwrap(await Repository.init(store, { clock, packTargetBytes: 4 * MiB }));
+        const repo = unwrap(await Repository.open(store, { clock, writer: { owner: 'w' }, compressionInFlight }));
+        const { ids, images } = await backupChain(repo, specs, 0);
+        for (const [k, id] of ids.entries()) {
+          const restored = await restoreBoth(repo, id);
+          expect(restored.ok && equalBytes(restored.value, images[k] as Uint8Array), `point ${k}`).toBe(true);
+        }
+        unwrap(await repo.close());
+        const objects = new Map<string, Uint8Array>();
+        for (const name of unwrap(await store.list(''))) objects.set(name, unwrap(await store.get(name)));
+        contents.push(objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const [here, off] = contents as [Map<string, Uint8Array>, Map<string, Uint8Array>];
+    expect([...off.keys()]).toEqual([...here.keys()]);
+    for (const [name, bytes] of here) expect(equalBytes(off.get(name) as Uint8Array, bytes), name).toBe(true);
+  }, 60_000);
 
   it('a damaged or misdescribed zstd blob is an error naming zstd, never wrong bytes', () => {
     const blob = compressChunk(TEXT, { codec: 'zstd', level: 4 });
