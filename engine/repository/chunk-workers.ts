@@ -25,12 +25,29 @@ import { Worker } from 'node:worker_threads';
 import { assert, assertInt } from '../../core/assert.js';
 import { ZSTD_PACKAGE } from './zstd-wasm.js';
 
+/** The worker's scratch buffer (at most this much of a view is worked on from its cache at once). */
+const HOT_STEP_BYTES = 2 * 1024 * 1024;
+
 /** The worker: CommonJS, so it runs from this string whatever loads this module (tsx, vitest, dist). */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { crc32 } = require('node:zlib');
 const zstd = require(workerData.packagePath);
+// A view arrives cold (written by another core): it is copied into this scratch buffer a
+// step at a time and hashed, checksummed and compressed from there, in this core's cache
+// (SHA-256 runs ~25% faster on cached bytes than on bytes it reads from memory).
+const STEP = ${HOT_STEP_BYTES};
+const scratch = Buffer.allocUnsafeSlow(STEP);
+function hashOf(view) {
+  const hash = createHash('sha256');
+  for (let at = 0; at < view.length; at += STEP) {
+    const n = Math.min(STEP, view.length - at);
+    scratch.set(view.subarray(at, at + n));
+    hash.update(scratch.subarray(0, n));
+  }
+  return hash.digest('hex');
+}
 zstd.isLoaded.then(() => {
   parentPort.on('message', ({ id, views, hash, crc, compressLevel }) => {
     const hexes = [];
@@ -40,16 +57,18 @@ zstd.isLoaded.then(() => {
     for (let i = 0; i < views.length; i++) {
       const view = views[i];
       transfer.add(view.buffer);
-      hexes.push(hash ? createHash('sha256').update(view).digest('hex') : '');
+      hexes.push(hash ? hashOf(view) : '');
+      // After hashing, a view of at most one step is in the scratch buffer.
+      const hot = hash && view.length <= STEP ? scratch.subarray(0, view.length) : view;
       let out = null;
       if (compressLevel[i] > 0) {
-        out = zstd.compress(view, compressLevel[i]);
+        out = zstd.compress(hot, compressLevel[i]);
         // Small outputs share Node's buffer pool: those are copied, the rest moved.
         if (out.byteLength !== out.buffer.byteLength) out = new Uint8Array(out);
         transfer.add(out.buffer);
       }
       compressed.push(out);
-      crcs.push(crc[i] ? crc32(out === null ? view : out) : 0);
+      crcs.push(crc[i] ? crc32(out === null ? hot : out) : 0);
     }
     parentPort.postMessage({ id, views, hexes, crcs, compressed }, [...transfer]);
   });
