@@ -234,9 +234,18 @@ export class PackWriter {
       });
       // Buffers none of whose chunks is new are not needed any more (the new ones' move on).
       if (stored === undefined) this.giveBack(views, new Set(freshViews.map((v) => v.buffer)));
+      // Blobs are appended (and full packs put) as batches come in: at the end of a commit
+      // the last packs' puts run while the last batches are still being compressed.
+      const drained = await this.drain(this.queueKeep());
+      if (!drained.ok) return drained;
     }
     // Stored forms still being computed are taken while the caller reads and cuts.
-    return this.drain(this.inFlightBytes > 0 ? QUEUED_PER_WORKER * this.repo.compressionInFlight : 0);
+    return this.drain(this.queueKeep());
+  }
+
+  /** Queued chunks whose stored form may still be computing when the writer goes on. */
+  private queueKeep(): number {
+    return this.inFlightBytes > 0 ? QUEUED_PER_WORKER * this.repo.compressionInFlight : 0;
   }
 
   /** Stored forms of new chunks whose hashing did not compute them, in order. */
