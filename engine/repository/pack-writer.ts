@@ -54,7 +54,7 @@ export interface PackCounters {
 }
 
 /** Chunk bytes in flight (hashed or compressed) per worker or unit of compressionInFlight. */
-const IN_FLIGHT_BYTES_PER_WORKER = 32 * 1024 * 1024;
+const IN_FLIGHT_BYTES_PER_WORKER = 16 * 1024 * 1024;
 /** Chunks whose stored form is still being computed that may wait in the queue, per worker. */
 const QUEUED_PER_WORKER = 8;
 /** Room past the target size a pack's buffer starts with (entries, footer). */
