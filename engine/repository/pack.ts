@@ -78,11 +78,14 @@ export class PackBuilder {
     return entry;
   }
 
-  /** The pack's bytes (a view of the builder's buffer, which is the caller's from now on) and its entries. */
+  /**
+   * The pack's bytes (a plain Uint8Array view of the builder's buffer, which is the
+   * caller's from now on: never a Node Buffer, whose `slice` would not copy) and its entries.
+   */
   finish(): { readonly bytes: Uint8Array; readonly entries: readonly BlobEntry[] } {
     assert(this.entries.length > 0, 'an empty pack is never written');
     this.reserve(this.projectedBytes);
-    const out = this.buffer.subarray(0, this.projectedBytes);
+    const out = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.projectedBytes);
     const view = new DataView(out.buffer, out.byteOffset, out.length);
     // Every byte is written: the buffer is not zeroed.
     out.set(HEADER_MAGIC, 0);
