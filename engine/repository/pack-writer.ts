@@ -55,12 +55,14 @@ export interface PackCounters {
 
 /** Chunk bytes in flight (hashed or compressed) per worker or unit of compressionInFlight. */
 const IN_FLIGHT_BYTES_PER_WORKER = 16 * 1024 * 1024;
+/** Batches answered but waiting for an older one may hold this many windows of bytes. */
+const HELD_WINDOWS = 3;
 /** Chunks whose stored form is still being computed that may wait in the queue, per worker. */
 const QUEUED_PER_WORKER = 8;
 /** Room past the target size a pack's buffer starts with (entries, footer). */
 const PACK_SLACK_BYTES = 64 * 1024;
 /** Pack puts running at once. */
-const PACK_PUTS_AT_ONCE = 2;
+const PACK_PUTS_AT_ONCE = 4;
 
 /**
  * A chunk's stored form; `crc` when it was computed with it (else the pack computes it);
@@ -83,6 +85,8 @@ interface Batch {
   readonly bytes: number;
   readonly hashed: Promise<Hashed> | Hashed;
   readonly onIds: (ids: readonly ChunkId[]) => void;
+  /** Hashed (and compressed, if asked) already: it waits only for the batches before it. */
+  done: boolean;
 }
 
 interface Queued {
@@ -105,6 +109,8 @@ export class PackWriter {
   private readonly newChunks = new Set<ChunkId>();
   private readonly batches: Batch[] = [];
   private batchBytes = 0;
+  /** Bytes of batches a worker has not answered yet. */
+  private unfinishedBytes = 0;
   private readonly queue: Queued[] = [];
   /** Pack puts still running, oldest first. */
   private readonly packPuts: Promise<Result<IndexedPack, RepoError>>[] = [];
@@ -144,7 +150,13 @@ export class PackWriter {
     assert(!this.finished, 'the pack writer is finished');
     if (chunks.length === 0) return ok(undefined);
     const bytes = chunks.reduce((sum, c) => sum + c.length, 0);
-    this.batches.push({ bytes, hashed: this.hash(chunks), onIds });
+    const hashed = this.hash(chunks);
+    const batch: Batch = { bytes, hashed, onIds, done: !(hashed instanceof Promise) };
+    if (hashed instanceof Promise) {
+      this.unfinishedBytes += bytes;
+      void hashed.then(() => { batch.done = true; this.unfinishedBytes -= bytes; }, () => undefined);
+    }
+    this.batches.push(batch);
     this.batchBytes += bytes;
     return this.settle(this.inFlightBytes);
   }
@@ -204,9 +216,16 @@ export class PackWriter {
     };
   }
 
-  /** Takes hashed batches in order (reused, or queued to be stored) until at most `keepBytes` are in flight. */
+  /**
+   * Takes hashed batches in order (reused, or queued to be stored): every one that is done,
+   * then waits for the oldest only while more than `keepBytes` are unanswered (the workers
+   * have enough) or more than HELD_WINDOWS times that are held. A slow batch at the head
+   * does not stop the writer from feeding a worker that has finished its own.
+   */
   private async settle(keepBytes: number): Promise<Result<void, RepoError>> {
-    while (this.batches.length > 0 && this.batchBytes > keepBytes) {
+    while (this.batches.length > 0) {
+      const head = this.batches[0] as Batch;
+      if (!head.done && this.unfinishedBytes <= keepBytes && this.batchBytes <= HELD_WINDOWS * keepBytes) break;
       const batch = this.batches.shift() as Batch;
       this.batchBytes -= batch.bytes;
       const { ids, views, stored } = await batch.hashed;
