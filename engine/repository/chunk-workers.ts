@@ -6,8 +6,11 @@
  * returned views; the ones handed in are detached). The workers keep nothing between jobs.
  *
  * What to do with the bytes is the caller's choice (pack-writer.ts): a job says, per view,
- * whether to hash it, to CRC it, and whether to compress it (and then the CRC is of the
- * compressed bytes). Each worker loads the same wasm package as zstd-wasm.ts (resolved
+ * whether to hash it, to CRC it, and whether to compress it and how small the result must
+ * be to be kept; a kept compressed form is written over the view's bytes (after they were
+ * hashed), so no new buffer comes back (on the writer's thread every buffer that arrives
+ * new costs garbage-collection work: ~100 "external memory pressure" scavenges a full
+ * backup of the bench image when the frames came back as buffers of their own). Each worker loads the same wasm package as zstd-wasm.ts (resolved
  * through Node's module resolution, never a fixed path) and runs its `compress`,
  * node:crypto's SHA-256 and node:zlib's crc32, so the answers are the calling thread's
  * (zstdCompress, sha256Hex, crc32) whatever the number of workers or the order they
@@ -49,56 +52,74 @@ function hashOf(view) {
   return hash.digest('hex');
 }
 zstd.isLoaded.then(() => {
-  parentPort.on('message', ({ id, views, hash, crc, compressLevel }) => {
+  parentPort.on('message', ({ id, views, hash, crc, compressLevel, compressLimit }) => {
     const hexes = [];
     const crcs = [];
-    const compressed = [];
+    const compressedBytes = [];
     const transfer = new Set();
+    const back = [];
     for (let i = 0; i < views.length; i++) {
       const view = views[i];
-      transfer.add(view.buffer);
+      // Shared memory stays where it is (the writer keeps its views); moved buffers go back.
+      const shared = view.buffer instanceof SharedArrayBuffer;
+      if (!shared) transfer.add(view.buffer);
+      back.push(shared ? null : view);
       hexes.push(hash ? hashOf(view) : '');
       // After hashing, a view of at most one step is in the scratch buffer.
       const hot = hash && view.length <= STEP ? scratch.subarray(0, view.length) : view;
-      let out = null;
+      let stored = hot;
+      let n = -1;
       if (compressLevel[i] > 0) {
-        out = zstd.compress(hot, compressLevel[i]);
-        // Small outputs share Node's buffer pool: those are copied, the rest moved.
-        if (out.byteLength !== out.buffer.byteLength) out = new Uint8Array(out);
-        transfer.add(out.buffer);
+        const out = zstd.compress(hot, compressLevel[i]);
+        // Kept only when small enough; then written over the raw bytes (already hashed).
+        if (out.length <= Math.min(compressLimit[i], view.length)) {
+          view.set(out);
+          n = out.length;
+          stored = out;
+        }
       }
-      compressed.push(out);
-      crcs.push(crc[i] ? crc32(out === null ? hot : out) : 0);
+      compressedBytes.push(n);
+      crcs.push(crc[i] ? crc32(stored) : 0);
     }
-    parentPort.postMessage({ id, views, hexes, crcs, compressed }, [...transfer]);
+    parentPort.postMessage({ id, views: back, hexes, crcs, compressedBytes }, [...transfer]);
   });
 });
 `;
 
 /** What a worker does with each view of a job. */
 export interface ChunkJob {
-  /** Views whose buffers are moved to the worker (nothing else may use those buffers meanwhile). */
+  /**
+   * The views: those of ArrayBuffers are moved to the worker and back, those of
+   * SharedArrayBuffers are shared (nothing else may use their bytes until the job is answered).
+   */
   readonly views: readonly Uint8Array[];
-  /** SHA-256 of every view. */
+  /** SHA-256 of every view (of the bytes as they were given). */
   readonly hash: boolean;
   /** Per view: compress at this zstd level (0: do not compress). */
   readonly compressLevel: readonly number[];
-  /** Per view: CRC32 of the compressed bytes (or of the view when not compressed). */
+  /**
+   * Per view: the compressed form is kept only if it is at most this long (and no longer
+   * than the view); it is then written over the view's first bytes (after hashing).
+   * Otherwise the view is left as it was.
+   */
+  readonly compressLimit: readonly number[];
+  /** Per view: CRC32 of what is stored (the compressed form if kept, else the view). */
   readonly crc: readonly boolean[];
 }
 
 export interface ChunkJobResult {
-  /** The views handed in, moved back. */
+  /** The views handed in: shared ones as they were given, moved ones moved back (a kept compressed form is at their start). */
   readonly views: readonly Uint8Array[];
   /** Lower-case hex SHA-256 per view ('' when not asked). */
   readonly hexes: readonly string[];
-  /** Per view: the zstd frame, or null when not asked. */
-  readonly compressed: readonly (Uint8Array | null)[];
+  /** Per view: the length of the compressed form kept at its start, or -1 (not asked, or not small enough). */
+  readonly compressedBytes: readonly number[];
   /** Per view: the CRC32 asked for, else 0. */
   readonly crcs: readonly number[];
 }
 
 interface Job {
+  readonly views: readonly Uint8Array[];
   readonly resolve: (result: ChunkJobResult) => void;
   readonly reject: (error: Error) => void;
   readonly slot: Slot;
@@ -131,12 +152,12 @@ export class ChunkWorkers {
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { packagePath } });
       const slot: Slot = { worker, pendingBytes: 0, pendingJobs: 0 };
       worker.unref();
-      worker.on('message', (reply: ChunkJobResult & { readonly id: number }) => {
+      worker.on('message', (reply: Omit<ChunkJobResult, 'views'> & { readonly id: number; readonly views: readonly (Uint8Array | null)[] }) => {
         const job = this.jobs.get(reply.id);
         if (job === undefined) return;
         this.jobs.delete(reply.id);
         this.settle(job);
-        job.resolve(reply);
+        job.resolve({ ...reply, views: reply.views.map((v, i) => v ?? (job.views[i] as Uint8Array)) });
       });
       worker.on('error', (error) => { this.failAll(error); });
       worker.on('exit', (code) => { if (!this.closed) this.failAll(new Error(`a chunk worker exited with code ${code}`)); });
@@ -144,10 +165,10 @@ export class ChunkWorkers {
     }
   }
 
-  /** Runs a job on the worker with the fewest bytes waiting; its buffers move there and back. */
+  /** Runs a job on the worker with the fewest bytes waiting; its ArrayBuffers move there and back, its SharedArrayBuffers are shared. */
   run(job: ChunkJob): Promise<ChunkJobResult> {
     assert(!this.closed, 'the chunk workers are closed');
-    assert(job.compressLevel.length === job.views.length && job.crc.length === job.views.length, 'one setting per view');
+    assert(job.compressLevel.length === job.views.length && job.compressLimit.length === job.views.length && job.crc.length === job.views.length, 'one setting per view');
     if (this.failure !== undefined) return Promise.reject(this.failure);
     this.start();
     const slot = this.slots.reduce((a, b) => (b.pendingBytes < a.pendingBytes ? b : a));
@@ -155,15 +176,14 @@ export class ChunkWorkers {
     const transfer = new Set<ArrayBuffer>();
     let bytes = 0;
     for (const view of job.views) {
-      assert(view.buffer instanceof ArrayBuffer, 'a job moves ArrayBuffers (not shared memory)');
-      transfer.add(view.buffer);
+      if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
       bytes += view.length;
     }
     return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject, slot, bytes });
+      this.jobs.set(id, { views: job.views, resolve, reject, slot, bytes });
       slot.pendingBytes += bytes;
       if (slot.pendingJobs++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ id, views: job.views, hash: job.hash, crc: job.crc, compressLevel: job.compressLevel }, [...transfer]);
+      slot.worker.postMessage({ id, views: job.views, hash: job.hash, crc: job.crc, compressLevel: job.compressLevel, compressLimit: job.compressLimit }, [...transfer]);
     });
   }
 

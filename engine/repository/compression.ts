@@ -101,9 +101,14 @@ export function rawBlob(raw: Uint8Array): StoredBlob {
   return { compression: 'raw', bytes: raw };
 }
 
-/** A chunk worth trying, stored: compressed when that saves at least 1/64 of it, else raw. */
+/** The most bytes a chunk of `rawBytes` may compress to and be stored compressed: it must save at least 1/64 of it. */
+export function compressedLimit(rawBytes: number): number {
+  return rawBytes - Math.ceil(rawBytes / 64);
+}
+
+/** A chunk worth trying, stored: compressed when that saves enough (compressedLimit), else raw. */
 export function storedForm(raw: Uint8Array, codec: Codec, compressed: Uint8Array): StoredBlob {
-  return compressed.length <= raw.length - Math.ceil(raw.length / 64) ? { compression: codec, bytes: compressed } : rawBlob(raw);
+  return compressed.length <= compressedLimit(raw.length) ? { compression: codec, bytes: compressed } : rawBlob(raw);
 }
 
 /** A chunk's stored form, computed here. The writer's off-thread paths (pack-writer.ts) make the same choices. */

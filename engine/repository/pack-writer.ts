@@ -35,7 +35,7 @@ import { err, ok, type Result } from '../../core/result.js';
 import type { StoreLock } from '../store/lock.js';
 import { allocateUnpooled, BufferPool, type Allocate } from './buffers.js';
 import type { ChunkWorkers } from './chunk-workers.js';
-import { brotliCompressAsync, compressChunk, looksIncompressible, rawBlob, storedForm, type StoredBlob } from './compression.js';
+import { brotliCompressAsync, compressChunk, compressedLimit, looksIncompressible, rawBlob, storedForm, type StoredBlob } from './compression.js';
 import { ChunkId, indexName, PackId, packName, sha256Hex } from './hash.js';
 import { encodeIndex, type IndexedPack } from './index-file.js';
 import { PackBuilder, parsePack } from './pack.js';
@@ -190,7 +190,7 @@ export class PackWriter {
     const workers = this.workers;
     if (workers === undefined) return { ids: chunks.map((c) => ChunkId(sha256Hex(c))), views: chunks, stored: undefined };
     if (!this.speculate) {
-      return quiet(workers.run({ views: chunks, hash: true, compressLevel: chunks.map(() => 0), crc: chunks.map(() => false) })
+      return quiet(workers.run({ views: chunks, hash: true, compressLevel: chunks.map(() => 0), compressLimit: chunks.map(() => 0), crc: chunks.map(() => false) })
         .then((r) => ({ ids: r.hexes.map(ChunkId), views: r.views, stored: undefined })));
     }
     return quiet(this.storeOnWorkers(workers, chunks, true).then(({ ids, stored }) => ({ ids, views: stored.map((s) => s.raw), stored })));
@@ -203,15 +203,15 @@ export class PackWriter {
   private async storeOnWorkers(workers: ChunkWorkers, views: readonly Uint8Array[], hash: boolean): Promise<{ ids: ChunkId[]; stored: (Stored & { readonly raw: Uint8Array })[] }> {
     const { codec, level } = this.repo.codec;
     const tries = views.map((v) => !looksIncompressible(v));
-    const r = await workers.run({ views, hash, compressLevel: tries.map((t) => (t ? level : 0)), crc: views.map(() => true) });
+    const r = await workers.run({
+      views, hash, compressLevel: tries.map((t) => (t ? level : 0)), compressLimit: views.map((v) => compressedLimit(v.length)), crc: views.map(() => true),
+    });
     return {
       ids: r.hexes.map(ChunkId),
-      stored: r.views.map((raw, i) => {
-        const compressed = r.compressed[i];
-        const crc = r.crcs[i] as number;
-        if (compressed === null || compressed === undefined) return { raw, blob: rawBlob(raw), crc };
-        const blob = storedForm(raw, codec, compressed);
-        return { raw, blob, crc: blob.bytes === compressed ? crc : undefined };
+      stored: r.views.map((view, i) => {
+        const n = r.compressedBytes[i] as number;
+        // A kept compressed form is at the view's start (its raw bytes are gone: only their length counts from here).
+        return { raw: view, blob: n < 0 ? rawBlob(view) : { compression: codec, bytes: view.subarray(0, n) }, crc: r.crcs[i] as number };
       }),
     };
   }
@@ -282,15 +282,15 @@ export class PackWriter {
   }
 
   /**
-   * The stored forms of new chunks, those stored raw marked as holding their (pooled)
-   * buffer until they are in a pack; buffers of `all` (the views their job moved back)
-   * that hold no such blob are given back at once.
+   * The stored forms of new chunks, each marked as holding its (pooled) buffer until it is
+   * in a pack (a worker leaves a chunk's stored form in the chunk's own bytes, raw or
+   * compressed); buffers of `all` (the views their job moved back) that hold none are
+   * given back at once.
    */
   private held(views: readonly Uint8Array[], stored: readonly Stored[], all: readonly Uint8Array[]): Stored[] {
     if (this.pool === undefined) return stored.slice();
     const holding = new Set<ArrayBufferLike>();
     const out = stored.map((s, i) => {
-      if (s.blob.compression !== 'raw') return s;
       const buffer = (views[i] as Uint8Array).buffer;
       holding.add(buffer);
       this.holds.set(buffer, (this.holds.get(buffer) ?? 0) + 1);
@@ -368,7 +368,7 @@ export class PackWriter {
       // Named by its hash, computed on a worker when there are workers (the bytes go there and back).
       const named = workers === undefined
         ? { hex: sha256Hex(bytes), bytes }
-        : await workers.run({ views: [bytes], hash: true, compressLevel: [0], crc: [false] }).then((r) => ({ hex: r.hexes[0] as string, bytes: r.views[0] as Uint8Array }));
+        : await workers.run({ views: [bytes], hash: true, compressLevel: [0], compressLimit: [0], crc: [false] }).then((r) => ({ hex: r.hexes[0] as string, bytes: r.views[0] as Uint8Array }));
       const packId = PackId(named.hex);
       const put = await this.repo.store.put(packName(packId), named.bytes);
       // A store keeps no view of what it was given (byte-store.ts): the buffer can go back.

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unwrap } from '../../core/result.js';
 import {
-  COMPRESSION_CODES, compressChunk, compressionFromCode, decompressBlob, DEFAULT_CODEC, looksIncompressible,
+  COMPRESSION_CODES, compressChunk, compressedLimit, compressionFromCode, decompressBlob, DEFAULT_CODEC, looksIncompressible,
   type CodecSettings, type Compression,
 } from '../../engine/repository/compression.js';
 import { CONFIG_NAME, decodeConfig } from '../../engine/repository/config.js';
@@ -75,22 +75,46 @@ describe('compression', () => {
           buffer.set(raw, 50);
           const views = [buffer.subarray(0, 50), buffer.subarray(50, 50 + raw.length)];
           const level = i % 3 === 0 ? 0 : 1 + (i % 4);
-          return { level, buffer, run: workers.run({ views, hash: i % 5 !== 0, compressLevel: [0, level], crc: [i % 2 === 0, true] }) };
+          // Every other job asks for more than the view holds (a frame is kept only if it fits); the rest only one that saves 1/64.
+          const limit = i % 2 === 0 ? raw.length * 2 : compressedLimit(raw.length);
+          return { level, limit, buffer, run: workers.run({ views, hash: i % 5 !== 0, compressLevel: [0, level], compressLimit: [0, limit], crc: [i % 2 === 0, true] }) };
         });
-        for (const [i, { level, buffer, run }] of jobs.entries()) {
+        for (const [i, { level, limit, buffer, run }] of jobs.entries()) {
           const raw = pieces[i] as Uint8Array;
           expect(buffer.length).toBe(0); // moved, not copied
           const r = await run;
-          expect(equalBytes(r.views[1] as Uint8Array, raw)).toBe(true);
-          expect(r.hexes).toEqual(i % 5 !== 0 ? [sha256Hex(r.views[0] as Uint8Array), sha256Hex(raw)] : ['', '']);
+          expect(r.hexes).toEqual(i % 5 !== 0 ? [sha256Hex(new Uint8Array(50)), sha256Hex(raw)] : ['', '']);
           const frame = level === 0 ? null : zstdCompress(raw, level);
-          expect(r.compressed[0]).toBeNull();
-          expect(frame === null ? r.compressed[1] === null : equalBytes(r.compressed[1] as Uint8Array, frame)).toBe(true);
-          expect(r.crcs).toEqual([i % 2 === 0 ? crc32(new Uint8Array(50)) : 0, crc32(frame ?? raw)]);
+          const kept = frame !== null && frame.length <= Math.min(limit, raw.length) ? frame : null;
+          expect(r.compressedBytes).toEqual([-1, kept === null ? -1 : kept.length]);
+          // A kept frame is written over the view's start; otherwise the view is as it was.
+          const view = r.views[1] as Uint8Array;
+          expect(equalBytes(kept === null ? view : view.subarray(0, kept.length), kept ?? raw)).toBe(true);
+          expect(r.crcs).toEqual([i % 2 === 0 ? crc32(new Uint8Array(50)) : 0, crc32(kept ?? raw)]);
         }
       } finally {
         await workers.close();
       }
+    }
+  });
+
+  it('chunk workers work on shared memory in place: nothing moves, a kept frame is in the caller\'s own view', async () => {
+    const workers = new ChunkWorkers(2);
+    try {
+      const shared = new Uint8Array(new SharedArrayBuffer(2 * MiB));
+      shared.set(TEXT, 0);
+      shared.set(RANDOM, MiB);
+      const views = [shared.subarray(0, MiB), shared.subarray(MiB)];
+      const r = await workers.run({ views, hash: true, compressLevel: [4, 4], compressLimit: views.map((v) => compressedLimit(v.length)), crc: [true, true] });
+      expect(r.views[0]).toBe(views[0]); // the same view, not a copy
+      expect(r.hexes).toEqual([sha256Hex(TEXT), sha256Hex(RANDOM)]);
+      const frame = zstdCompress(TEXT, 4);
+      expect(r.compressedBytes).toEqual([frame.length, -1]);
+      expect(equalBytes(shared.subarray(0, frame.length), frame)).toBe(true);
+      expect(equalBytes(shared.subarray(MiB), RANDOM)).toBe(true);
+      expect(r.crcs).toEqual([crc32(frame), crc32(RANDOM)]);
+    } finally {
+      await workers.close();
     }
   });
 
