@@ -8,9 +8,7 @@
  * What to do with the bytes is the caller's choice (pack-writer.ts): a job says, per view,
  * whether to hash it, to CRC it, and whether to compress it and how small the result must
  * be to be kept; a kept compressed form is written over the view's bytes (after they were
- * hashed), so no new buffer comes back (on the writer's thread every buffer that arrives
- * new costs garbage-collection work: ~100 "external memory pressure" scavenges a full
- * backup of the bench image when the frames came back as buffers of their own). Each worker loads the same wasm package as zstd-wasm.ts (resolved
+ * hashed), so no new buffer comes back. Each worker loads the same wasm package as zstd-wasm.ts (resolved
  * through Node's module resolution, never a fixed path) and runs its `compress`,
  * node:crypto's SHA-256 and node:zlib's crc32, so the answers are the calling thread's
  * (zstdCompress, sha256Hex, crc32) whatever the number of workers or the order they
@@ -57,13 +55,9 @@ zstd.isLoaded.then(() => {
     const crcs = [];
     const compressedBytes = [];
     const transfer = new Set();
-    const back = [];
     for (let i = 0; i < views.length; i++) {
       const view = views[i];
-      // Shared memory stays where it is (the writer keeps its views); moved buffers go back.
-      const shared = view.buffer instanceof SharedArrayBuffer;
-      if (!shared) transfer.add(view.buffer);
-      back.push(shared ? null : view);
+      transfer.add(view.buffer);
       hexes.push(hash ? hashOf(view) : '');
       // After hashing, a view of at most one step is in the scratch buffer.
       const hot = hash && view.length <= STEP ? scratch.subarray(0, view.length) : view;
@@ -81,17 +75,14 @@ zstd.isLoaded.then(() => {
       compressedBytes.push(n);
       crcs.push(crc[i] ? crc32(stored) : 0);
     }
-    parentPort.postMessage({ id, views: back, hexes, crcs, compressedBytes }, [...transfer]);
+    parentPort.postMessage({ id, views, hexes, crcs, compressedBytes }, [...transfer]);
   });
 });
 `;
 
 /** What a worker does with each view of a job. */
 export interface ChunkJob {
-  /**
-   * The views: those of ArrayBuffers are moved to the worker and back, those of
-   * SharedArrayBuffers are shared (nothing else may use their bytes until the job is answered).
-   */
+  /** Views whose buffers are moved to the worker (nothing else may use those buffers meanwhile). */
   readonly views: readonly Uint8Array[];
   /** SHA-256 of every view (of the bytes as they were given). */
   readonly hash: boolean;
@@ -108,7 +99,7 @@ export interface ChunkJob {
 }
 
 export interface ChunkJobResult {
-  /** The views handed in: shared ones as they were given, moved ones moved back (a kept compressed form is at their start). */
+  /** The views handed in, moved back (a kept compressed form is at their start). */
   readonly views: readonly Uint8Array[];
   /** Lower-case hex SHA-256 per view ('' when not asked). */
   readonly hexes: readonly string[];
@@ -119,7 +110,6 @@ export interface ChunkJobResult {
 }
 
 interface Job {
-  readonly views: readonly Uint8Array[];
   readonly resolve: (result: ChunkJobResult) => void;
   readonly reject: (error: Error) => void;
   readonly slot: Slot;
@@ -152,12 +142,12 @@ export class ChunkWorkers {
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { packagePath } });
       const slot: Slot = { worker, pendingBytes: 0, pendingJobs: 0 };
       worker.unref();
-      worker.on('message', (reply: Omit<ChunkJobResult, 'views'> & { readonly id: number; readonly views: readonly (Uint8Array | null)[] }) => {
+      worker.on('message', (reply: ChunkJobResult & { readonly id: number }) => {
         const job = this.jobs.get(reply.id);
         if (job === undefined) return;
         this.jobs.delete(reply.id);
         this.settle(job);
-        job.resolve({ ...reply, views: reply.views.map((v, i) => v ?? (job.views[i] as Uint8Array)) });
+        job.resolve(reply);
       });
       worker.on('error', (error) => { this.failAll(error); });
       worker.on('exit', (code) => { if (!this.closed) this.failAll(new Error(`a chunk worker exited with code ${code}`)); });
@@ -165,7 +155,7 @@ export class ChunkWorkers {
     }
   }
 
-  /** Runs a job on the worker with the fewest bytes waiting; its ArrayBuffers move there and back, its SharedArrayBuffers are shared. */
+  /** Runs a job on the worker with the fewest bytes waiting; its buffers move there and back. */
   run(job: ChunkJob): Promise<ChunkJobResult> {
     assert(!this.closed, 'the chunk workers are closed');
     assert(job.compressLevel.length === job.views.length && job.compressLimit.length === job.views.length && job.crc.length === job.views.length, 'one setting per view');
@@ -176,11 +166,12 @@ export class ChunkWorkers {
     const transfer = new Set<ArrayBuffer>();
     let bytes = 0;
     for (const view of job.views) {
-      if (view.buffer instanceof ArrayBuffer) transfer.add(view.buffer);
+      assert(view.buffer instanceof ArrayBuffer, 'a job moves ArrayBuffers (not shared memory)');
+      transfer.add(view.buffer);
       bytes += view.length;
     }
     return new Promise((resolve, reject) => {
-      this.jobs.set(id, { views: job.views, resolve, reject, slot, bytes });
+      this.jobs.set(id, { resolve, reject, slot, bytes });
       slot.pendingBytes += bytes;
       if (slot.pendingJobs++ === 0) slot.worker.ref();
       slot.worker.postMessage({ id, views: job.views, hash: job.hash, crc: job.crc, compressLevel: job.compressLevel, compressLimit: job.compressLimit }, [...transfer]);

@@ -98,26 +98,6 @@ describe('compression', () => {
     }
   });
 
-  it('chunk workers work on shared memory in place: nothing moves, a kept frame is in the caller\'s own view', async () => {
-    const workers = new ChunkWorkers(2);
-    try {
-      const shared = new Uint8Array(new SharedArrayBuffer(2 * MiB));
-      shared.set(TEXT, 0);
-      shared.set(RANDOM, MiB);
-      const views = [shared.subarray(0, MiB), shared.subarray(MiB)];
-      const r = await workers.run({ views, hash: true, compressLevel: [4, 4], compressLimit: views.map((v) => compressedLimit(v.length)), crc: [true, true] });
-      expect(r.views[0]).toBe(views[0]); // the same view, not a copy
-      expect(r.hexes).toEqual([sha256Hex(TEXT), sha256Hex(RANDOM)]);
-      const frame = zstdCompress(TEXT, 4);
-      expect(r.compressedBytes).toEqual([frame.length, -1]);
-      expect(equalBytes(shared.subarray(0, frame.length), frame)).toBe(true);
-      expect(equalBytes(shared.subarray(MiB), RANDOM)).toBe(true);
-      expect(r.crcs).toEqual([crc32(frame), crc32(RANDOM)]);
-    } finally {
-      await workers.close();
-    }
-  });
-
   it.each([['zstd', DEFAULT_CODEC], ['brotli', { codec: 'brotli', level: 1 }]] as const)('%s: a writer stores the same bytes off its thread or not: every object of the store is identical', async (_name, compression) => {
     await fc.assert(fc.asyncProperty(chainArb(150_000, 3), async ({ firstSizeBytes, specs }) => {
       const contents: Map<string, Uint8Array>[] = [];
