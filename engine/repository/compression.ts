@@ -21,9 +21,9 @@
  * otherwise random chunk, and a chunk that repeats a random block within itself, are
  * stored raw too.
  *
- * The async variant compresses off the calling thread (brotli on libuv's thread pool, zstd
- * on worker threads: zstd-pool.ts), so a writer can chunk and hash on the main thread
- * while earlier chunks compress; its output is byte for byte the sync one's.
+ * A writer may compress off its main thread (brotli on libuv's thread pool, zstd on worker
+ * threads: chunk-workers.ts, driven by pack-writer.ts) while it reads and cuts; the
+ * stored bytes are those of compressChunk.
  */
 
 import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
@@ -97,33 +97,35 @@ function brotliOptions(rawBytes: number, quality: number): { chunkSize: number; 
   };
 }
 
-function choose(raw: Uint8Array, codec: Codec, compressed: Uint8Array): StoredBlob {
-  // Keep the compressed form only when it saves at least 1/64 of the chunk.
-  return compressed.length <= raw.length - Math.ceil(raw.length / 64)
-    ? { compression: codec, bytes: compressed }
-    : { compression: 'raw', bytes: raw };
+export function rawBlob(raw: Uint8Array): StoredBlob {
+  return { compression: 'raw', bytes: raw };
 }
 
+/** The most bytes a chunk of `rawBytes` may compress to and be stored compressed: it must save at least 1/64 of it. */
+export function compressedLimit(rawBytes: number): number {
+  return rawBytes - Math.ceil(rawBytes / 64);
+}
+
+/** A chunk worth trying, stored: compressed when that saves enough (compressedLimit), else raw. */
+export function storedForm(raw: Uint8Array, codec: Codec, compressed: Uint8Array): StoredBlob {
+  return compressed.length <= compressedLimit(raw.length) ? { compression: codec, bytes: compressed } : rawBlob(raw);
+}
+
+/** A chunk's stored form, computed here. The writer's off-thread paths (pack-writer.ts) make the same choices. */
 export function compressChunk(raw: Uint8Array, settings: CodecSettings = DEFAULT_CODEC): StoredBlob {
-  if (looksIncompressible(raw)) return { compression: 'raw', bytes: raw };
+  if (looksIncompressible(raw)) return rawBlob(raw);
   const compressed = settings.codec === 'zstd' ? zstdCompress(raw, settings.level) : brotliCompressSync(raw, brotliOptions(raw.length, settings.level));
-  return choose(raw, settings.codec, compressed);
+  return storedForm(raw, settings.codec, compressed);
 }
 
-/** zstd compression off the calling thread (zstd-pool.ts). */
-export type ZstdAsync = (raw: Uint8Array, level: number) => Promise<Uint8Array>;
-
-export async function compressChunkAsync(raw: Uint8Array, settings: CodecSettings, zstdAsync: ZstdAsync): Promise<StoredBlob> {
-  if (looksIncompressible(raw)) return { compression: 'raw', bytes: raw };
-  const compressed = settings.codec === 'zstd'
-    ? await zstdAsync(raw, settings.level)
-    : await new Promise<Uint8Array>((resolve, reject) => {
-      brotliCompress(raw, brotliOptions(raw.length, settings.level), (error, out) => {
-        if (error !== null) reject(error);
-        else resolve(out);
-      });
+/** Brotli on libuv's thread pool: the bytes of brotliCompressSync. */
+export function brotliCompressAsync(raw: Uint8Array, quality: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    brotliCompress(raw, brotliOptions(raw.length, quality), (error, out) => {
+      if (error !== null) reject(error);
+      else resolve(out);
     });
-  return choose(raw, settings.codec, compressed);
+  });
 }
 
 /** The raw bytes of a stored blob; an error string when the stored bytes do not decode. */

@@ -24,7 +24,11 @@ import type { Repository, RepoError } from './repository.js';
 
 export interface ImageSource {
   readonly capacityBytes: number;
-  /** Exactly `lengthBytes` bytes at `offsetBytes`, or why not. */
+  /**
+   * Exactly `lengthBytes` bytes at `offsetBytes`, or why not. The bytes need to stay as
+   * they are only until the next read is asked for (a source may reuse one buffer); that
+   * read starts while the writer still hashes and stores the previous step.
+   */
   read(offsetBytes: number, lengthBytes: number): Promise<Result<Uint8Array, string>>;
 }
 
@@ -44,14 +48,24 @@ export const DEFAULT_READ_STEP_BYTES = 8 * 1024 * 1024;
 
 async function copyRange(writer: PointWriter, source: ImageSource, diskId: DiskId, range: ByteRange, stepBytes: number): Promise<Result<void, RepoError>> {
   const steps = Math.ceil(range.lengthBytes / stepBytes);
+  const offsetOf = (i: number): number => range.offsetBytes + i * stepBytes;
+  const read = (i: number): Promise<Result<Uint8Array, string>> => source.read(offsetOf(i), Math.min(stepBytes, endOf(range) - offsetOf(i)));
+  let next = steps > 0 ? read(0) : undefined;
   for (let i = 0; i < steps; i++) {
-    const offsetBytes = range.offsetBytes + i * stepBytes;
-    const lengthBytes = Math.min(stepBytes, endOf(range) - offsetBytes);
-    const bytes = await source.read(offsetBytes, lengthBytes);
+    const offsetBytes = offsetOf(i);
+    const bytes = await (next as Promise<Result<Uint8Array, string>>);
+    next = undefined;
     if (!bytes.ok) return err({ kind: 'source-read', offsetBytes, reason: bytes.error });
-    assert(bytes.value.length === lengthBytes, `the source returned ${bytes.value.length} bytes for ${lengthBytes}`);
-    const written = await writer.writeExtent(diskId, offsetBytes, bytes.value);
-    if (!written.ok) return written;
+    assert(bytes.value.length === Math.min(stepBytes, endOf(range) - offsetBytes), `the source returned ${bytes.value.length} bytes for ${Math.min(stepBytes, endOf(range) - offsetBytes)}`);
+    // writeExtent copies the bytes before it returns, so the next read (into the same
+    // buffer, for a source that reuses one) runs while this step is hashed and stored.
+    const written = writer.writeExtent(diskId, offsetBytes, bytes.value);
+    if (i + 1 < steps) next = read(i + 1);
+    const done = await written;
+    if (!done.ok) {
+      await next?.catch(() => undefined); // nothing is left reading after a failure
+      return done;
+    }
   }
   return ok(undefined);
 }

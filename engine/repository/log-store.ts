@@ -31,7 +31,7 @@ import { type LogRecordBase, type LogRecordStore, type LogStoreError } from '../
 import type { LogStore } from '../logbackup/sql-job.js';
 import type { SqliteWalStore } from '../logbackup/sqlite-shipper.js';
 import { describeStoreError } from '../store/byte-store.js';
-import { ChunkId, packName, sha256Hex } from './hash.js';
+import { packName, sha256Hex } from './hash.js';
 import type { IndexedPack } from './index-file.js';
 import {
   decodeLogRecord, encodeLogRecord, logRecordName, LOG_CODECS, LOGS_PREFIX, parseLogRecordName, type LogBlobChunk, type LogCodec, type LogRecordFile,
@@ -63,17 +63,21 @@ export class RepositoryLogStore<R extends LogRecordBase> implements LogRecordSto
     if (blob !== null) {
       const writer = new PackWriter(this.repo, lock);
       const chunks: LogBlobChunk[] = [];
+      // The writer takes the chunks' buffer (it may move it to a worker): a copy of the blob.
+      const own = new Uint8Array(blob);
+      const views: Uint8Array[] = [];
       // Each step takes at least one byte: bounded by the blob's length.
-      for (let at = 0; at < blob.length;) {
-        const length = this.repo.chunker.cut(blob, at, blob.length, true);
+      for (let at = 0; at < own.length;) {
+        const length = this.repo.chunker.cut(own, at, own.length, true);
         assert(length > 0, 'a final cut takes at least one byte');
-        const bytes = blob.subarray(at, at + length);
-        const chunkId = ChunkId(sha256Hex(bytes));
-        const added = await writer.add(chunkId, bytes);
-        if (!added.ok) return repoFailure(added.error);
-        chunks.push({ chunkId, rawBytes: length });
+        views.push(own.subarray(at, at + length));
         at += length;
       }
+      const lengths = views.map((v) => v.length);
+      const added = await writer.submit(views, (ids) => {
+        ids.forEach((chunkId, i) => chunks.push({ chunkId, rawBytes: lengths[i] as number }));
+      });
+      if (!added.ok) return repoFailure(added.error);
       const finished = await writer.finish();
       if (!finished.ok) return repoFailure(finished.error);
       packs = finished.value;

@@ -19,6 +19,7 @@
 
 import { assert, assertInt } from '../../core/assert.js';
 import { crc32 } from '../../core/crc32.js';
+import { allocateUnpooled, type Allocate } from './buffers.js';
 import { err, ok, type Result } from '../../core/result.js';
 import { COMPRESSION_CODES, compressionFromCode, type Compression, type StoredBlob } from './compression.js';
 import { ChunkId, HASH_BYTES } from './hash.js';
@@ -42,10 +43,16 @@ export interface BlobEntry {
   readonly crc32: number;
 }
 
+/** Builds one pack; each blob is copied in as it is added (the caller may reuse its bytes). */
 export class PackBuilder {
-  private readonly parts: Uint8Array[] = [];
+  private buffer: Uint8Array;
   private readonly entries: BlobEntry[] = [];
   private sizeBytes = PACK_HEADER_BYTES;
+
+  /** `capacityBytes`: the size expected (it grows past it if needed). */
+  constructor(capacityBytes = 64 * 1024, private readonly allocate: Allocate = allocateUnpooled) {
+    this.buffer = allocate(Math.max(capacityBytes, PACK_HEADER_BYTES + PACK_FOOTER_BYTES));
+  }
 
   get blobCount(): number {
     return this.entries.length;
@@ -56,37 +63,42 @@ export class PackBuilder {
     return this.sizeBytes + this.entries.length * PACK_ENTRY_BYTES + PACK_FOOTER_BYTES;
   }
 
-  add(chunkId: ChunkId, blob: StoredBlob, rawBytes: number): BlobEntry {
+  /** `crc` is the CRC32 of `blob.bytes` when the caller has it already (computed on a worker). */
+  add(chunkId: ChunkId, blob: StoredBlob, rawBytes: number, crc = crc32(blob.bytes)): BlobEntry {
     assert(this.entries.length < PACK_MAX_BLOBS, `a pack holds at most ${PACK_MAX_BLOBS} blobs`);
     assert(this.projectedBytes + blob.bytes.length + PACK_ENTRY_BYTES <= PACK_MAX_BYTES, 'pack would pass 4 GiB');
     const entry: BlobEntry = {
       chunkId, offsetBytes: this.sizeBytes, storedBytes: blob.bytes.length, rawBytes,
-      compression: blob.compression, crc32: crc32(blob.bytes),
+      compression: blob.compression, crc32: crc,
     };
-    this.parts.push(blob.bytes);
+    this.reserve(this.sizeBytes + blob.bytes.length);
+    this.buffer.set(blob.bytes, this.sizeBytes);
     this.entries.push(entry);
     this.sizeBytes += blob.bytes.length;
     return entry;
   }
 
+  /**
+   * The pack's bytes (a plain Uint8Array view of the builder's buffer, which is the
+   * caller's from now on: never a Node Buffer, whose `slice` would not copy) and its entries.
+   */
   finish(): { readonly bytes: Uint8Array; readonly entries: readonly BlobEntry[] } {
     assert(this.entries.length > 0, 'an empty pack is never written');
-    const out = new Uint8Array(this.projectedBytes);
-    const view = new DataView(out.buffer);
+    this.reserve(this.projectedBytes);
+    const out = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.projectedBytes);
+    const view = new DataView(out.buffer, out.byteOffset, out.length);
+    // Every byte is written: the buffer is not zeroed.
     out.set(HEADER_MAGIC, 0);
     view.setUint32(8, VERSION, true);
-    let at = PACK_HEADER_BYTES;
-    for (const part of this.parts) {
-      out.set(part, at);
-      at += part.length;
-    }
+    view.setUint32(12, 0, true);
+    let at = this.sizeBytes;
     const entriesStart = at;
     for (const e of this.entries) {
       out.set(Buffer.from(e.chunkId, 'hex'), at);
       view.setUint32(at + 32, e.offsetBytes, true);
       view.setUint32(at + 36, e.storedBytes, true);
       view.setUint32(at + 40, e.rawBytes, true);
-      view.setUint8(at + 44, COMPRESSION_CODES[e.compression]);
+      view.setUint32(at + 44, COMPRESSION_CODES[e.compression], true); // code u8, reserved 3 bytes 0
       view.setUint32(at + 48, e.crc32, true);
       at += PACK_ENTRY_BYTES;
     }
@@ -95,6 +107,14 @@ export class PackBuilder {
     out.set(FOOTER_MAGIC, at + 8);
     assert(at + PACK_FOOTER_BYTES === out.length, 'pack layout arithmetic');
     return { bytes: out, entries: this.entries.slice() };
+  }
+
+  /** Grows the buffer (doubling) to hold at least `bytes`, keeping what was written. */
+  private reserve(bytes: number): void {
+    if (bytes <= this.buffer.length) return;
+    const grown = this.allocate(Math.max(bytes, 2 * this.buffer.length));
+    grown.set(this.buffer.subarray(0, this.sizeBytes));
+    this.buffer = grown;
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * Writes one RecoveryPoint. The caller declares disks, copies ranges of the parent's
  * maps (an incremental: what did not change) and writes extents (what it read). Written
- * bytes are cut into chunks (stream-chunker.ts), hashed and handed to a PackWriter (a
- * chunk already stored is reused; new ones are compressed into packs).
+ * bytes are cut into chunks (stream-chunker.ts) and handed to a PackWriter, which hashes
+ * them (a chunk already stored is reused; new ones are compressed into packs).
  *
  * commit() publishes, in this order, each step only after the previous one returned ok:
  *   1. the last pack,
@@ -23,14 +23,14 @@ import type { StoreLock } from '../store/lock.js';
 import {
   clipToRanges, endOf, mergeMaps, normaliseRanges, subtractRanges, type ByteRange, type MappedExtent,
 } from './extent-map.js';
-import { ChunkId, manifestName, RecoveryPointId, sha256Hex } from './hash.js';
+import { manifestName, RecoveryPointId, sha256Hex } from './hash.js';
 import {
   decodeManifest, DISK_MAX_CAPACITY_BYTES, encodeManifest, MANIFEST_MAX_DISKS,
   type CommitStats, type DiskManifest, type Manifest, type RecoveryPointMeta,
 } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import type { Repository, RepoError } from './repository.js';
-import { StreamChunker } from './stream-chunker.js';
+import { StreamChunker, type CutChunk } from './stream-chunker.js';
 
 export interface CommitResult {
   readonly id: RecoveryPointId;
@@ -120,19 +120,20 @@ export class PointWriter {
   /**
    * The disk's bytes at [offsetBytes, +bytes.length). A write that starts where the previous
    * write to the disk ended continues its chunking stream (stream large extents in pieces).
-   * `bytes` may be reused by the caller once the promise resolves.
+   * `bytes` is copied before this returns: the caller may reuse it at once, before the
+   * promise resolves (a reader can fill it with the next piece meanwhile).
    */
-  async writeExtent(diskId: DiskId, offsetBytes: number, bytes: Uint8Array): Promise<Result<void, RepoError>> {
+  writeExtent(diskId: DiskId, offsetBytes: number, bytes: Uint8Array): Promise<Result<void, RepoError>> {
     this.assertOpen();
     const disk = this.disk(diskId);
     assertInt(bytes.length, 0, WRITE_MAX_BYTES, 'extent length');
     assert(Number.isSafeInteger(offsetBytes) && offsetBytes >= 0 && offsetBytes + bytes.length <= disk.capacityBytes,
       `write [${offsetBytes}, +${bytes.length}) outside disk ${diskId} of ${disk.capacityBytes} bytes`);
-    if (bytes.length === 0) return ok(undefined);
+    if (bytes.length === 0) return Promise.resolve(ok(undefined));
+    const chunks: CutChunk[] = [];
     if (disk.stream === undefined || disk.stream.endOffsetBytes !== offsetBytes) {
-      const ended = await this.endStream(disk);
-      if (!ended.ok) return ended;
-      disk.stream = new StreamChunker(this.repo.chunker, this.repo.config.zero, offsetBytes);
+      if (disk.stream !== undefined) chunks.push(...disk.stream.finish());
+      disk.stream = new StreamChunker(this.repo.chunker, this.repo.config.zero, offsetBytes, this.packs.allocate, this.packs.release);
       disk.covered.push({ offsetBytes, lengthBytes: bytes.length });
     } else {
       const last = disk.covered[disk.covered.length - 1];
@@ -140,9 +141,9 @@ export class PointWriter {
       disk.covered[disk.covered.length - 1] = { offsetBytes: last.offsetBytes, lengthBytes: last.lengthBytes + bytes.length };
     }
     this.counters.bytesScanned += bytes.length;
-    const added = await this.addChunks(disk, disk.stream.push(bytes));
-    if (!added.ok) return added;
-    return ok(undefined);
+    // The stream copies what it keeps: from here on `bytes` is the caller's again.
+    chunks.push(...disk.stream.push(bytes));
+    return this.addChunks(disk, chunks);
   }
 
   /**
@@ -227,15 +228,18 @@ export class PointWriter {
     return this.addChunks(disk, stream.finish());
   }
 
-  private async addChunks(disk: DiskState, chunks: readonly { readonly offsetBytes: number; readonly bytes: Uint8Array }[]): Promise<Result<void, RepoError>> {
-    for (const chunk of chunks) {
-      const chunkId = ChunkId(sha256Hex(chunk.bytes));
-      disk.written.push({ offsetBytes: chunk.offsetBytes, lengthBytes: chunk.bytes.length, chunkId, chunkOffsetBytes: 0 });
-      this.counters.bytesChunked += chunk.bytes.length;
-      const added = await this.packs.add(chunkId, chunk.bytes);
-      if (!added.ok) return this.fail(added.error);
-    }
-    return ok(undefined);
+  /** Hands cut chunks (the stream's own buffers) to the pack writer; their ids join the disk's map once hashed. */
+  private async addChunks(disk: DiskState, chunks: readonly CutChunk[]): Promise<Result<void, RepoError>> {
+    if (chunks.length === 0) return ok(undefined);
+    for (const chunk of chunks) this.counters.bytesChunked += chunk.bytes.length;
+    const offsets = chunks.map((c) => c.offsetBytes);
+    const lengths = chunks.map((c) => c.bytes.length);
+    const submitted = await this.packs.submit(chunks.map((c) => c.bytes), (ids) => {
+      ids.forEach((chunkId, i) => {
+        disk.written.push({ offsetBytes: offsets[i] as number, lengthBytes: lengths[i] as number, chunkId, chunkOffsetBytes: 0 });
+      });
+    });
+    return submitted.ok ? submitted : this.fail(submitted.error);
   }
 
   private buildMap(diskId: DiskId): DiskManifest {

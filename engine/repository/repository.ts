@@ -24,7 +24,7 @@ import { err, ok, type Result } from '../../core/result.js';
 import { describeStoreError, TEMP_PREFIX, type ByteStore, type StoreError } from '../store/byte-store.js';
 import { describeLockError, StoreLock, type LockError, type LockRecord } from '../store/lock.js';
 import { Chunker } from './chunker.js';
-import { compressChunk, compressChunkAsync, decompressBlob, DEFAULT_CODEC, type CodecSettings, type StoredBlob } from './compression.js';
+import { decompressBlob, DEFAULT_CODEC, type CodecSettings } from './compression.js';
 import {
   codecOf, CONFIG_NAME, DEFAULT_CHUNKER, DEFAULT_PACK_TARGET_BYTES, DEFAULT_ZERO, decodeConfig, encodeConfig, makeConfig, type RepositoryConfig,
 } from './config.js';
@@ -38,7 +38,7 @@ import { decodeManifest, mappedBytes, type Manifest, type RecoveryPointMeta } fr
 import { crc32 } from '../../core/crc32.js';
 import { PointWriter } from './point-writer.js';
 import { PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES } from './pack.js';
-import { ZstdPool } from './zstd-pool.js';
+import { ChunkWorkers } from './chunk-workers.js';
 
 export type RepoError =
   | { readonly kind: 'store'; readonly error: StoreError }
@@ -101,9 +101,10 @@ export interface OpenOptions {
   /** Take the writer lock (needed by beginPoint and prune). */
   readonly writer?: WriterOptions;
   /**
-   * Chunks compressed at once off the main thread while the writer goes on chunking and
-   * hashing (zstd: this many worker threads, zstd-pool.ts; brotli: libuv's thread pool);
-   * 0 compresses synchronously (the simulator's choice). Same bytes either way.
+   * Work off the main thread while a writer reads and cuts: zstd repositories hash,
+   * checksum and compress chunks on this many worker threads (chunk-workers.ts), brotli
+   * ones compress on libuv's thread pool; 0 does everything in the calling thread (the
+   * simulator's choice). Same bytes either way (pack-writer.ts).
    */
   readonly compressionInFlight?: number;
 }
@@ -156,8 +157,8 @@ export class Repository {
   private writerOpen = false;
   readonly chunker: Chunker;
   readonly codec: CodecSettings;
-  /** Started by the first chunk compressed off the main thread in a zstd repository. */
-  private zstdPool: ZstdPool | undefined;
+  /** Started when a writer opens in a zstd repository with compressionInFlight > 0. */
+  private chunkWorkers: ChunkWorkers | undefined;
 
   private constructor(
     readonly store: ByteStore,
@@ -221,22 +222,21 @@ export class Repository {
   }
 
   /**
-   * @internal A new chunk's stored form: compressed here when compressionInFlight is 0,
-   * else off the main thread (the same bytes).
+   * @internal The hashing and zstd workers of a writer (a zstd repository opened with
+   * compressionInFlight > 0), started at the first call; undefined otherwise.
    */
-  compress(raw: Uint8Array): StoredBlob | Promise<StoredBlob> {
-    if (this.compressionInFlight === 0) return compressChunk(raw, this.codec);
-    return compressChunkAsync(raw, this.codec, (bytes, level) => {
-      this.zstdPool ??= new ZstdPool(this.compressionInFlight);
-      return this.zstdPool.compress(bytes, level);
-    });
+  workers(): ChunkWorkers | undefined {
+    if (this.compressionInFlight === 0 || this.codec.codec !== 'zstd') return undefined;
+    this.chunkWorkers ??= new ChunkWorkers(this.compressionInFlight);
+    this.chunkWorkers.start();
+    return this.chunkWorkers;
   }
 
   /** Releases the writer lock and ends the compression workers. The repository must not be written afterwards. */
   async close(): Promise<Result<void, RepoError>> {
     assert(!this.writerOpen, 'close with a point writer still open');
-    await this.zstdPool?.close();
-    this.zstdPool = undefined;
+    await this.chunkWorkers?.close();
+    this.chunkWorkers = undefined;
     if (this.lock === undefined) return ok(undefined);
     const released = await this.lock.release();
     return released.ok ? ok(undefined) : err({ kind: 'lock', error: released.error });

@@ -17,6 +17,7 @@
  */
 
 import { assert, assertInt } from '../../core/assert.js';
+import { allocateUnpooled, type Allocate } from './buffers.js';
 import type { Chunker } from './chunker.js';
 
 export interface ZeroParams {
@@ -27,7 +28,11 @@ export interface ZeroParams {
 
 export interface CutChunk {
   readonly offsetBytes: number;
-  /** Owned by the receiver: never reused by the chunker. */
+  /**
+   * Owned by the receiver: never reused by the chunker, and its ArrayBuffer holds only
+   * chunks handed out by the same push or finish (so the receiver may move the buffers of
+   * one call's chunks to another thread).
+   */
   readonly bytes: Uint8Array;
 }
 
@@ -47,6 +52,19 @@ export function isAllZero(bytes: Uint8Array): boolean {
 }
 const ZERO_PAGE = Buffer.alloc(64 * 1024);
 
+/** The parts, back to back, in a buffer of their own. */
+function ownedCopy(allocate: Allocate, ...parts: readonly Uint8Array[]): Buffer {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const into = allocate(length);
+  const out = Buffer.from(into.buffer, into.byteOffset, length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 export class StreamChunker {
   private nextOffsetBytes: number;
   /** A trailing partial block, undecided until the next piece. */
@@ -65,6 +83,10 @@ export class StreamChunker {
     private readonly chunker: Chunker,
     private readonly zero: ZeroParams,
     readonly startOffsetBytes: number,
+    /** Where the buffers of the chunks handed out come from. */
+    private readonly allocate: Allocate = allocateUnpooled,
+    /** Takes back a buffer from `allocate` that no chunk was handed out from. */
+    private readonly release: (buffer: ArrayBufferLike) => void = () => undefined,
   ) {
     assertInt(zero.zeroBlockBytes, 512, 64 * 1024, 'zeroBlockBytes');
     assert(zero.zeroRunMinBytes >= zero.zeroBlockBytes && zero.zeroRunMinBytes % zero.zeroBlockBytes === 0,
@@ -192,7 +214,9 @@ export class StreamChunker {
     if (this.pending.length > 0 && this.pendingOffsetBytes + this.pending.length !== offsetBytes) this.endSegment();
     if (this.pending.length === 0) this.pendingOffsetBytes = offsetBytes;
     // One copy of every byte: chunks handed out are views of buffers the chunker owns.
-    const work = Buffer.concat([this.pending, bytes]);
+    const work = ownedCopy(this.allocate, this.pending, bytes);
+    // The old pending bytes (a tail copied off, or a buffer nothing was cut from) are copied: its buffer goes back.
+    if (this.pending.length > 0) this.release(this.pending.buffer);
     this.pending = EMPTY;
     this.cutLoop(work, false);
   }
@@ -216,6 +240,8 @@ export class StreamChunker {
       at += n;
     }
     this.pendingOffsetBytes += at;
-    this.pending = at < work.length ? work.subarray(at) : EMPTY;
+    // Bytes past the last cut: the whole buffer if nothing was cut from it, else a copy
+    // (the buffer now belongs to the chunks handed out).
+    this.pending = at === 0 ? work : at < work.length ? ownedCopy(this.allocate, work.subarray(at)) : EMPTY;
   }
 }

@@ -7,6 +7,7 @@
  * - `put` publishes atomically: after a crash the name holds the old object, the new one,
  *   or nothing — never a torn object. A put that returned ok is durable.
  * - `putExclusive` is `put` that fails with `exists` when the name is taken (the lock).
+ * - A put keeps no view of the bytes it was given: the caller may reuse them once it resolved.
  * - Temporary objects of unfinished puts live under `tmp/`; `list` of any other prefix
  *   never shows them, and only a writer holding the repository lock deletes them.
  * - Expected failures (not found, exists, an I/O error) are Result values naming the

@@ -16,6 +16,11 @@ import {
 } from './byte-store.js';
 import { assertInt } from '../../core/assert.js';
 
+/** A copy in a plain Uint8Array of its own (a Node Buffer's `slice` would be a view of the same bytes). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 export class MemoryStore implements ByteStore {
   readonly description = 'memory';
   private readonly objects = new Map<string, Uint8Array>();
@@ -30,7 +35,7 @@ export class MemoryStore implements ByteStore {
   put(name: string, bytes: Uint8Array): Promise<Result<void, StoreError>> {
     assertName(name);
     const temp = this.nextTempName();
-    this.objects.set(temp, bytes.slice());
+    this.objects.set(temp, copyOf(bytes));
     this.rename(temp, name);
     return Promise.resolve(ok(undefined));
   }
@@ -44,7 +49,7 @@ export class MemoryStore implements ByteStore {
   get(name: string): Promise<Result<Uint8Array, StoreError>> {
     assertName(name);
     const bytes = this.objects.get(name);
-    return Promise.resolve(bytes === undefined ? err({ kind: 'not-found', name }) : ok(bytes.slice()));
+    return Promise.resolve(bytes === undefined ? err({ kind: 'not-found', name }) : ok(copyOf(bytes)));
   }
 
   getRange(name: string, offsetBytes: number, lengthBytes: number): Promise<Result<Uint8Array, StoreError>> {
@@ -56,7 +61,7 @@ export class MemoryStore implements ByteStore {
     if (offsetBytes + lengthBytes > bytes.length) {
       return Promise.resolve(err({ kind: 'out-of-range', name, offsetBytes, lengthBytes, objectBytes: bytes.length }));
     }
-    return Promise.resolve(ok(bytes.slice(offsetBytes, offsetBytes + lengthBytes)));
+    return Promise.resolve(ok(copyOf(bytes.subarray(offsetBytes, offsetBytes + lengthBytes))));
   }
 
   list(prefix: string): Promise<Result<readonly string[], StoreError>> {
@@ -87,13 +92,13 @@ export class MemoryStore implements ByteStore {
   /** Writes a temporary object as a crash would leave it (the crash twin's torn write). */
   writeTemp(temp: string, bytes: Uint8Array): void {
     assertName(temp);
-    this.objects.set(temp, bytes.slice());
+    this.objects.set(temp, copyOf(bytes));
   }
 
   /** An independent copy with the same objects (to rehearse a run before crashing it). */
   clone(): MemoryStore {
     const copy = new MemoryStore();
-    for (const [name, bytes] of this.objects) copy.objects.set(name, bytes.slice());
+    for (const [name, bytes] of this.objects) copy.objects.set(name, copyOf(bytes));
     copy.tempSequence = this.tempSequence;
     return copy;
   }

@@ -34,8 +34,8 @@ export const IO_ADAPTERS: readonly string[] = [
   'engine/restore/file-writer-local.ts',
   // zstd's wasm, read from node_modules by its package once per process when the module loads (nothing is fetched).
   'engine/repository/zstd-wasm.ts',
-  // zstd on worker threads (each loads the same wasm); twin: zstdCompress in the calling thread, the same bytes.
-  'engine/repository/zstd-pool.ts',
+  // SHA-256, CRC32 and zstd on worker threads (each loads the same wasm); twins: sha256Hex, crc32 and zstdCompress in the calling thread, the same bytes.
+  'engine/repository/chunk-workers.ts',
 ];
 
 const BANNED_CALLS: readonly [RegExp, string][] = [

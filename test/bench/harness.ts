@@ -4,6 +4,9 @@
  * prints a table; `--json FILE` also writes the figures.
  */
 
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 export interface Figure {
   readonly suite: string;
   readonly name: string;
@@ -42,4 +45,12 @@ export function timeMs(fn: () => void, repeats = 5): number {
   }
   samples.sort((a, b) => a - b);
   return samples[Math.floor(samples.length / 2)] ?? 0;
+}
+
+/** A forced full GC, so heap deltas mean something and a measurement does not pay for earlier garbage (bench only; the flag is set at runtime). */
+export function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as unknown;
+  // Twice: array buffers of objects found dead in the first pass are freed by the second.
+  if (typeof gc === 'function') for (let i = 0; i < 2; i++) (gc as () => void)();
 }

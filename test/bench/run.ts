@@ -14,7 +14,8 @@ const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 
-const files = readdirSync(here).filter((f) => f.endsWith('.suite.ts')).sort();
+// A suite lives in NAME.suite.ts: with --only, no other suite is even loaded.
+const files = readdirSync(here).filter((f) => (only === undefined ? f.endsWith('.suite.ts') : f === `${only}.suite.ts`)).sort();
 const figures: Figure[] = [];
 for (const file of files) {
   const mod = (await import(join(here, file))) as { suite: BenchSuite };

@@ -4,14 +4,12 @@
  * of extents, and the memory of a sparse 2 TiB disk. Real clock, never asserted on.
  */
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { DiskId, type SnapshotId } from '../../core/ids.js';
 import { createPrng } from '../../core/prng.js';
 import { VirtualClock } from '../../sim/kernel/clock.js';
 import { VirtualDisk, type WriteCacheMode } from '../../sim/storage/virtual-disk.js';
 import type { ChangeId } from '../../core/ids.js';
-import { opsPerSecond, timeMs, type BenchSuite } from './harness.js';
+import { collectGarbage, opsPerSecond, timeMs, type BenchSuite } from './harness.js';
 
 const GRAIN = 4096;
 const TiB = 2 ** 40;
@@ -34,14 +32,6 @@ function scatteredGrains(count: number, limit: number, seed: number): number[] {
     seen.add(Math.floor((x / 2 ** 32) * limit));
   }
   return [...seen];
-}
-
-/** A forced full GC so heap deltas mean something (bench only; the flag is set at runtime). */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as unknown;
-  // Twice: array buffers of objects found dead in the first pass are freed by the second.
-  if (typeof gc === 'function') for (let i = 0; i < 2; i++) (gc as () => void)();
 }
 
 function pattern(): Uint8Array {

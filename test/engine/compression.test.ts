@@ -1,24 +1,31 @@
 /**
- * Compression: off-thread compression (zstd on worker threads, brotli on libuv's pool)
- * gives the in-process bytes whatever the parallelism; incompressible chunks are stored
- * raw without trying; every stored form decodes; damaged zstd frames are named; brotli
- * (version 1) repositories keep their config bytes and work end to end beside zstd ones.
+ * Compression: chunk workers hash, checksum and compress as the calling thread does, and a
+ * writer stores the same bytes with or without them (zstd on workers, brotli on libuv's
+ * pool); incompressible chunks are stored raw without trying; every stored form decodes;
+ * damaged zstd frames are named; brotli (version 1) repositories keep their config bytes
+ * and work end to end beside zstd ones.
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unwrap } from '../../core/result.js';
 import {
-  COMPRESSION_CODES, compressChunk, compressChunkAsync, compressionFromCode, decompressBlob, looksIncompressible,
+  COMPRESSION_CODES, compressChunk, compressedLimit, compressionFromCode, decompressBlob, DEFAULT_CODEC, looksIncompressible,
   type CodecSettings, type Compression,
 } from '../../engine/repository/compression.js';
 import { CONFIG_NAME, decodeConfig } from '../../engine/repository/config.js';
 import { sha256Hex } from '../../engine/repository/hash.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { verifyRepository } from '../../engine/repository/verify.js';
-import { ZstdPool } from '../../engine/repository/zstd-pool.js';
+import { ChunkWorkers } from '../../engine/repository/chunk-workers.js';
+import { zstdCompress } from '../../engine/repository/zstd-wasm.js';
+import { crc32 } from '../../core/crc32.js';
+import { LocalDirStore } from '../../engine/store/local-dir-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
-import { applyWrites, backupChain, chainArb, equalBytes, ManualClock, restoreBoth, smallInit, type ImageWrite } from './support.js';
+import { applyWrites, backupChain, chainArb, equalBytes, ManualClock, restoreBoth, smallInit, type ImageWrite, type PointSpec } from './support.js';
 
 function image(sizeBytes: number, writes: readonly Omit<ImageWrite, 'seed'>[], seed = 1): Uint8Array {
   const out = new Uint8Array(sizeBytes);
@@ -56,25 +63,98 @@ describe('compression', () => {
     }
   });
 
-  it('off-thread compression gives the in-process bytes, whatever the number of workers and the order jobs finish in', async () => {
+  it('chunk workers hash, checksum and compress as this thread does, whatever their number and the order jobs end in; bytes move, never copied', async () => {
     const pieces = fc.sample(fc.record({ size: fc.integer({ min: 1, max: 300_000 }), text: fc.boolean(), seed: fc.nat() }), { numRuns: 24, seed: 5 })
       .map(({ size, text, seed }) => image(size, [{ offsetBytes: 0, lengthBytes: size, kind: text ? 'text' : 'random' }], seed));
-    for (const workers of [1, 3]) {
-      const pool = new ZstdPool(workers);
+    for (const count of [1, 3]) {
+      const workers = new ChunkWorkers(count);
       try {
-        for (const settings of CODECS) {
-          const threaded = await Promise.all(pieces.map((raw) => compressChunkAsync(raw, settings, (bytes, level) => pool.compress(bytes, level))));
-          pieces.forEach((raw, i) => {
-            const sync = compressChunk(raw, settings);
-            expect(threaded[i]?.compression).toBe(sync.compression);
-            expect(equalBytes(threaded[i]?.bytes ?? new Uint8Array(0), sync.bytes)).toBe(true);
-          });
+        // Jobs of two views sharing one buffer (as the chunker hands them out), all running at once.
+        const jobs = pieces.map((raw, i) => {
+          const buffer = new Uint8Array(raw.length + 100);
+          buffer.set(raw, 50);
+          const views = [buffer.subarray(0, 50), buffer.subarray(50, 50 + raw.length)];
+          const level = i % 3 === 0 ? 0 : 1 + (i % 4);
+          // Every other job asks for more than the view holds (a frame is kept only if it fits); the rest only one that saves 1/64.
+          const limit = i % 2 === 0 ? raw.length * 2 : compressedLimit(raw.length);
+          return { level, limit, buffer, run: workers.run({ views, hash: i % 5 !== 0, compressLevel: [0, level], compressLimit: [0, limit], crc: [i % 2 === 0, true] }) };
+        });
+        for (const [i, { level, limit, buffer, run }] of jobs.entries()) {
+          const raw = pieces[i] as Uint8Array;
+          expect(buffer.length).toBe(0); // moved, not copied
+          const r = await run;
+          expect(r.hexes).toEqual(i % 5 !== 0 ? [sha256Hex(new Uint8Array(50)), sha256Hex(raw)] : ['', '']);
+          const frame = level === 0 ? null : zstdCompress(raw, level);
+          const kept = frame !== null && frame.length <= Math.min(limit, raw.length) ? frame : null;
+          expect(r.compressedBytes).toEqual([-1, kept === null ? -1 : kept.length]);
+          // A kept frame is written over the view's start; otherwise the view is as it was.
+          const view = r.views[1] as Uint8Array;
+          expect(equalBytes(kept === null ? view : view.subarray(0, kept.length), kept ?? raw)).toBe(true);
+          expect(r.crcs).toEqual([i % 2 === 0 ? crc32(new Uint8Array(50)) : 0, crc32(kept ?? raw)]);
         }
       } finally {
-        await pool.close();
+        await workers.close();
       }
     }
   });
+
+  it.each([['zstd', DEFAULT_CODEC], ['brotli', { codec: 'brotli', level: 1 }]] as const)('%s: a writer stores the same bytes off its thread or not: every object of the store is identical', async (_name, compression) => {
+    await fc.assert(fc.asyncProperty(chainArb(150_000, 3), async ({ firstSizeBytes, specs }) => {
+      const contents: Map<string, Uint8Array>[] = [];
+      for (const compressionInFlight of [0, 2]) {
+        const store = new MemoryStore();
+        const clock = new ManualClock();
+        unwrap(await Repository.init(store, { ...smallInit(clock), compression }));
+        const repo = unwrap(await Repository.open(store, { clock, writer: { owner: 'w' }, compressionInFlight }));
+        await backupChain(repo, specs, firstSizeBytes);
+        unwrap(await repo.close());
+        const objects = new Map<string, Uint8Array>();
+        for (const name of unwrap(await store.list(''))) objects.set(name, unwrap(await store.get(name)));
+        contents.push(objects);
+      }
+      const [here, off] = contents as [Map<string, Uint8Array>, Map<string, Uint8Array>];
+      expect([...off.keys()]).toEqual([...here.keys()]);
+      for (const [name, bytes] of here) expect(equalBytes(off.get(name) as Uint8Array, bytes), name).toBe(true);
+    }), { numRuns: 8 });
+  });
+
+  it('with full-size chunks (buffers pooled and reused, read-back and pack buffers too): the same objects as in process, every point restores', async () => {
+    const size = 40 * MiB;
+    const runs = (seed: number, count: number, maxBytes: number): ImageWrite[] => fc.sample(
+      fc.record({ offsetBytes: fc.integer({ min: 0, max: size - 1 }), lengthBytes: fc.integer({ min: 4096, max: maxBytes }), seed: fc.nat(), kind: fc.constantFrom('random', 'text', 'text', 'zero') }),
+      { numRuns: count, seed },
+    );
+    const specs: PointSpec[] = [
+      { writes: runs(1, 40, 4 * MiB), resizeBytes: size, mode: 'full', readStepBytes: 8 * MiB },
+      { writes: runs(2, 12, 64 * 1024), resizeBytes: undefined, mode: 'reread', readStepBytes: 8 * MiB },
+      { writes: runs(3, 12, 64 * 1024), resizeBytes: undefined, mode: 'cbt', readStepBytes: 8 * MiB },
+      { writes: runs(4, 20, 3 * MiB), resizeBytes: undefined, mode: 'reread', readStepBytes: 3 * MiB },
+    ];
+    const contents: Map<string, Uint8Array>[] = [];
+    for (const compressionInFlight of [0, 2]) {
+      const dir = mkdtempSync(join(tmpdir(), 'ql-pool-'));
+      try {
+        const store = unwrap(await LocalDirStore.open(dir, { create: false, tempTag: 't' }));
+        const clock = new ManualClock();
+        unwrap(await Repository.init(store, { clock, packTargetBytes: 4 * MiB }));
+        const repo = unwrap(await Repository.open(store, { clock, writer: { owner: 'w' }, compressionInFlight }));
+        const { ids, images } = await backupChain(repo, specs, 0);
+        for (const [k, id] of ids.entries()) {
+          const restored = await restoreBoth(repo, id);
+          expect(restored.ok && equalBytes(restored.value, images[k] as Uint8Array), `point ${k}`).toBe(true);
+        }
+        unwrap(await repo.close());
+        const objects = new Map<string, Uint8Array>();
+        for (const name of unwrap(await store.list(''))) objects.set(name, unwrap(await store.get(name)));
+        contents.push(objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const [here, off] = contents as [Map<string, Uint8Array>, Map<string, Uint8Array>];
+    expect([...off.keys()]).toEqual([...here.keys()]);
+    for (const [name, bytes] of here) expect(equalBytes(off.get(name) as Uint8Array, bytes), name).toBe(true);
+  }, 60_000);
 
   it('a damaged or misdescribed zstd blob is an error naming zstd, never wrong bytes', () => {
     const blob = compressChunk(TEXT, { codec: 'zstd', level: 4 });

@@ -138,8 +138,21 @@ export function nextImage(previous: Uint8Array, spec: PointSpec): Uint8Array {
   return image;
 }
 
+/**
+ * Reads `image` into one buffer, reused, as the CLI's file source does: a writer that kept
+ * the bytes of a read past the next read would back up wrong bytes.
+ */
 export function memorySource(image: Uint8Array): ImageSource {
-  return { capacityBytes: image.length, read: (offsetBytes, lengthBytes) => Promise.resolve(ok(image.slice(offsetBytes, offsetBytes + lengthBytes))) };
+  let buffer = new Uint8Array(0);
+  return {
+    capacityBytes: image.length,
+    read: (offsetBytes, lengthBytes) => {
+      if (buffer.length < lengthBytes) buffer = new Uint8Array(lengthBytes);
+      const into = buffer.subarray(0, lengthBytes);
+      into.set(image.subarray(offsetBytes, offsetBytes + lengthBytes));
+      return Promise.resolve(ok(into));
+    },
+  };
 }
 
 /** How a chain's point k is backed up; `mutateChanged` lets a test break the CBT list. */
