@@ -11,9 +11,6 @@ import type { MutantOutcome, MutantsResults } from '../../core/results.js';
 import { runCell } from '../runner.js';
 import type { Mutant } from './mutant.js';
 
-/** One mutant's hunt (results.json's MutantOutcome). */
-export type MutantResult = MutantOutcome;
-
 /** The hunt's part of results.json. */
 export function mutantsResults(runs: number, results: readonly MutantOutcome[]): MutantsResults {
   const killed = results.filter((r) => r.killed).length;
@@ -28,7 +25,7 @@ export interface HuntOptions {
   readonly cells?: readonly string[];
 }
 
-export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<MutantResult> {
+export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<MutantOutcome> {
   let runs = 0;
   for (const id of mutant.cells) {
     if (options.cells !== undefined && !options.cells.includes(id)) continue;

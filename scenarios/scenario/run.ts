@@ -27,6 +27,7 @@ import { RecoveryPointId } from '../../engine/repository/hash.js';
 import type { ByteStore } from '../../engine/store/byte-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { GUEST_OS } from '../../sim/guest/catalog.js';
+import { PAGE_BYTES } from '../../sim/guest/page-cache.js';
 import { SCRIPTS_DIR, type GuestScript } from '../../sim/guest/quiesce/scripts.js';
 import type { AppSet } from '../../sim/hypervisor/default-apps.js';
 import { inspectImage } from '../../sim/hypervisor/inspect.js';
@@ -241,7 +242,7 @@ export class Scenario {
       const n = data.dirtyPages;
       this.note('dirty', n === 0
         ? 'no dirty pages in the guest page cache at the capture: everything written is on the disk'
-        : `${n} dirty page${n === 1 ? "" : "s"} (${n * 4} KiB) in the guest page cache at the capture: written, not on the disk, not in the snapshot`, e.timeUs);
+        : `${n} dirty page${n === 1 ? '' : 's'} (${(n * PAGE_BYTES) / 1024} KiB) in the guest page cache at the capture: written, not on the disk, not in the snapshot`, e.timeUs);
     }
   }
 

@@ -706,6 +706,11 @@ export class FileSystem {
     this.dead = true;
   }
 
+  /** Pages written and not yet on the disk (cheap: stats() also walks the dirty pages for the oldest). */
+  get dirtyPages(): number {
+    return this.cache.dirtyPages;
+  }
+
   get isDead(): boolean {
     return this.dead;
   }

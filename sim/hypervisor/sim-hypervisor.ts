@@ -451,7 +451,7 @@ export class SimHypervisor implements HypervisorPort {
       const ids = vm.disks.map((d) => d.disk.createSnapshot());
       // What the guest held in memory and not on disk at the capture instant (page cache).
       let dirtyPages = 0;
-      for (const v of vm.guest?.volumes ?? []) if (!v.isDead) dirtyPages += v.stats().dirtyPages;
+      for (const v of vm.guest?.volumes ?? []) if (!v.isDead) dirtyPages += v.dirtyPages;
       this.sim.history.record({ kind: 'vm.snapshot.take', subject: vm.vmId, data: { snapshotId, disks: ids.length, dirtyPages } });
       return { ids, atUs: this.sim.clock.nowUs() };
     };
