@@ -1,13 +1,13 @@
 /**
- * The HTML page for the storage crash matrix: one self-contained file (inline CSS, no
- * scripts, nothing fetched) that works from file:// and when served. Issue 6 brings the
- * full report (heat map, chart.js, per-cell pages); this page shows the same facts plainly.
+ * The HTML page for the storage crash matrix: one self-contained file (the matrix report's
+ * stylesheet inlined, so levels have the same colors; no scripts, nothing fetched) that
+ * works from file:// and when served.
  */
 
 import type { StorageCellResult, StorageMatrixResults } from '../core/storage-results.js';
 import { LEVELS } from '../core/levels.js';
 import { escapeHtml } from './html-escape.js';
-import { REPORT_CSS } from './report-css.js';
+import { REPORT_CSS } from './html/assets.js';
 
 
 function levels(cell: StorageCellResult): string {
@@ -36,7 +36,7 @@ export function renderStorageReport(results: StorageMatrixResults): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>quiescelab — storage crash matrix</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${REPORT_CSS}</style></head>
-<body>
+<body><main>
 <h1>quiescelab — storage crash matrix</h1>
 <p class="summary">${s.passed} of ${s.cells} cells pass (<span class="${s.failed === 0 ? 'pass' : 'fail'}">${s.failed} failed</span>),
 ${results.runsPerCell} runs per cell, seed ${results.seed}, quiescelab ${escapeHtml(results.version)}.</p>
@@ -45,13 +45,13 @@ guest file system and virtual disk, captures an image (a VM snapshot, after sync
 FIFREEZE, or what a power loss leaves), and judges it: <b>filesystem</b> — no journal replay
 needed and every completed write present; <b>crash</b> — consistent after journal replay and
 every fsync'ed write present; <b>inconsistent</b> — fsck finds corruption or an fsync'ed write
-is gone. The guest-application matrix (OS × Tools × app) replaces this page as the guest and
-engine layers land.</p>
+is gone. The consistency matrix of guest OS × Tools × application is the main report
+(<code>quiescelab matrix</code>).</p>
 <table><thead><tr><th>cell</th><th>capture</th><th>disk cache / flush</th><th>data mode</th>
 <th>expected</th><th>achieved (runs)</th><th>data loss (all runs)</th><th>verdict</th><th>example</th></tr></thead>
 <tbody>
 ${results.cells.map(row).join('\n')}
 </tbody></table>
-</body></html>
+</main></body></html>
 `;
 }
