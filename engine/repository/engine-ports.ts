@@ -18,6 +18,7 @@ import { isHashHex, RecoveryPointId } from './hash.js';
 import type { JsonValue, RecoveryPointMeta } from './manifest.js';
 import type { PointWriter } from './point-writer.js';
 import { describeRepoError, type Repository, type RepoError } from './repository.js';
+import { ChunkCache } from './chunk-cache.js';
 
 export interface TargetOptions {
   /** The manifest's meta from the job's record (vmId, claimed level, reasons, ...). */
@@ -91,6 +92,8 @@ export async function repositorySource(repo: Repository, id: RecoveryPointId): P
   const manifest = await repo.readManifest(id);
   if (!manifest.ok) return manifest;
   const disks: PointDisk[] = manifest.value.disks.map((d) => ({ diskId: d.diskId, capacityBytes: d.capacityBytes }));
+  // One read session: the source's reads share the chunks they already fetched and checked.
+  const cache = new ChunkCache();
   return ok({
     pointId: id,
     disks: () => disks,
@@ -107,7 +110,7 @@ export async function repositorySource(repo: Repository, id: RecoveryPointId): P
       return Promise.resolve(out);
     },
     read: async (diskId: string, offsetBytes: number, lengthBytes: number) => {
-      const bytes = await repo.readDisk(id, diskId, offsetBytes, lengthBytes);
+      const bytes = await repo.readDisk(id, diskId, offsetBytes, lengthBytes, cache);
       if (!bytes.ok) throw new RepositoryError(bytes.error);
       return bytes.value;
     },

@@ -39,6 +39,7 @@ import { crc32 } from '../../core/crc32.js';
 import { PointWriter } from './point-writer.js';
 import { PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES } from './pack.js';
 import { ChunkWorkers } from './chunk-workers.js';
+import { ChunkCache, CheckedChunks } from './chunk-cache.js';
 
 export type RepoError =
   | { readonly kind: 'store'; readonly error: StoreError }
@@ -144,8 +145,6 @@ export interface RestoreStats {
 
 /** readDisk hands back at most this many bytes at once. */
 export const READ_MAX_BYTES = 1 << 30;
-/** Decoded chunks a restore keeps (an incremental's map slices a chunk around its changes). */
-const CHUNK_CACHE_ENTRIES = 4;
 
 export class Repository {
   /** Where each chunk is (first index file loaded wins). */
@@ -155,6 +154,8 @@ export class Repository {
   private readonly manifests = new Map<RecoveryPointId, { readonly manifest: Manifest; readonly bytes: number }>();
   private indexBytesTotal = 0;
   private writerOpen = false;
+  /** Chunks this repository read and checked already (chunk-cache.ts says why that is safe). */
+  private readonly checked = new CheckedChunks();
   readonly chunker: Chunker;
   readonly codec: CodecSettings;
   /** Started when a writer opens in a zstd repository with compressionInFlight > 0. */
@@ -385,9 +386,12 @@ export class Repository {
       return err({ kind: 'store', error: stored.error });
     }
     if (crc32(stored.value) !== loc.crc32) return damaged('CRC32 mismatch');
+    const known = this.checked.rawFor(chunkId, loc.compression, stored.value);
+    if (known !== undefined && known.length === loc.rawBytes) return ok(known);
     const raw = decompressBlob(loc.compression, stored.value, loc.rawBytes);
     if (!raw.ok) return damaged(raw.error);
     if (sha256Hex(raw.value) !== chunkId) return damaged('SHA-256 mismatch');
+    this.checked.remember(chunkId, loc.compression, stored.value, raw.value);
     return ok(raw.value);
   }
 
@@ -398,8 +402,11 @@ export class Repository {
     return disk === undefined ? err({ kind: 'unknown-disk', id, diskId }) : ok(disk);
   }
 
-  /** Bytes [offsetBytes, offsetBytes + lengthBytes) of a disk of a point; holes read as zeros. */
-  async readDisk(id: RecoveryPointId, diskId: string, offsetBytes: number, lengthBytes: number): Promise<Result<Uint8Array, RepoError>> {
+  /**
+   * Bytes [offsetBytes, offsetBytes + lengthBytes) of a disk of a point; holes read as zeros.
+   * A caller reading a point range by range passes one `cache` for the whole read session.
+   */
+  async readDisk(id: RecoveryPointId, diskId: string, offsetBytes: number, lengthBytes: number, cache?: ChunkCache): Promise<Result<Uint8Array, RepoError>> {
     const disk = await this.diskOf(id, diskId);
     if (!disk.ok) return disk;
     assertInt(lengthBytes, 0, READ_MAX_BYTES, 'lengthBytes');
@@ -411,15 +418,20 @@ export class Repository {
     for (let i = firstExtentEndingAfter(extents, offsetBytes); i < extents.length; i++) {
       const e = extents[i] as MappedExtent;
       if (e.offsetBytes >= end) break;
-      const chunk = await this.readChunk(e.chunkId, { pointId: id, diskId, offsetBytes: e.offsetBytes });
-      if (!chunk.ok) return chunk;
+      let bytes = cache?.get(e.chunkId);
+      if (bytes === undefined) {
+        const chunk = await this.readChunk(e.chunkId, { pointId: id, diskId, offsetBytes: e.offsetBytes });
+        if (!chunk.ok) return chunk;
+        bytes = chunk.value;
+        cache?.put(e.chunkId, bytes);
+      }
       const from = Math.max(offsetBytes, e.offsetBytes);
       const to = Math.min(end, endOf(e));
       const inChunk = e.chunkOffsetBytes + (from - e.offsetBytes);
-      if (inChunk + (to - from) > chunk.value.length) {
+      if (inChunk + (to - from) > bytes.length) {
         return err({ kind: 'manifest-damaged', id, reason: `extent at ${e.offsetBytes} runs past the end of chunk ${e.chunkId}` });
       }
-      out.set(chunk.value.subarray(inChunk, inChunk + (to - from)), from - offsetBytes);
+      out.set(bytes.subarray(inChunk, inChunk + (to - from)), from - offsetBytes);
     }
     return ok(out);
   }
@@ -431,20 +443,19 @@ export class Repository {
   async restoreDisk(id: RecoveryPointId, diskId: string, sink: (offsetBytes: number, bytes: Uint8Array) => Promise<void>): Promise<Result<RestoreStats, RepoError>> {
     const disk = await this.diskOf(id, diskId);
     if (!disk.ok) return disk;
-    const cache: { id: ChunkId; bytes: Uint8Array }[] = [];
+    const cache = new ChunkCache();
     let bytesWritten = 0;
     let chunksRead = 0;
     let bytesRead = 0;
     for (const e of disk.value.extents) {
-      let bytes = cache.find((c) => c.id === e.chunkId)?.bytes;
+      let bytes = cache.get(e.chunkId);
       if (bytes === undefined) {
         const chunk = await this.readChunk(e.chunkId, { pointId: id, diskId, offsetBytes: e.offsetBytes });
         if (!chunk.ok) return chunk;
         bytes = chunk.value;
         chunksRead += 1;
         bytesRead += this.index.get(e.chunkId)?.storedBytes ?? 0;
-        cache.push({ id: e.chunkId, bytes });
-        if (cache.length > CHUNK_CACHE_ENTRIES) cache.shift();
+        cache.put(e.chunkId, bytes);
       }
       if (e.chunkOffsetBytes + e.lengthBytes > bytes.length) {
         return err({ kind: 'manifest-damaged', id, reason: `extent at ${e.offsetBytes} runs past the end of chunk ${e.chunkId}` });

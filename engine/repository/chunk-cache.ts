@@ -1,0 +1,118 @@
+/**
+ * Decoded chunks a read session keeps: a restore, or a PointSource reading a point back
+ * range by range. An incremental's map slices an old chunk around each changed area, so
+ * one chunk backs many extents; without a cache each extent would fetch, CRC-check,
+ * decompress and SHA-256 the whole chunk again (measured: a scenario's read-backs hashed
+ * 10x the bytes the points hold).
+ *
+ * A chunk enters only after its end-to-end check passed. The cache lives as long as the
+ * session that made it, never longer: damage done to the store after a session began is
+ * found by the next session (and by verify, which never reads through a cache).
+ *
+ * Least recently used goes first once the decoded bytes pass `maxBytes`.
+ */
+
+import { assertInt } from '../../core/assert.js';
+import type { Compression } from './compression.js';
+import type { ChunkId } from './hash.js';
+
+/** A read session's default budget: four maximal chunks of the default chunker, and more. */
+export const CHUNK_CACHE_DEFAULT_BYTES = 32 * 1024 * 1024;
+
+export class ChunkCache {
+  private readonly entries = new Map<ChunkId, Uint8Array>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxBytes: number = CHUNK_CACHE_DEFAULT_BYTES) {
+    assertInt(maxBytes, 0, Number.MAX_SAFE_INTEGER, 'chunk cache maxBytes');
+  }
+
+  get(id: ChunkId): Uint8Array | undefined {
+    const bytes = this.entries.get(id);
+    if (bytes === undefined) {
+      this.misses += 1;
+      return undefined;
+    }
+    this.hits += 1;
+    // Map order is insertion order: re-inserting makes it the most recent.
+    this.entries.delete(id);
+    this.entries.set(id, bytes);
+    return bytes;
+  }
+
+  /** Keeps a checked chunk; one larger than the whole budget is not kept. */
+  put(id: ChunkId, bytes: Uint8Array): void {
+    if (bytes.length > this.maxBytes) return;
+    const old = this.entries.get(id);
+    if (old !== undefined) {
+      this.bytes -= old.length;
+      this.entries.delete(id);
+    }
+    this.entries.set(id, bytes);
+    this.bytes += bytes.length;
+    for (const [oldest, b] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.bytes -= b.length;
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+}
+
+/**
+ * A repository's memo of chunks it already checked end to end: the stored bytes as read,
+ * and the raw bytes they decoded to. A later read whose stored bytes are byte for byte the
+ * same (they still pass the CRC32 first) skips decompression and SHA-256: decoding is a
+ * function of the stored bytes, so it would give the same raw bytes and the same verdict.
+ * Any change to the stored bytes (damage, a rewritten pack) misses the memo and is checked
+ * in full. Chunks enter only from the read path, never from the writer: a codec that
+ * cannot decode what it wrote is still caught on the first read.
+ */
+export class CheckedChunks {
+  private readonly entries = new Map<ChunkId, { readonly compression: Compression; readonly stored: Uint8Array; readonly raw: Uint8Array }>();
+  private bytes = 0;
+
+  constructor(readonly maxBytes: number = CHUNK_CACHE_DEFAULT_BYTES) {
+    assertInt(maxBytes, 0, Number.MAX_SAFE_INTEGER, 'checked chunks maxBytes');
+  }
+
+  /** The raw bytes of `id` if `stored`, under `compression`, equals what was checked before. */
+  rawFor(id: ChunkId, compression: Compression, stored: Uint8Array): Uint8Array | undefined {
+    const e = this.entries.get(id);
+    if (e === undefined || e.compression !== compression || !sameBytes(e.stored, stored)) return undefined;
+    this.entries.delete(id);
+    this.entries.set(id, e);
+    return e.raw;
+  }
+
+  /** Remembers a chunk that just passed its check (`stored` is copied; `raw` is kept as is). */
+  remember(id: ChunkId, compression: Compression, stored: Uint8Array, raw: Uint8Array): void {
+    const cost = stored.length + raw.length;
+    if (cost > this.maxBytes) return;
+    const old = this.entries.get(id);
+    if (old !== undefined) {
+      this.bytes -= old.stored.length + old.raw.length;
+      this.entries.delete(id);
+    }
+    this.entries.set(id, { compression, stored: stored.slice(), raw });
+    this.bytes += cost;
+    for (const [oldest, e] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.bytes -= e.stored.length + e.raw.length;
+    }
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
