@@ -55,6 +55,7 @@ import type { HistorySink } from '../../core/history.js';
 import { STORAGE_EVENTS } from '../../core/history.js';
 import type { FileId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
+import { sortSmall } from '../../core/sort-small.js';
 import type { EventQueue, TimerHandle } from '../kernel/event-queue.js';
 import type { BlockDevice } from '../storage/types.js';
 import { allocBytes } from '../kernel/bytes.js';
@@ -788,7 +789,7 @@ export class FileSystem {
     if (this.dirtyMeta.size === 0 && this.freedRunning.size === 0 && this.pendingData.size === 0) return;
     this.refreshCachedImages();
     const images: [number, Uint8Array][] = [];
-    for (const b of sortedAscending([...this.dirtyMeta])) {
+    for (const b of sortSmall([...this.dirtyMeta])) {
       const image = this.encodeMeta(b);
       if (image !== undefined) images.push([b, image]);
     }
@@ -1390,24 +1391,6 @@ export class FileSystem {
     this.inode(parent).linkCount--;
     this.markInode(parent);
   }
-}
-
-/**
- * Sorts numbers ascending in place and returns them. A transaction usually holds one to
- * three blocks: an insertion sort then (Array.prototype.sort allocates work space).
- */
-function sortedAscending(values: number[]): number[] {
-  if (values.length > 16) return values.sort((a, b) => a - b);
-  for (let i = 1; i < values.length; i++) {
-    const v = values[i] as number;
-    let j = i - 1;
-    while (j >= 0 && (values[j] as number) > v) {
-      values[j + 1] = values[j] as number;
-      j--;
-    }
-    values[j + 1] = v;
-  }
-  return values;
 }
 
 /** `extents` with file block `logical` mapped to `physical`, merged with neighbours. */

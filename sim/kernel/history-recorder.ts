@@ -8,19 +8,49 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { assert } from '../../core/assert.js';
+import { sortSmall } from '../../core/sort-small.js';
 import type { Clock } from '../../core/clock.js';
 import type { HistoryEvent, HistoryEventInput, HistorySink, HistoryValue } from '../../core/history.js';
 
-/** JSON with object keys sorted, so equal events always serialise alike. */
+/** Object keys as JSON strings, memoised: events reuse a small set of field names. */
+const QUOTED = new Map<string, string>();
+
+function quoted(key: string): string {
+  let q = QUOTED.get(key);
+  if (q === undefined) {
+    q = JSON.stringify(key);
+    if (QUOTED.size < 4096) QUOTED.set(key, q);
+  }
+  return q;
+}
+
+/**
+ * JSON with object keys sorted (by UTF-16 code units, as Array.prototype.sort does), so
+ * equal events always serialise alike. Hot (every event of every run is hashed once), so
+ * it builds one string without intermediate arrays.
+ */
 export function canonicalJson(value: HistoryValue | HistoryEvent): string {
   if (value === null || typeof value !== 'object') {
-    assert(typeof value !== 'number' || Number.isFinite(value), 'history numbers must be finite');
+    if (typeof value === 'number') {
+      assert(Number.isFinite(value), 'history numbers must be finite');
+      return String(value);
+    }
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map((v: HistoryValue) => canonicalJson(v)).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i] as HistoryValue);
+    return `${out}]`;
+  }
   const record = value as { readonly [key: string]: HistoryValue };
-  const keys = Object.keys(record).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k] as HistoryValue)}`).join(',')}}`;
+  const keys = Object.keys(record);
+  if (keys.length > 1) sortSmall(keys);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    out += `${i === 0 ? '' : ','}${quoted(k)}:${canonicalJson(record[k] as HistoryValue)}`;
+  }
+  return `${out}}`;
 }
 
 export class HistoryRecorder implements HistorySink {
@@ -62,6 +92,15 @@ export class HistoryRecorder implements HistorySink {
   }
 
   private catchUp(): void {
-    for (; this.hashed < this.kept.length; this.hashed++) this.hash.update(`${canonicalJson(this.kept[this.hashed] as HistoryEvent)}\n`);
+    // Fed in batches: one hash update per ~64 KiB of JSON, not one per event.
+    let batch = '';
+    for (; this.hashed < this.kept.length; this.hashed++) {
+      batch += `${canonicalJson(this.kept[this.hashed] as HistoryEvent)}\n`;
+      if (batch.length >= 65536) {
+        this.hash.update(batch);
+        batch = '';
+      }
+    }
+    if (batch.length > 0) this.hash.update(batch);
   }
 }

@@ -93,6 +93,23 @@ describe('HistoryRecorder', () => {
     expect(canonicalJson({ b: [1, { d: 2, c: 3 }], a: null })).toBe('{"a":null,"b":[1,{"c":3,"d":2}]}');
   });
 
+  it('canonicalJson is JSON.stringify with keys sorted as Array.prototype.sort sorts them', () => {
+    // The plain definition the fast serialiser must equal (digests of old runs stay valid).
+    const reference = (v: unknown): string => {
+      if (v === null || typeof v !== 'object') return JSON.stringify(v);
+      if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+      const r = v as Record<string, unknown>;
+      return `{${Object.keys(r).sort().map((k) => `${JSON.stringify(k)}:${reference(r[k])}`).join(',')}}`;
+    };
+    const value = fc.letrec((tie) => ({
+      leaf: fc.oneof(fc.constant(null), fc.boolean(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.string({ unit: 'binary' })),
+      node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 5 }), fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }), tie('node'), { maxKeys: 8 })),
+    })).node;
+    fc.assert(fc.property(value, (v) => {
+      expect(canonicalJson(v as never)).toBe(reference(v));
+    }), { numRuns: 500 });
+  });
+
   it('keeps at most maxEvents but hashes all of them', () => {
     const clock = new VirtualClock();
     const h1 = new HistoryRecorder(clock, 2);
