@@ -707,6 +707,11 @@ export class FileSystem {
     this.dead = true;
   }
 
+  /** The volume's layout, as mkfs wrote it. */
+  get geometry(): Geometry {
+    return this.g;
+  }
+
   /** Pages written and not yet on the disk (cheap: stats() also walks the dirty pages for the oldest). */
   get dirtyPages(): number {
     return this.cache.dirtyPages;

@@ -63,6 +63,8 @@ export interface AddVmSpec extends NewVmSpec {
   readonly memoryBytes?: number;
   /** What a Linux guest's kernel offers the freeze driver (default FIFREEZE). */
   readonly linuxFreeze?: LinuxFreezeSupport;
+  /** How the guest file system of each disk is formatted (default: mkfs's geometry for the disk's size). */
+  readonly guestFs?: { readonly journalBlocks?: number; readonly inodeCount?: number };
 }
 
 interface Taken {
@@ -398,7 +400,7 @@ export class SimHypervisor implements HypervisorPort {
       });
       if (spec.diskFaults !== undefined) disk.setFaults(spec.diskFaults);
       if (format) {
-        const made = mkfs(disk, { label: `${spec.name.slice(0, 8)}-${i}` });
+        const made = mkfs(disk, { ...spec.guestFs, label: `${spec.name.slice(0, 8)}-${i}` });
         assert(made.ok, `mkfs of ${diskId}`);
       }
       this.grid.addDisk(HOST_ID, disk);

@@ -37,6 +37,16 @@ async function changedAreas(hv: SimHypervisor, vmId: VmId, snapshotId: SnapshotI
 }
 
 describe('SimHypervisor as a HypervisorPort', () => {
+  it('formats each disk of a new VM as asked (guestFs), else with mkfs\'s geometry for its size', () => {
+    const hv = new SimHypervisor({ sim: new Simulation({ seed: 1 }), apps: { files: createFilesApp } });
+    const geometries = (guestFs?: { journalBlocks: number; inodeCount: number }) => {
+      const vm = unwrap(hv.addVm({ name: 'fmt', guestOs: 'linux', tools: 'esx41', apps: ['files'], disks: [{ capacityBytes: 16 * MiB }, { capacityBytes: 16 * MiB }], ...guestFs === undefined ? {} : { guestFs } }));
+      return (hv.vm(vm.vmId).guest?.volumes ?? []).map((v) => ({ journalBlocks: v.geometry.journalBlocks, inodeCount: v.geometry.inodeCount }));
+    };
+    expect(geometries({ journalBlocks: 64, inodeCount: 256 })).toEqual([{ journalBlocks: 64, inodeCount: 256 }, { journalBlocks: 64, inodeCount: 256 }]);
+    expect(geometries()).toEqual([{ journalBlocks: 128, inodeCount: 1024 }, { journalBlocks: 128, inodeCount: 1024 }]);
+  });
+
   it('lists VMs with their configuration', async () => {
     const { hv, vm } = world();
     const [info] = await hv.listVms();
