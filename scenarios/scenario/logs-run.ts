@@ -457,60 +457,64 @@ export async function runLogsScenario(spec: LogsSpec, options: { readonly engine
   const cell = findCell(spec.cellId);
   assert(cell !== undefined, `unknown cell ${spec.cellId}`);
   const s = new LogScenario(spec, cell, options.engine ?? QUIESCELAB_ENGINE);
-  const store = new MemoryStore();
-  unwrap(await Repository.init(store, { clock: s.hv.sim.clock }));
-  const repo = unwrap(await Repository.open(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
-  startCellWorkload(s, spec.workload);
-  s.hv.runFor(spec.warmupMs * 1000);
-  const env = { port: s.port, clock: s.hv.sim.clock, store: s.walLogs };
-  if (s.app === 'sqlite') {
-    s.guest.phase = 'prepare';
-    const observed = await s.engine.log.observeSqliteWal(env, { vmId: s.vmId, dbPath: DB_PATH });
-    if (!observed.ok) s.note('note', `observing the WAL fails: ${describeError(observed.error)}`);
-  }
-  const full = await s.fullBackup(repo);
-  const fullDoneUs = s.nowUs;
-  const intervalUs = spec.intervalMs * 1000;
-  const schedule: LogSchedule = { fullDoneUs, intervalUs, nextFullUs: fullDoneUs + spec.windowTicks * intervalUs };
-  const q = full.quiesce;
-  // Seed 003: log backups need a successful application-aware full backup first.
-  if (full.ok && full.appAware) {
-    if (s.app === 'sqlserver') {
-      await s.runSqlLogs(schedule);
-    } else {
-      const anchored = await s.engine.log.startSqliteChain(env, {
-        vmId: s.vmId, dbPath: DB_PATH, basePointId: s.basePointId, baseCheckpointed: q !== null && freezeScriptRan(q), baseAtUs: s.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs,
-      });
-      if (!anchored.ok) s.note('note', `starting the chain fails: ${describeError(anchored.error)}`);
-      await s.sqliteRounds(schedule);
+  try {
+    const store = new MemoryStore();
+    unwrap(await Repository.init(store, { clock: s.hv.sim.clock }));
+    const repo = unwrap(await Repository.open(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
+    startCellWorkload(s, spec.workload);
+    s.hv.runFor(spec.warmupMs * 1000);
+    const env = { port: s.port, clock: s.hv.sim.clock, store: s.walLogs };
+    if (s.app === 'sqlite') {
+      s.guest.phase = 'prepare';
+      const observed = await s.engine.log.observeSqliteWal(env, { vmId: s.vmId, dbPath: DB_PATH });
+      if (!observed.ok) s.note('note', `observing the WAL fails: ${describeError(observed.error)}`);
     }
-  } else {
-    s.note('note', 'no log backups: the full backup is not application-aware (seed 003)');
+    const full = await s.fullBackup(repo);
+    const fullDoneUs = s.nowUs;
+    const intervalUs = spec.intervalMs * 1000;
+    const schedule: LogSchedule = { fullDoneUs, intervalUs, nextFullUs: fullDoneUs + spec.windowTicks * intervalUs };
+    const q = full.quiesce;
+    // Seed 003: log backups need a successful application-aware full backup first.
+    if (full.ok && full.appAware) {
+      if (s.app === 'sqlserver') {
+        await s.runSqlLogs(schedule);
+      } else {
+        const anchored = await s.engine.log.startSqliteChain(env, {
+          vmId: s.vmId, dbPath: DB_PATH, basePointId: s.basePointId, baseCheckpointed: q !== null && freezeScriptRan(q), baseAtUs: s.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs,
+        });
+        if (!anchored.ok) s.note('note', `starting the chain fails: ${describeError(anchored.error)}`);
+        await s.sqliteRounds(schedule);
+      }
+    } else {
+      s.note('note', 'no log backups: the full backup is not application-aware (seed 003)');
+    }
+    s.stopWorkload();
+    if (spec.chainBreak.kind === 'missing' && full.appAware) await s.removeFromStore(spec.chainBreak.index);
+    s.ledger.collect(s.vm);
+    const snap = s.snapshots.snapshotOf(0)?.info;
+    const truth: LogTruth = {
+      app: s.app, cutUs: q?.freezeStartUs ?? snap?.createdAtUs ?? fullDoneUs, snapshotAtUs: snap?.createdAtUs ?? fullDoneUs, fullDoneUs, intervalUs,
+      nextFullUs: schedule.nextFullUs ?? fullDoneUs,
+      acks: (s.ledger.acks()[s.app] ?? []).map((a) => ({ id: a.id, timeUs: a.timeUs })),
+      logBackups: s.logBackupTimings(),
+      captures: s.app === 'sqlserver' ? s.captures() : [],
+      walBreak: s.app !== 'sqlite' || s.chainBreak === null ? null
+        : { kind: s.chainBreak.plan.kind === 'missing' ? 'missing' : 'outside-checkpoint', atUs: s.chainBreak.atUs },
+    };
+    const restores: RestoreRun[] = [];
+    if (full.appAware) {
+      const reach = chainReach(truth);
+      const target = chooseTarget(truth, reach.reachable, spec.target);
+      if (target !== null) restores.push(await s.restore(repo, 'target', target));
+      const beyond = breaksChain(spec.chainBreak) && reach.beyond !== null ? chooseTarget(truth, reach.beyond, spec.target) : null;
+      if (beyond !== null) restores.push(await s.restore(repo, 'beyond-break', beyond));
+    }
+    const storeRecords = unwrap(await s.walLogs.list(s.vmId)).filter((r) => r.basePointId === s.basePointId).map((r) => ({ id: r.id, atUs: r.atUs }));
+    return {
+      cellId: spec.cellId, app: s.app, full: { ok: full.ok, appAware: full.appAware, detail: full.detail }, truth, chainBreak: s.chainBreak, nemesisLateUs: s.nemesisLateUs,
+      storeRecords, restores, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs), endUs: s.nowUs,
+    };
+  } finally {
+    s.hv.dispose();
   }
-  s.stopWorkload();
-  if (spec.chainBreak.kind === 'missing' && full.appAware) await s.removeFromStore(spec.chainBreak.index);
-  s.ledger.collect(s.vm);
-  const snap = s.snapshots.snapshotOf(0)?.info;
-  const truth: LogTruth = {
-    app: s.app, cutUs: q?.freezeStartUs ?? snap?.createdAtUs ?? fullDoneUs, snapshotAtUs: snap?.createdAtUs ?? fullDoneUs, fullDoneUs, intervalUs,
-    nextFullUs: schedule.nextFullUs ?? fullDoneUs,
-    acks: (s.ledger.acks()[s.app] ?? []).map((a) => ({ id: a.id, timeUs: a.timeUs })),
-    logBackups: s.logBackupTimings(),
-    captures: s.app === 'sqlserver' ? s.captures() : [],
-    walBreak: s.app !== 'sqlite' || s.chainBreak === null ? null
-      : { kind: s.chainBreak.plan.kind === 'missing' ? 'missing' : 'outside-checkpoint', atUs: s.chainBreak.atUs },
-  };
-  const restores: RestoreRun[] = [];
-  if (full.appAware) {
-    const reach = chainReach(truth);
-    const target = chooseTarget(truth, reach.reachable, spec.target);
-    if (target !== null) restores.push(await s.restore(repo, 'target', target));
-    const beyond = breaksChain(spec.chainBreak) && reach.beyond !== null ? chooseTarget(truth, reach.beyond, spec.target) : null;
-    if (beyond !== null) restores.push(await s.restore(repo, 'beyond-break', beyond));
-  }
-  const storeRecords = unwrap(await s.walLogs.list(s.vmId)).filter((r) => r.basePointId === s.basePointId).map((r) => ({ id: r.id, atUs: r.atUs }));
-  return {
-    cellId: spec.cellId, app: s.app, full: { ok: full.ok, appAware: full.appAware, detail: full.detail }, truth, chainBreak: s.chainBreak, nemesisLateUs: s.nemesisLateUs,
-    storeRecords, restores, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs), endUs: s.nowUs,
-  };
 }

@@ -433,22 +433,26 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
   const phase = options.onPhase ?? (() => undefined);
   phase('boot');
   const s = new Scenario(spec, cell, options.engine ?? QUIESCELAB_ENGINE, options.diskBytes);
-  phase('workload');
-  await s.warmUp();
-  phase('backup');
-  const repo = await s.openRepository(new MemoryStore());
-  const { runs } = await s.backups(repo);
-  const hygiene = s.hygiene();
-  phase('classify');
-  const judged: PointRun[] = [];
-  for (const run of runs) judged.push(await s.judge(repo, run));
-  phase('restore');
-  const first = judged.find((r) => r.ok);
-  const vmRestore = first === undefined ? null : await s.restoreVm(repo, first);
-  phase('end');
-  const outcome: ScenarioOutcome = {
-    cellId: spec.cellId, points: judged, vmRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
-    historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
-  };
-  return { outcome, repo };
+  try {
+    phase('workload');
+    await s.warmUp();
+    phase('backup');
+    const repo = await s.openRepository(new MemoryStore());
+    const { runs } = await s.backups(repo);
+    const hygiene = s.hygiene();
+    phase('classify');
+    const judged: PointRun[] = [];
+    for (const run of runs) judged.push(await s.judge(repo, run));
+    phase('restore');
+    const first = judged.find((r) => r.ok);
+    const vmRestore = first === undefined ? null : await s.restoreVm(repo, first);
+    phase('end');
+    const outcome: ScenarioOutcome = {
+      cellId: spec.cellId, points: judged, vmRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
+      historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
+    };
+    return { outcome, repo };
+  } finally {
+    s.hv.dispose();
+  }
 }

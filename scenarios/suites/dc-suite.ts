@@ -117,63 +117,67 @@ export const DC_SUITE: Suite<DcSpec, DcRun> = {
     const cell = findCell(spec.cellId);
     assert(cell !== undefined, `unknown cell ${spec.cellId}`);
     const s = new Scenario(spec, cell, engine, undefined);
-    const domain = s.apps.domain;
-    await s.warmUp();
-    const repo = await s.openRepository(new MemoryStore());
-    const { runs } = await s.backups(repo);
-    const point = runs[0];
-    assert(point !== undefined, 'one backup');
-    const images = s.tap.snapshotOf(0)?.images ?? null;
-    const dc = ntdsOf(s, s.vmId);
-    assert(dc !== null, 'the original DC runs');
-    const original = { invocationId: dc.invocationId, highestCommittedUsn: dc.highestCommittedUsn };
-    const originalGenerationId = s.vm.generationId;
-    unwrap(await s.hv.powerOff(s.vmId));
-    s.note('power-loss', `the DC is lost (invocationId ${original.invocationId}, USN ${original.highestCommittedUsn})`);
-    for (let i = 0; i < spec.partnerWrites; i++) domain.partnerWrite(`partner-user-${i}`, { title: 'made on the partner' }, s.nowUs);
-    const restoreStartUs = s.nowUs;
-    const watermarkAtRestore = domain.watermark(original.invocationId) ?? null;
-    const restore = point.pointId === null ? null : await s.restoreVm(repo, point);
-    const restoredVmId = restore?.vmId ?? null;
-    const app = restoredVmId === null ? null : ntdsOf(s, restoredVmId);
-    let restored: DcRestoreRecord['restored'] = null;
-    if (restoredVmId !== null && app !== null && app.store !== null) {
-      const usnAtOpen = app.highestCommittedUsn;
-      const acksBefore = app.acknowledged().length;
-      s.hv.startWorkload(VmId(restoredVmId), NTDS, { meanIntervalUs: spec.workload.meanIntervalMs * 1000, opsPerTxn: spec.workload.opsPerTxn, valueBytes: spec.workload.valueBytes });
-      s.hv.runFor(spec.afterRestoreMs * 1000);
-      app.stopWorkload();
-      s.hv.runFor(QUIET_MS * 1000);
-      const retired = app.dsa.retired.find((x) => x.invocationId === original.invocationId);
-      const events = s.hv.sim.history.events()
-        .filter((e) => e.kind === 'ntds.event' && e.subject === `${restoredVmId}/ntds` && e.timeUs >= restoreStartUs)
-        .map((e) => e.data['id'] as number);
-      s.note('restore', `the restored DC ${app.invocationId === original.invocationId ? 'kept' : 'reset'} its invocationId; events ${events.join(', ') || 'none'}; ${app.acknowledged().length - acksBefore} write(s)${app.netlogonPaused ? '; Netlogon paused' : ''}`);
-      restored = {
-        invocationId: app.invocationId, usnAtOpen, resetReason: retired?.reason ?? null, events, netlogonPaused: app.netlogonPaused,
-        highestCommittedUsn: app.highestCommittedUsn, writes: app.acknowledged().length - acksBefore,
+    try {
+      const domain = s.apps.domain;
+      await s.warmUp();
+      const repo = await s.openRepository(new MemoryStore());
+      const { runs } = await s.backups(repo);
+      const point = runs[0];
+      assert(point !== undefined, 'one backup');
+      const images = s.tap.snapshotOf(0)?.images ?? null;
+      const dc = ntdsOf(s, s.vmId);
+      assert(dc !== null, 'the original DC runs');
+      const original = { invocationId: dc.invocationId, highestCommittedUsn: dc.highestCommittedUsn };
+      const originalGenerationId = s.vm.generationId;
+      unwrap(await s.hv.powerOff(s.vmId));
+      s.note('power-loss', `the DC is lost (invocationId ${original.invocationId}, USN ${original.highestCommittedUsn})`);
+      for (let i = 0; i < spec.partnerWrites; i++) domain.partnerWrite(`partner-user-${i}`, { title: 'made on the partner' }, s.nowUs);
+      const restoreStartUs = s.nowUs;
+      const watermarkAtRestore = domain.watermark(original.invocationId) ?? null;
+      const restore = point.pointId === null ? null : await s.restoreVm(repo, point);
+      const restoredVmId = restore?.vmId ?? null;
+      const app = restoredVmId === null ? null : ntdsOf(s, restoredVmId);
+      let restored: DcRestoreRecord['restored'] = null;
+      if (restoredVmId !== null && app !== null && app.store !== null) {
+        const usnAtOpen = app.highestCommittedUsn;
+        const acksBefore = app.acknowledged().length;
+        s.hv.startWorkload(VmId(restoredVmId), NTDS, { meanIntervalUs: spec.workload.meanIntervalMs * 1000, opsPerTxn: spec.workload.opsPerTxn, valueBytes: spec.workload.valueBytes });
+        s.hv.runFor(spec.afterRestoreMs * 1000);
+        app.stopWorkload();
+        s.hv.runFor(QUIET_MS * 1000);
+        const retired = app.dsa.retired.find((x) => x.invocationId === original.invocationId);
+        const events = s.hv.sim.history.events()
+          .filter((e) => e.kind === 'ntds.event' && e.subject === `${restoredVmId}/ntds` && e.timeUs >= restoreStartUs)
+          .map((e) => e.data['id'] as number);
+        s.note('restore', `the restored DC ${app.invocationId === original.invocationId ? 'kept' : 'reset'} its invocationId; events ${events.join(', ') || 'none'}; ${app.acknowledged().length - acksBefore} write(s)${app.netlogonPaused ? '; Netlogon paused' : ''}`);
+        restored = {
+          invocationId: app.invocationId, usnAtOpen, resetReason: retired?.reason ?? null, events, netlogonPaused: app.netlogonPaused,
+          highestCommittedUsn: app.highestCommittedUsn, writes: app.acknowledged().length - acksBefore,
+        };
+      }
+      const restoredInvocationId = restored?.invocationId ?? null;
+      const after = <T extends { readonly timeUs: number }>(xs: readonly T[]): T[] => xs.filter((x) => x.timeUs >= restoreStartUs);
+      const record: DcRestoreRecord = {
+        os: cell.os, osHonoursGenerationId: GUEST_OS[cell.os].vmGenerationId,
+        originalGenerationId, restoredGenerationId: restoredVmId === null ? null : s.hv.vm(restoredVmId).generationId,
+        vssPoint: images === null ? null : carriesMarker(images, cell.os),
+        point: { pointId: point.pointId, error: point.error },
+        original, watermarkAtRestore,
+        restore: restore === null ? null : { ok: restore.ok, detail: restore.detail, vmId: restoredVmId },
+        restored,
+        partner: {
+          rollbacksDetected: after(domain.rollbacks()).length,
+          divergent: domain.divergence().filter((d) => d.detectedUs >= restoreStartUs).map((d) => `${d.object}@${d.stamp.invocationId.slice(0, 8)}:${d.stamp.usn}`),
+          duplicateRids: after(domain.duplicateRids()).length,
+          replications: after(domain.replicationReports()).filter((x) => x.invocationId === restoredInvocationId).length,
+          watermarkForRestored: restoredInvocationId === null ? null : domain.watermark(restoredInvocationId) ?? null,
+          unconverged: app === null || app.store === null ? [] : unconverged(domain.partnerObjects(), app),
+        },
       };
+      return { record, timeline: s.timeline };
+    } finally {
+      s.hv.dispose();
     }
-    const restoredInvocationId = restored?.invocationId ?? null;
-    const after = <T extends { readonly timeUs: number }>(xs: readonly T[]): T[] => xs.filter((x) => x.timeUs >= restoreStartUs);
-    const record: DcRestoreRecord = {
-      os: cell.os, osHonoursGenerationId: GUEST_OS[cell.os].vmGenerationId,
-      originalGenerationId, restoredGenerationId: restoredVmId === null ? null : s.hv.vm(restoredVmId).generationId,
-      vssPoint: images === null ? null : carriesMarker(images, cell.os),
-      point: { pointId: point.pointId, error: point.error },
-      original, watermarkAtRestore,
-      restore: restore === null ? null : { ok: restore.ok, detail: restore.detail, vmId: restoredVmId },
-      restored,
-      partner: {
-        rollbacksDetected: after(domain.rollbacks()).length,
-        divergent: domain.divergence().filter((d) => d.detectedUs >= restoreStartUs).map((d) => `${d.object}@${d.stamp.invocationId.slice(0, 8)}:${d.stamp.usn}`),
-        duplicateRids: after(domain.duplicateRids()).length,
-        replications: after(domain.replicationReports()).filter((x) => x.invocationId === restoredInvocationId).length,
-        watermarkForRestored: restoredInvocationId === null ? null : domain.watermark(restoredInvocationId) ?? null,
-        unconverged: app === null || app.store === null ? [] : unconverged(domain.partnerObjects(), app),
-      },
-    };
-    return { record, timeline: s.timeline };
   },
   describe: (spec) => spec,
   timeline: (run) => run.timeline,

@@ -212,17 +212,21 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
     const cell = findCell(spec.cellId);
     assert(cell !== undefined, `unknown cell ${spec.cellId}`);
     const s = new Scenario(spec, cell, engine, undefined);
-    await s.warmUp();
-    const journal = new StoreJournal(new MemoryStore());
-    const repo = await s.openRepository(journal, REPOSITORY_INIT);
-    const { reports, runs } = await s.backups(repo);
-    const earlier: PointDigests[] = [];
-    for (const run of runs) if (run.pointId !== null) earlier.push(await digestsOf(s, repo, run.pointId));
-    const corruption = await corrupt(engine, journal.inner.clone(), spec.corruption);
-    const t = corruption.target;
-    if (t !== null) s.note('fault', `on a copy of the store: byte ${t.offsetBytes} of ${t.name} flipped; verify names ${corruption.corrupted.damages.length} damage(s)`);
-    const crash = await crashDuringBackup(s, repo, journal, { index: runs.length, earlier, parent: reports.filter((r) => r !== null).at(-1) }, spec.crash);
-    return { crash, corruption, timeline: s.timeline };
+    try {
+      await s.warmUp();
+      const journal = new StoreJournal(new MemoryStore());
+      const repo = await s.openRepository(journal, REPOSITORY_INIT);
+      const { reports, runs } = await s.backups(repo);
+      const earlier: PointDigests[] = [];
+      for (const run of runs) if (run.pointId !== null) earlier.push(await digestsOf(s, repo, run.pointId));
+      const corruption = await corrupt(engine, journal.inner.clone(), spec.corruption);
+      const t = corruption.target;
+      if (t !== null) s.note('fault', `on a copy of the store: byte ${t.offsetBytes} of ${t.name} flipped; verify names ${corruption.corrupted.damages.length} damage(s)`);
+      const crash = await crashDuringBackup(s, repo, journal, { index: runs.length, earlier, parent: reports.filter((r) => r !== null).at(-1) }, spec.crash);
+      return { crash, corruption, timeline: s.timeline };
+    } finally {
+      s.hv.dispose();
+    }
   },
   describe: (spec) => spec,
   timeline: (run) => run.timeline,

@@ -122,6 +122,11 @@ type OpenFile =
 let nextVfsNumber = 1;
 let registeredCount = 0;
 
+/** Guest VFS instances registered and not yet released (each pins its world in memory). */
+export function registeredVfsCount(): number {
+  return registeredCount;
+}
+
 export function zeroCounters(): VfsCounters {
   return { reads: 0, readBytes: 0, writes: 0, writeBytes: 0, syncs: 0, truncates: 0, deletes: 0, errors: 0 };
 }
