@@ -75,7 +75,9 @@ export class ChunkCache {
  * function of the stored bytes, so it would give the same raw bytes and the same verdict.
  * Any change to the stored bytes (damage, a rewritten pack) misses the memo and is checked
  * in full. Chunks enter only from the read path, never from the writer: a codec that
- * cannot decode what it wrote is still caught on the first read.
+ * cannot decode what it wrote is still caught on the first read. Only random-access reads
+ * (Repository.readDisk, which PointSources use) go through it: a streaming restore reads
+ * each chunk once, and copying its stored bytes in would only cost.
  */
 export class CheckedChunks {
   private readonly entries = new Map<ChunkId, { readonly compression: Compression; readonly stored: Uint8Array; readonly raw: Uint8Array }>();
