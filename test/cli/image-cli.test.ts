@@ -1,12 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { xorshiftBytes } from '../support/bytes.js';
+import { cli } from '../support/cli.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const cli = (...args: string[]) => execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, reject: false });
 const MiB = 1024 * 1024;
 
 /** 6 MiB: 2 MiB random, 1 MiB zeros, 3 MiB text. */

@@ -7,14 +7,12 @@
 
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { cli, ROOT, expectUsageError } from '../support/cli.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const cli = (...args: string[]) => execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, reject: false });
-const schema = JSON.parse(readFileSync(join(root, 'reports/results.schema.json'), 'utf8')) as object;
+const schema = JSON.parse(readFileSync(join(ROOT, 'reports/results.schema.json'), 'utf8')) as object;
 const FILTER = ['--os', 'win2019,linux', '--tools', 'esx41', '--apps', 'files,sqlite', '--no-mutants'];
 
 describe('quiescelab matrix (CLI)', () => {
@@ -70,10 +68,7 @@ describe('quiescelab matrix (CLI)', () => {
     [['list', 'planets'], /^quiescelab: list: unknown 'planets'/],
     [['mutants', '--only', 'nope'], /^quiescelab: --only: unknown mutant 'nope'/],
   ])('bad usage %j: one line, exit 2', async (args, message) => {
-    const r = await cli(...args);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr.trim()).toMatch(message);
+    expectUsageError(await cli(...args), message);
   });
 
   it('list prints the catalog, the properties and the mutants', async () => {

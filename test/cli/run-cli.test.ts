@@ -7,13 +7,11 @@
 
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseFault, formatFault } from '../../scenarios/scenario/fault-syntax.js';
+import { cli, expectUsageError } from '../support/cli.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const cli = (...args: string[]) => execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, reject: false });
 
 describe('quiescelab run (CLI)', () => {
   it('prints the scenario, its timeline, points, data loss and every property; the same seed prints the same', async () => {
@@ -59,10 +57,7 @@ describe('quiescelab run (CLI)', () => {
     [['run', '--os', 'linux', '--tools', 'esx41', '--apps', 'files', '--seed', 'x'], /^quiescelab: --seed: expected a whole number, got 'x'$/],
     [['run', '--os', 'linux', '--tools', 'esx41', '--apps', 'files', '--mutant', 'nope'], /^quiescelab: --mutant: unknown mutant 'nope'/],
   ])('bad usage %j: one line, exit 2', async (args, message) => {
-    const r = await cli(...args);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr.trim()).toMatch(message);
+    expectUsageError(await cli(...args), message);
   });
 
   it('--export into a folder that is not empty is refused before anything runs, and the folder is left as it was', async () => {

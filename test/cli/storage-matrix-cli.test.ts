@@ -1,11 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli, expectUsageError } from '../support/cli.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const cli = (...args: string[]) => execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, reject: false });
 
 describe('quiescelab storage-matrix (CLI)', () => {
   it('runs, prints the summary and the report path, writes results.json and index.html', async () => {
@@ -30,9 +28,7 @@ describe('quiescelab storage-matrix (CLI)', () => {
     [['nosuch'], /unknown command 'nosuch'/],
   ])('bad usage %j: one line, exit 2, no stack trace', async (args, message) => {
     const r = await cli(...args);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr.trim()).toMatch(message);
+    expectUsageError(r, message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

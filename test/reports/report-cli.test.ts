@@ -6,13 +6,11 @@
 
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostileResults } from '../support/results-fixture.js';
+import { cli } from '../support/cli.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const cli = (...args: string[]) => execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, reject: false });
 
 describe('quiescelab report (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ql-report-cli-'));

@@ -9,14 +9,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportServerError, startReportServer, type ReportServer } from '../../reports/server.js';
+import { cli, cliArgs, expectUsageError, ROOT } from '../support/cli.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const cliArgs = (...args: string[]) => ['--import', 'tsx', join(root, 'cli/main.ts'), ...args];
-const cli = (...args: string[]) => execa('node', cliArgs(...args), { cwd: root, reject: false });
 
 /** A report-like folder: index.html and assets, beside a file that must never be served. */
 function reportFolder(): string {
@@ -141,7 +139,7 @@ describe('quiescelab serve (CLI)', () => {
   const dir = reportFolder();
 
   it('prints its URL line, answers, and exits 0 on SIGTERM', async () => {
-    const child = execa('node', cliArgs('serve', dir, '--port', '0'), { cwd: root, reject: false });
+    const child = execa('node', cliArgs('serve', dir, '--port', '0'), { cwd: ROOT, reject: false });
     const line = await new Promise<string>((done, fail) => {
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => {
@@ -166,10 +164,7 @@ describe('quiescelab serve (CLI)', () => {
     [['serve', '--port', '70000'], /^quiescelab: --port: must be between 0 and 65535, got 70000$/],
     [['serve', '--host', 'bad host'], /^quiescelab: --host: 'bad host' is neither an IP address nor a host name$/],
   ])('bad usage %j: one line, exit 2', async (args, message) => {
-    const r = await cli(...args);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr.trim()).toMatch(message);
+    expectUsageError(await cli(...args), message);
   });
 
   it('a folder without index.html and a port in use: exit 2 naming DIR and --port', async () => {
