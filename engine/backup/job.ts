@@ -22,6 +22,7 @@ import type { Clock, TimeUs } from '../../core/clock.js';
 import type { AppId, HypervisorPort, PortError, QuiesceOutcome, SnapshotInfo, VmDiskInfo, VmInfo, VssBackupType, WriterReport } from '../../core/hypervisor-port.js';
 import type { ChangeId, SnapshotId, VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
+import { isAllZero } from '../../core/zero.js';
 import { claimFor, type Claim } from './claim.js';
 import type { BackupTarget, DiskSink, ParentPoint, PointSink } from './sink.js';
 
@@ -101,12 +102,6 @@ const ZERO_BLOCK_BYTES = 64 * 1024;
 /** Most CBT pages one disk may take (a 64 TiB disk in 64 MiB pages is a million). */
 const MAX_CBT_PAGES = 1_100_000;
 
-function isZero(bytes: Uint8Array): boolean {
-  const words = bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : bytes;
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  return true;
-}
-
 function portErr<T>(during: string, error: PortError): Result<T, BackupError> {
   return err({ kind: 'port', during, error });
 }
@@ -133,7 +128,7 @@ async function copyRange(ctx: ReadContext, disk: VmDiskInfo, sink: DiskSink, sta
       let runStart = -1;
       for (let b = 0; b < n; b += ZERO_BLOCK_BYTES) {
         const block = bytes.value.subarray(b, Math.min(n, b + ZERO_BLOCK_BYTES));
-        if (isZero(block)) {
+        if (isAllZero(block)) {
           counters.zero += block.length;
           if (runStart >= 0) await sink.writeExtent(pos + runStart, bytes.value.subarray(runStart, b));
           runStart = -1;

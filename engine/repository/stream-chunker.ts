@@ -17,6 +17,7 @@
  */
 
 import { assert, assertInt } from '../../core/assert.js';
+import { isAllZero } from '../../core/zero.js';
 import { allocateUnpooled, type Allocate } from './buffers.js';
 import type { Chunker } from './chunker.js';
 
@@ -39,18 +40,9 @@ export interface CutChunk {
 const EMPTY = Buffer.alloc(0);
 /** Zero runs of at most this many bytes are carried between pieces (a run is a count, not bytes). */
 const ZERO_FILL_MAX_BYTES = 1 << 30;
-
-export function isAllZero(bytes: Uint8Array): boolean {
-  if (bytes.length === 0) return true;
-  if (bytes[0] !== 0 || bytes[bytes.length - 1] !== 0) return false;
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  for (let at = 0; at < bytes.length; at += ZERO_PAGE.length) {
-    const end = Math.min(bytes.length, at + ZERO_PAGE.length);
-    if (view.compare(ZERO_PAGE, 0, end - at, at, end) !== 0) return false;
-  }
-  return true;
-}
+/** Zero blocks are compared against this natively (a block is at most 64 KiB). */
 const ZERO_PAGE = Buffer.alloc(64 * 1024);
+
 
 /** The parts, back to back, in a buffer of their own. */
 function ownedCopy(allocate: Allocate, ...parts: readonly Uint8Array[]): Buffer {

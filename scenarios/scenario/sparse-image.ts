@@ -7,12 +7,8 @@
 
 import { createHash } from 'node:crypto';
 import { assert } from '../../core/assert.js';
+import { isAllZero } from '../../core/zero.js';
 import { GRAIN_BYTES, type BlockReader, type SectorSizeBytes } from '../../sim/storage/types.js';
-
-function isZero(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
 
 export class SparseImage implements BlockReader {
   private readonly grains = new Map<number, Uint8Array>();
@@ -22,13 +18,14 @@ export class SparseImage implements BlockReader {
   /** Stores one whole grain (zeros are dropped). */
   putGrain(grain: number, bytes: Uint8Array): void {
     assert(bytes.length === GRAIN_BYTES, 'a whole grain');
-    if (isZero(bytes)) this.grains.delete(grain);
+    if (isAllZero(bytes)) this.grains.delete(grain);
     else this.grains.set(grain, bytes);
   }
 
-  /** Writes `bytes` at any offset. */
-  write(offsetBytes: number, bytes: Uint8Array): void {
-    assert(offsetBytes >= 0 && offsetBytes + bytes.length <= this.capacityBytes, 'write within the image');
+  /** Writes `bytes` at any offset (copied once: whole grains are kept as views of the copy). */
+  write(offsetBytes: number, data: Uint8Array): void {
+    assert(offsetBytes >= 0 && offsetBytes + data.length <= this.capacityBytes, 'write within the image');
+    const bytes = data.slice();
     let pos = 0;
     while (pos < bytes.length) {
       const at = offsetBytes + pos;
@@ -36,7 +33,7 @@ export class SparseImage implements BlockReader {
       const within = at - grain * GRAIN_BYTES;
       const n = Math.min(GRAIN_BYTES - within, bytes.length - pos);
       if (n === GRAIN_BYTES) {
-        this.putGrain(grain, bytes.slice(pos, pos + n));
+        this.putGrain(grain, bytes.subarray(pos, pos + n));
       } else {
         const target = this.grains.get(grain)?.slice() ?? new Uint8Array(GRAIN_BYTES);
         target.set(bytes.subarray(pos, pos + n), within);

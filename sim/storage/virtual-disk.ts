@@ -307,10 +307,13 @@ export class VirtualDisk implements BlockDevice, ChangeTracking {
    * a harness keeps as the reference image (never-allocated grains read as zeros). Not
    * subject to CBT faults: it reads the chain itself.
    */
-  snapshotGrains(snapshotId: SnapshotId): { readonly grains: Float64Array; copy(grain: number): Uint8Array } {
+  snapshotGrains(snapshotId: SnapshotId): { readonly grains: Float64Array; copyInto(grain: number, out: Uint8Array, at: number): void } {
     const record = this.liveRecord(snapshotId);
     const depth = this.snapshots.indexOf(record) + 1;
-    return { grains: this.store.allocatedGrains(depth), copy: (grain) => this.store.copyGrain(depth, grain) };
+    return {
+      grains: this.store.allocatedGrains(depth),
+      copyInto: (grain, out, at) => { this.store.copyGrainInto(depth, grain, out, at); },
+    };
   }
 
   /** Deletes a snapshot: start and finish a consolidation at once. */
