@@ -53,12 +53,16 @@ export function canonicalJson(value: HistoryValue | HistoryEvent): string {
   return `${out}}`;
 }
 
+const HASH_BATCH_CHARS = 65536;
+
 export class HistoryRecorder implements HistorySink {
   private readonly kept: HistoryEvent[] = [];
   private readonly hash: Hash = createHash('sha256');
   private count = 0;
   /** Kept events already fed to the hash. */
   private hashed = 0;
+  /** Canonical JSON of events past the bound, not yet fed to the hash (fed in ~64 KiB batches). */
+  private overflow = '';
 
   constructor(
     private readonly clock: Clock,
@@ -71,8 +75,12 @@ export class HistoryRecorder implements HistorySink {
     if (this.kept.length < this.maxEvents) {
       this.kept.push(full);
     } else {
-      this.catchUp();
-      this.hash.update(`${canonicalJson(full)}\n`);
+      if (this.hashed < this.kept.length) this.catchUp();
+      this.overflow += `${canonicalJson(full)}\n`;
+      if (this.overflow.length >= HASH_BATCH_CHARS) {
+        this.hash.update(this.overflow);
+        this.overflow = '';
+      }
     }
   }
 
@@ -91,16 +99,21 @@ export class HistoryRecorder implements HistorySink {
     return this.hash.copy().digest('hex');
   }
 
+  /** Feeds the kept events not hashed yet, then any overflow (events past the bound come after every kept one). */
   private catchUp(): void {
     // Fed in batches: one hash update per ~64 KiB of JSON, not one per event.
     let batch = '';
     for (; this.hashed < this.kept.length; this.hashed++) {
       batch += `${canonicalJson(this.kept[this.hashed] as HistoryEvent)}\n`;
-      if (batch.length >= 65536) {
+      if (batch.length >= HASH_BATCH_CHARS) {
         this.hash.update(batch);
         batch = '';
       }
     }
     if (batch.length > 0) this.hash.update(batch);
+    if (this.overflow.length > 0) {
+      this.hash.update(this.overflow);
+      this.overflow = '';
+    }
   }
 }
