@@ -146,17 +146,6 @@ export class GrainStore {
     return this.pool.slab(slot).slice(base, base + GRAIN_BYTES);
   }
 
-  /** Copies one whole grain of view `depth` into `out` at `at` (zeros when unwritten). */
-  copyGrainInto(depth: number, grain: number, out: Uint8Array, at: number): void {
-    const slot = this.findSlot(depth, grain);
-    if (slot === undefined) {
-      out.fill(0, at, at + GRAIN_BYTES);
-      return;
-    }
-    const base = slotOffset(slot);
-    out.set(this.pool.slab(slot).subarray(base, base + GRAIN_BYTES), at);
-  }
-
   /**
    * Reads `out.length` bytes from `offsetBytes` of view `depth`. Grains present in
    * `overlay` (whole-grain images of the volatile cache) win over the chain. Unwritten

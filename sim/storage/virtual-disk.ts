@@ -312,7 +312,7 @@ export class VirtualDisk implements BlockDevice, ChangeTracking {
     const depth = this.snapshots.indexOf(record) + 1;
     return {
       grains: this.store.allocatedGrains(depth),
-      copyInto: (grain, out, at) => { this.store.copyGrainInto(depth, grain, out, at); },
+      copyInto: (grain, out, at) => { this.store.readGrain(depth, grain, out, at); },
     };
   }
 
