@@ -43,7 +43,6 @@ const ZERO_FILL_MAX_BYTES = 1 << 30;
 /** Zero blocks are compared against this natively (a block is at most 64 KiB). */
 const ZERO_PAGE = Buffer.alloc(64 * 1024);
 
-
 /** The parts, back to back, in a buffer of their own. */
 function ownedCopy(allocate: Allocate, ...parts: readonly Uint8Array[]): Buffer {
   const length = parts.reduce((n, p) => n + p.length, 0);
