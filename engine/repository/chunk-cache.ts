@@ -19,52 +19,73 @@ import type { ChunkId } from './hash.js';
 /** A read session's default budget: four maximal chunks of the default chunker, and more. */
 export const CHUNK_CACHE_DEFAULT_BYTES = 32 * 1024 * 1024;
 
-export class ChunkCache {
-  private readonly entries = new Map<ChunkId, Uint8Array>();
-  private bytes = 0;
-  hits = 0;
-  misses = 0;
+/** Entries under a byte budget, least recently used evicted first (Map order is insertion order). */
+class BudgetLru<V> {
+  private readonly entries = new Map<ChunkId, { readonly value: V; readonly cost: number }>();
+  bytes = 0;
 
-  constructor(readonly maxBytes: number = CHUNK_CACHE_DEFAULT_BYTES) {
-    assertInt(maxBytes, 0, Number.MAX_SAFE_INTEGER, 'chunk cache maxBytes');
+  constructor(readonly maxBytes: number, what: string) {
+    assertInt(maxBytes, 0, Number.MAX_SAFE_INTEGER, `${what} maxBytes`);
   }
 
-  get(id: ChunkId): Uint8Array | undefined {
-    const bytes = this.entries.get(id);
-    if (bytes === undefined) {
-      this.misses += 1;
-      return undefined;
-    }
-    this.hits += 1;
-    // Map order is insertion order: re-inserting makes it the most recent.
+  /** The entry, made the most recent. */
+  get(id: ChunkId): V | undefined {
+    const e = this.entries.get(id);
+    if (e === undefined) return undefined;
     this.entries.delete(id);
-    this.entries.set(id, bytes);
-    return bytes;
+    this.entries.set(id, e);
+    return e.value;
   }
 
-  /** Keeps a checked chunk; one larger than the whole budget is not kept. */
-  put(id: ChunkId, bytes: Uint8Array): void {
-    if (bytes.length > this.maxBytes) return;
+  /** Keeps `value` at `cost` bytes; one larger than the whole budget is not kept. */
+  set(id: ChunkId, value: V, cost: number): void {
+    if (cost > this.maxBytes) return;
     const old = this.entries.get(id);
     if (old !== undefined) {
-      this.bytes -= old.length;
+      this.bytes -= old.cost;
       this.entries.delete(id);
     }
-    this.entries.set(id, bytes);
-    this.bytes += bytes.length;
-    for (const [oldest, b] of this.entries) {
+    this.entries.set(id, { value, cost });
+    this.bytes += cost;
+    for (const [oldest, e] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(oldest);
-      this.bytes -= b.length;
+      this.bytes -= e.cost;
     }
   }
 
   get size(): number {
     return this.entries.size;
   }
+}
+
+export class ChunkCache {
+  private readonly lru: BudgetLru<Uint8Array>;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxBytes: number = CHUNK_CACHE_DEFAULT_BYTES) {
+    this.lru = new BudgetLru(maxBytes, 'chunk cache');
+  }
+
+  get(id: ChunkId): Uint8Array | undefined {
+    const bytes = this.lru.get(id);
+    if (bytes === undefined) this.misses += 1;
+    else this.hits += 1;
+    return bytes;
+  }
+
+  /** Keeps a checked chunk; one larger than the whole budget is not kept. */
+  put(id: ChunkId, bytes: Uint8Array): void {
+    this.lru.set(id, bytes, bytes.length);
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
 
   get sizeBytes(): number {
-    return this.bytes;
+    return this.lru.bytes;
   }
 }
 
@@ -80,19 +101,16 @@ export class ChunkCache {
  * each chunk once, and copying its stored bytes in would only cost.
  */
 export class CheckedChunks {
-  private readonly entries = new Map<ChunkId, { readonly compression: Compression; readonly stored: Uint8Array; readonly raw: Uint8Array }>();
-  private bytes = 0;
+  private readonly lru: BudgetLru<{ readonly compression: Compression; readonly stored: Uint8Array; readonly raw: Uint8Array }>;
 
   constructor(readonly maxBytes: number = CHUNK_CACHE_DEFAULT_BYTES) {
-    assertInt(maxBytes, 0, Number.MAX_SAFE_INTEGER, 'checked chunks maxBytes');
+    this.lru = new BudgetLru(maxBytes, 'checked chunks');
   }
 
   /** The raw bytes of `id` if `stored`, under `compression`, equals what was checked before. */
   rawFor(id: ChunkId, compression: Compression, stored: Uint8Array): Uint8Array | undefined {
-    const e = this.entries.get(id);
+    const e = this.lru.get(id);
     if (e === undefined || e.compression !== compression || !sameBytes(e.stored, stored)) return undefined;
-    this.entries.delete(id);
-    this.entries.set(id, e);
     return e.raw;
   }
 
@@ -100,18 +118,7 @@ export class CheckedChunks {
   remember(id: ChunkId, compression: Compression, stored: Uint8Array, raw: Uint8Array): void {
     const cost = stored.length + raw.length;
     if (cost > this.maxBytes) return;
-    const old = this.entries.get(id);
-    if (old !== undefined) {
-      this.bytes -= old.stored.length + old.raw.length;
-      this.entries.delete(id);
-    }
-    this.entries.set(id, { compression, stored: stored.slice(), raw });
-    this.bytes += cost;
-    for (const [oldest, e] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.bytes -= e.stored.length + e.raw.length;
-    }
+    this.lru.set(id, { compression, stored: stored.slice(), raw }, cost);
   }
 }
 
