@@ -249,9 +249,13 @@ export class PackWriter {
       });
       this.speculate = freshBytes * 2 >= batch.bytes;
       const freshViews = fresh.map((i) => views[i] as Uint8Array);
+      // Lengths first: storeLater may move the views' buffers to a worker, which detaches
+      // them here (a detached view has length 0: read after the move, every new chunk of an
+      // incremental was indexed with a raw length of 0 and could not be decompressed).
+      const rawLengths = freshViews.map((v) => v.length);
       const freshStored = stored === undefined ? this.storeLater(freshViews) : this.held(freshViews, fresh.map((i) => stored[i] as Stored), views);
       fresh.forEach((i, k) => {
-        this.queue.push({ chunkId: ids[i] as ChunkId, rawBytes: (views[i] as Uint8Array).length, stored: freshStored[k] as Promise<Stored> | Stored });
+        this.queue.push({ chunkId: ids[i] as ChunkId, rawBytes: rawLengths[k] as number, stored: freshStored[k] as Promise<Stored> | Stored });
       });
       // Buffers none of whose chunks is new are not needed any more (the new ones' move on).
       if (stored === undefined) this.giveBack(views, new Set(freshViews.map((v) => v.buffer)));
@@ -344,6 +348,10 @@ export class PackWriter {
         const flushed = await this.flushPack();
         if (!flushed.ok) return flushed;
       }
+      // A chunk is never empty (the chunker drops nothing but all-zero chunks, and cuts at
+      // least one byte); a stored form is never longer than its raw bytes plus a frame.
+      assert(head.rawBytes > 0 && blob.bytes.length > 0, `chunk ${head.chunkId}: raw ${head.rawBytes} bytes, stored ${blob.bytes.length}`);
+      assert(blob.compression !== 'raw' || blob.bytes.length === head.rawBytes, `chunk ${head.chunkId}: stored raw ${blob.bytes.length} bytes of ${head.rawBytes}`);
       // The pack copies the blob in: a buffer it held can go back.
       this.pack.add(head.chunkId, blob, head.rawBytes, crc);
       if (hold !== undefined) this.releaseHold(hold);
