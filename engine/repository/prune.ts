@@ -38,6 +38,8 @@ import { blobBytes, PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES, Pack
 import type { Repository, RepoError } from './repository.js';
 
 export interface PrunePolicy {
+  /** Keep every point: only what no point (and no kept log record) references goes (the CLI's `prune`, after `forget`). */
+  readonly keepAll?: boolean;
   /** Keep the newest N points (by sequence). */
   readonly keepLast?: number;
   /** Keep these points too. */
@@ -92,7 +94,7 @@ function logRecordsToKeep(logs: readonly LogRecordObject[], keptPoints: Readonly
 
 export async function prune(repo: Repository, policy: PrunePolicy): Promise<Result<PruneReport, RepoError>> {
   if (!repo.isWriter) return err({ kind: 'read-only', operation: 'prune' });
-  assert(policy.keepLast !== undefined || policy.keepIds !== undefined, 'a prune policy keeps something: keepLast or keepIds');
+  assert(policy.keepAll === true || policy.keepLast !== undefined || policy.keepIds !== undefined, 'a prune policy keeps something: keepAll, keepLast or keepIds');
   assert(policy.keepLast === undefined || (Number.isSafeInteger(policy.keepLast) && policy.keepLast >= 0), 'keepLast must be a whole number');
   const store = repo.store;
   const problems: string[] = [];
@@ -136,7 +138,7 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
   }
 
   // Keep set.
-  const keep = new Set<RecoveryPointId>();
+  const keep = new Set<RecoveryPointId>(policy.keepAll === true ? points.value.map((p) => p.id) : []);
   if (policy.keepLast !== undefined && policy.keepLast > 0) for (const p of points.value.slice(-policy.keepLast)) keep.add(p.id);
   for (const id of policy.keepIds ?? []) {
     if (!points.value.some((p) => p.id === id)) return err({ kind: 'unknown-point', id });
