@@ -33,13 +33,14 @@ if (!HAVE_BROWSER) {
 /**
  * Headless Chromium. --no-sandbox: CI and these containers run as root, where Chromium
  * refuses its sandbox; the pages are our own report. --disable-dev-shm-usage: a
- * container's /dev/shm is often 64 MB, too small for the renderer.
+ * container's /dev/shm is often 64 MB, too small for the renderer. `extraArgs` go after
+ * these (e.g. `--host-resolver-rules=MAP name 127.0.0.1` to play a DNS-rebinding name).
  */
-export function launchBrowser(): Promise<Browser> {
+export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--no-default-browser-check'],
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--no-default-browser-check', ...extraArgs],
     timeout: 30_000,
   });
 }
