@@ -80,6 +80,16 @@ zstd.isLoaded.then(() => {
 });
 `;
 
+/**
+ * The chunk worker threads a bulk writer uses on a machine with `cores` cores: the
+ * configuration `quiescelab backup-image` runs, and so the one its stress tests and the
+ * scenarios' repository suite must run too.
+ */
+export function writerThreads(cores: number): number {
+  assertInt(cores, 1, 4096, 'cores');
+  return Math.max(1, Math.min(4, cores));
+}
+
 /** What a worker does with each view of a job. */
 export interface ChunkJob {
   /** Views whose buffers are moved to the worker (nothing else may use those buffers meanwhile). */

@@ -232,11 +232,14 @@ export class PackWriter {
       this.batchBytes -= batch.bytes;
       const { ids, views, stored } = await batch.hashed;
       batch.onIds(ids);
+      // A chunk is reused only where a read would find it intact (its pack checked once).
+      const checked = await this.repo.checkForReuse(ids.filter((id) => !this.newChunks.has(id)));
+      if (!checked.ok) return checked;
       const fresh: number[] = [];
       let freshBytes = 0;
       ids.forEach((chunkId, i) => {
         const length = (views[i] as Uint8Array).length;
-        if (this.repo.index.has(chunkId) || this.newChunks.has(chunkId)) {
+        if (this.newChunks.has(chunkId) || this.repo.reusable(chunkId)) {
           this.counters.chunksReused += 1;
           this.counters.bytesReused += length;
           return;

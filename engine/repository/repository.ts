@@ -37,7 +37,7 @@ import { decodeIndex, type ChunkLocation, type IndexedPack } from './index-file.
 import { decodeManifest, mappedBytes, type Manifest, type RecoveryPointMeta } from './manifest.js';
 import { crc32 } from '../../core/crc32.js';
 import { PointWriter } from './point-writer.js';
-import { PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES } from './pack.js';
+import { blobBytes, PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES, parsePack } from './pack.js';
 import { ChunkWorkers } from './chunk-workers.js';
 import { ChunkCache, CheckedChunks } from './chunk-cache.js';
 
@@ -147,8 +147,15 @@ export interface RestoreStats {
 export const READ_MAX_BYTES = 1 << 30;
 
 export class Repository {
-  /** Where each chunk is (first index file loaded wins). */
+  /** Where each chunk is (first index file loaded wins; further copies are in `copies`). */
   readonly index = new Map<ChunkId, ChunkLocation>();
+  /**
+   * Further copies of chunks stored more than once (a backup writes a chunk again when the
+   * pack of its first copy is missing or damaged): reads fall back to them in load order.
+   */
+  private readonly copies = new Map<ChunkId, ChunkLocation[]>();
+  /** Per pack checked for reuse this session: the chunks whose blob is intact there. */
+  private readonly reusableIn = new Map<PackId, ReadonlySet<ChunkId>>();
   /** Index files that failed their hash or format (verify names them). */
   readonly damagedIndexFiles: string[] = [];
   private readonly manifests = new Map<RecoveryPointId, { readonly manifest: Manifest; readonly bytes: number }>();
@@ -246,6 +253,8 @@ export class Repository {
   /** (Re)loads every index file. */
   async loadIndex(): Promise<Result<void, RepoError>> {
     this.index.clear();
+    this.copies.clear();
+    this.reusableIn.clear();
     this.damagedIndexFiles.length = 0;
     this.indexBytesTotal = 0;
     const names = await this.store.list('index/');
@@ -271,9 +280,64 @@ export class Repository {
   addToIndex(packs: readonly IndexedPack[]): void {
     for (const pack of packs) {
       for (const blob of pack.blobs) {
-        if (!this.index.has(blob.chunkId)) this.index.set(blob.chunkId, { ...blob, packId: pack.packId });
+        const loc = { ...blob, packId: pack.packId };
+        const first = this.index.get(blob.chunkId);
+        if (first === undefined) {
+          this.index.set(blob.chunkId, loc);
+          continue;
+        }
+        if (first.packId === pack.packId) continue;
+        const more = this.copies.get(blob.chunkId) ?? [];
+        if (!more.some((c) => c.packId === pack.packId)) more.push(loc);
+        this.copies.set(blob.chunkId, more);
       }
     }
+  }
+
+  /** Every indexed copy of a chunk, the first loaded first. */
+  locations(chunkId: ChunkId): readonly ChunkLocation[] {
+    const first = this.index.get(chunkId);
+    if (first === undefined) return [];
+    return [first, ...(this.copies.get(chunkId) ?? [])];
+  }
+
+  /**
+   * @internal Reads each pack that holds a copy of one of `chunkIds` and has not been
+   * checked this session: its trailer must parse, and a chunk is reusable there when the
+   * trailer's entry equals the index's and the blob's CRC32 holds. A backup reuses only
+   * such chunks (reusable) and stores the others again: a missing, short or damaged pack
+   * never makes a new point unrestorable. Costs one read of each pack a backup reuses
+   * from (CRC32 only: no decompression, no SHA-256).
+   */
+  async checkForReuse(chunkIds: readonly ChunkId[]): Promise<Result<void, RepoError>> {
+    const packs = new Set<PackId>();
+    for (const id of chunkIds) for (const loc of this.locations(id)) if (!this.reusableIn.has(loc.packId)) packs.add(loc.packId);
+    for (const packId of packs) {
+      const checked = await this.checkPack(packId);
+      if (!checked.ok) return checked;
+      this.reusableIn.set(packId, checked.value);
+    }
+    return ok(undefined);
+  }
+
+  /** @internal After checkForReuse: whether some copy of the chunk is intact. */
+  reusable(chunkId: ChunkId): boolean {
+    return this.locations(chunkId).some((loc) => this.reusableIn.get(loc.packId)?.has(chunkId) === true);
+  }
+
+  private async checkPack(packId: PackId): Promise<Result<ReadonlySet<ChunkId>, RepoError>> {
+    const bytes = await this.store.get(packName(packId));
+    if (!bytes.ok) return bytes.error.kind === 'not-found' ? ok(new Set()) : err({ kind: 'store', error: bytes.error });
+    const entries = parsePack(bytes.value);
+    const good = new Set<ChunkId>();
+    if (!entries.ok) return ok(good);
+    for (const e of entries.value) {
+      const indexed = this.locations(e.chunkId).find((loc) => loc.packId === packId);
+      if (indexed === undefined || indexed.offsetBytes !== e.offsetBytes || indexed.storedBytes !== e.storedBytes
+        || indexed.rawBytes !== e.rawBytes || indexed.compression !== e.compression || indexed.crc32 !== e.crc32) continue;
+      if (blobBytes(bytes.value, e).ok) good.add(e.chunkId);
+    }
+    return ok(good);
   }
 
   /** @internal */
@@ -381,8 +445,19 @@ export class Repository {
 
   /** A chunk's raw bytes, checked end to end (CRC32 of the stored bytes, SHA-256 of the raw); `memo` as for readChunk. */
   async loadChunk(chunkId: ChunkId, memo = false): Promise<Result<Uint8Array, ChunkReadError>> {
-    const loc = this.index.get(chunkId);
-    if (loc === undefined) return err({ kind: 'missing' });
+    const locs = this.locations(chunkId);
+    if (locs.length === 0) return err({ kind: 'missing' });
+    let first: Result<Uint8Array, ChunkReadError> | undefined;
+    for (const loc of locs) {
+      const read = await this.loadChunkAt(chunkId, loc, memo);
+      if (read.ok || read.error.kind === 'store') return read;
+      first ??= read;
+    }
+    return first as Result<Uint8Array, ChunkReadError>;
+  }
+
+  /** One copy of a chunk, checked end to end. */
+  private async loadChunkAt(chunkId: ChunkId, loc: ChunkLocation, memo: boolean): Promise<Result<Uint8Array, ChunkReadError>> {
     const damaged = (reason: string): Result<never, ChunkReadError> => err({ kind: 'damaged', packId: loc.packId, reason });
     const stored = await this.store.getRange(packName(loc.packId), loc.offsetBytes, loc.storedBytes);
     if (!stored.ok) {

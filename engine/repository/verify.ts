@@ -4,12 +4,14 @@
  *
  * Checks, in order:
  * - config: its checksum line and format;
+ * - the writer lock (locks/writer): absent, or a lock record;
  * - index files: the SHA-256 of the bytes equals the name, the format decodes;
  * - packs (readData): the SHA-256 equals the name, the trailer parses, every blob's CRC32,
  *   decompression, length and SHA-256 (= its chunk id); every index entry agrees with its
  *   pack's trailer, and its pack exists;
  * - manifests: the SHA-256 equals the name (= the point's id), the format decodes, every
- *   chunk an extent names is in an intact index file, is not damaged, and is long enough;
+ *   chunk an extent names is in an intact index file, has an undamaged copy (a chunk a
+ *   later backup stored again has several), and is long enough;
  * - log records (log-record.ts): the SHA-256 equals the name, the format and the record's
  *   shape decode, no two records of a kind share an id, every chunk of the blob is in an
  *   intact index file, is not damaged, and has the length the record says. (Whether the
@@ -23,6 +25,7 @@
 
 import { err, ok, type Result } from '../../core/result.js';
 import { TEMP_PREFIX, type ByteStore, type StoreError } from '../store/byte-store.js';
+import { decodeLockRecord, LOCK_NAME } from '../store/lock.js';
 import { decompressBlob } from './compression.js';
 import { CONFIG_NAME, decodeConfig } from './config.js';
 import { isHashHex, PackId, packName, sha256Hex, type ChunkId } from './hash.js';
@@ -33,6 +36,7 @@ import { blobBytes, parsePack, type BlobEntry } from './pack.js';
 
 export type Damage =
   | { readonly kind: 'config'; readonly object: string; readonly reason: string }
+  | { readonly kind: 'lock'; readonly object: string; readonly reason: string }
   | { readonly kind: 'index'; readonly object: string; readonly reason: string }
   | { readonly kind: 'index-entry'; readonly object: string; readonly packId: PackId; readonly chunkId: ChunkId | null; readonly reason: string }
   | { readonly kind: 'pack'; readonly object: string; readonly reason: string }
@@ -110,11 +114,21 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
     if (!decoded.ok) damages.push({ kind: 'config', object: CONFIG_NAME, reason: decoded.error });
   }
 
+  // The writer lock: absent or a lock record (garbage there stops every backup).
+  const lock = await store.get(LOCK_NAME);
+  if (!lock.ok) {
+    if (lock.error.kind !== 'not-found') return storeFailure(lock.error);
+  } else {
+    bytesRead += lock.value.length;
+    const record = decodeLockRecord(lock.value);
+    if (!record.ok) damages.push({ kind: 'lock', object: LOCK_NAME, reason: `unreadable (${record.error}): every backup stops on it; \`quiescelab repair\` removes it when no writer runs` });
+  }
+
   // Index files.
   const indexNames = await store.list('index/');
   if (!indexNames.ok) return storeFailure(indexNames.error);
-  /** chunk -> its first intact location; pack -> the index files (and entries) that list it. */
-  const chunkHome = new Map<ChunkId, { readonly packId: PackId; readonly entry: BlobEntry }>();
+  /** chunk -> its locations in intact index files (a chunk stored again has several); pack -> the index files (and entries) that list it. */
+  const chunkHome = new Map<ChunkId, { readonly packId: PackId; readonly entry: BlobEntry }[]>();
   const packListings = new Map<PackId, { readonly object: string; readonly blobs: readonly BlobEntry[] }[]>();
   const indexRead = await readEach(store, indexNames.value, (name, bytes) => {
     const hex = name.slice('index/'.length);
@@ -135,7 +149,11 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
       const listings = packListings.get(p.packId) ?? [];
       listings.push({ object: name, blobs: p.blobs });
       packListings.set(p.packId, listings);
-      for (const b of p.blobs) if (!chunkHome.has(b.chunkId)) chunkHome.set(b.chunkId, { packId: p.packId, entry: b });
+      for (const b of p.blobs) {
+        const homes = chunkHome.get(b.chunkId) ?? [];
+        if (!homes.some((h) => h.packId === p.packId)) homes.push({ packId: p.packId, entry: b });
+        chunkHome.set(b.chunkId, homes);
+      }
     }
   });
   if (!indexRead.ok) return indexRead;
@@ -146,7 +164,9 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
   if (!packNames.ok) return storeFailure(packNames.error);
   const existingPacks = new Set<PackId>();
   const unindexedPacks: string[] = [];
-  const damagedChunks = new Map<ChunkId, string>();
+  /** Damaged copies, keyed `pack chunk`: a reference is damaged only when every copy is. */
+  const damagedChunks = new Map<string, string>();
+  const copyKey = (packId: PackId, chunkId: ChunkId): string => `${packId} ${chunkId}`;
   let blobs = 0;
   for (const name of packNames.value) {
     const hex = name.split('/')[2] ?? '';
@@ -160,7 +180,7 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
   for (const [packId, listings] of packListings) {
     if (existingPacks.has(packId)) continue;
     for (const l of listings) damages.push({ kind: 'index-entry', object: l.object, packId, chunkId: null, reason: `pack ${packName(packId)} is missing` });
-    for (const l of listings) for (const b of l.blobs) damagedChunks.set(b.chunkId, 'its pack is missing');
+    for (const l of listings) for (const b of l.blobs) damagedChunks.set(copyKey(packId, b.chunkId), 'its pack is missing');
   }
   if (readData) {
     for (const packId of existingPacks) {
@@ -176,7 +196,7 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
       const listings = packListings.get(packId) ?? [];
       if (!entries.ok) {
         damages.push({ kind: 'pack', object: name, reason: `trailer: ${entries.error}` });
-        for (const l of listings) for (const b of l.blobs) damagedChunks.set(b.chunkId, `pack ${name} is unreadable`);
+        for (const l of listings) for (const b of l.blobs) damagedChunks.set(copyKey(packId, b.chunkId), `pack ${name} is unreadable`);
         continue;
       }
       const inPack = new Map<ChunkId, BlobEntry>();
@@ -186,7 +206,7 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
         const problem = checkBlob(bytes.value, entry);
         if (problem !== undefined) {
           damages.push({ kind: 'blob', object: name, chunkId: entry.chunkId, reason: problem });
-          damagedChunks.set(entry.chunkId, `damaged in ${name}: ${problem}`);
+          damagedChunks.set(copyKey(packId, entry.chunkId), `damaged in ${name}: ${problem}`);
         }
       }
       for (const l of listings) {
@@ -197,12 +217,19 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
               || there.compression !== b.compression || there.crc32 !== b.crc32 ? 'differs from the pack trailer' : undefined;
           if (reason !== undefined) {
             damages.push({ kind: 'index-entry', object: l.object, packId, chunkId: b.chunkId, reason });
-            damagedChunks.set(b.chunkId, `index entry ${reason}`);
+            damagedChunks.set(copyKey(packId, b.chunkId), `index entry ${reason}`);
           }
         }
       }
     }
   }
+
+  /** The first undamaged copy of a chunk, else why there is none (the first copy's damage). */
+  const intactCopy = (chunkId: ChunkId): { readonly packId: PackId; readonly entry: BlobEntry } | string => {
+    const homes = chunkHome.get(chunkId) ?? [];
+    if (homes.length === 0) return 'in no intact index file';
+    return homes.find((h) => !damagedChunks.has(copyKey(h.packId, chunkId))) ?? (damagedChunks.get(copyKey((homes[0] as { readonly packId: PackId }).packId, chunkId)) as string);
+  };
 
   // Manifests.
   const pointNames = await store.list('points/');
@@ -230,10 +257,9 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
       for (const e of disk.extents) {
         referenced.add(e.chunkId);
         if (reported.has(e.chunkId)) continue;
-        const home = chunkHome.get(e.chunkId);
-        const reason = home === undefined ? 'in no intact index file'
-          : damagedChunks.get(e.chunkId)
-            ?? (e.chunkOffsetBytes + e.lengthBytes > home.entry.rawBytes ? `extent runs past the chunk's ${home.entry.rawBytes} bytes` : undefined);
+        const home = intactCopy(e.chunkId);
+        const reason = typeof home === 'string' ? home
+          : e.chunkOffsetBytes + e.lengthBytes > home.entry.rawBytes ? `extent runs past the chunk's ${home.entry.rawBytes} bytes` : undefined;
         if (reason !== undefined) {
           reported.add(e.chunkId);
           damages.push({ kind: 'manifest-ref', object: name, chunkId: e.chunkId, diskId: disk.diskId, offsetBytes: e.offsetBytes, reason });
@@ -262,9 +288,9 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
     recordIds.set(`${kind} ${record.id}`, name);
     for (const c of blob?.chunks ?? []) {
       referenced.add(c.chunkId);
-      const home = chunkHome.get(c.chunkId);
-      const reason = home === undefined ? 'in no intact index file'
-        : damagedChunks.get(c.chunkId) ?? (home.entry.rawBytes !== c.rawBytes ? `${home.entry.rawBytes} bytes, the record says ${c.rawBytes}` : undefined);
+      const home = intactCopy(c.chunkId);
+      const reason = typeof home === 'string' ? home
+        : home.entry.rawBytes !== c.rawBytes ? `${home.entry.rawBytes} bytes, the record says ${c.rawBytes}` : undefined;
       if (reason !== undefined) damages.push({ kind: 'log-ref', object: name, recordId: record.id, chunkId: c.chunkId, reason });
     }
   });

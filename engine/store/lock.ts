@@ -69,7 +69,8 @@ function encode(record: LockRecord): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(record) + '\n');
 }
 
-function decode(bytes: Uint8Array): Result<LockRecord, string> {
+/** A stored lock record, or why the bytes are not one (verify names an unreadable lock as damage). */
+export function decodeLockRecord(bytes: Uint8Array): Result<LockRecord, string> {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -129,7 +130,7 @@ export class StoreLock {
         if (held.error.kind === 'not-found') continue; // released meanwhile: try again
         return err({ kind: 'store', error: held.error });
       }
-      const current = decode(held.value);
+      const current = decodeLockRecord(held.value);
       if (!current.ok) return err({ kind: 'unreadable', name: LOCK_NAME, reason: current.error });
       const ageUs = nowUs - current.value.refreshedAtUs;
       const stale = ageUs >= staleAfterUs || (options.isStale?.(current.value) ?? false);
@@ -150,7 +151,7 @@ export class StoreLock {
       if (held.error.kind === 'not-found') return err({ kind: 'lost', name: LOCK_NAME, owner: this.record.owner, holder: '(nobody)' });
       return err({ kind: 'store', error: held.error });
     }
-    const current = decode(held.value);
+    const current = decodeLockRecord(held.value);
     if (!current.ok) return err({ kind: 'unreadable', name: LOCK_NAME, reason: current.error });
     if (current.value.owner !== this.record.owner || current.value.acquiredAtUs !== this.record.acquiredAtUs) {
       return err({ kind: 'lost', name: LOCK_NAME, owner: this.record.owner, holder: current.value.owner });
