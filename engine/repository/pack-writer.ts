@@ -116,6 +116,13 @@ export class PackWriter {
   private readonly queue: Queued[] = [];
   /** Pack puts still running, oldest first. */
   private readonly packPuts: Promise<Result<IndexedPack, RepoError>>[] = [];
+  /**
+   * Settles once the last pack's put has been issued to the store: each put is issued after
+   * the one before (packs hashed on two workers may come back in either order), so the
+   * store sees a writer's calls in the same order every time, whatever the threads do
+   * (the scenarios' crash at store call k depends on it).
+   */
+  private lastPutIssued: Promise<void> = Promise.resolve();
   /** Compress along with hashing (the last batch hashed was mostly new). */
   private speculate = true;
   private finished = false;
@@ -385,13 +392,20 @@ export class PackWriter {
     assert(back.ok && back.value.length === entries.length && back.value.every((e, i) => e.chunkId === entries[i]?.chunkId && e.offsetBytes === entries[i].offsetBytes),
       `pack does not parse back: ${back.ok ? 'entries differ' : back.error}`);
     const workers = this.workers;
+    const before = this.lastPutIssued;
+    let issued: () => void = () => undefined;
+    this.lastPutIssued = new Promise((resolve) => { issued = resolve; });
     this.packPuts.push(quiet((async (): Promise<Result<IndexedPack, RepoError>> => {
       // Named by its hash, computed on a worker when there are workers (the bytes go there and back).
       const named = workers === undefined
         ? { hex: sha256Hex(bytes), bytes }
-        : await workers.run({ views: [bytes], hash: true, compressLevel: [0], compressLimit: [0], crc: [false] }).then((r) => ({ hex: r.hexes[0] as string, bytes: r.views[0] as Uint8Array }));
+        : await workers.run({ views: [bytes], hash: true, compressLevel: [0], compressLimit: [0], crc: [false] })
+          .then((r) => ({ hex: r.hexes[0] as string, bytes: r.views[0] as Uint8Array }), (error: unknown) => { issued(); throw error; });
+      await before;
       const packId = PackId(named.hex);
-      const put = await this.repo.store.put(packName(packId), named.bytes);
+      const putting = this.repo.store.put(packName(packId), named.bytes);
+      issued();
+      const put = await putting;
       // A store keeps no view of what it was given (byte-store.ts): the buffer can go back.
       this.pool?.give(named.bytes.buffer);
       if (!put.ok) return err({ kind: 'store', error: put.error });

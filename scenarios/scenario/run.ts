@@ -288,9 +288,10 @@ export class Scenario {
   }
 
   /** Initialises a repository on `store` and opens it through the engine under test, as the backups' writer. */
-  async openRepository(store: ByteStore, init: Omit<InitOptions, 'clock'> = {}): Promise<Repository> {
+  /** `compressionInFlight`: the writer's chunk worker threads (0: everything on this thread). */
+  async openRepository(store: ByteStore, init: Omit<InitOptions, 'clock'> = {}, compressionInFlight = 0): Promise<Repository> {
     unwrap(await Repository.init(store, { compression: { codec: 'brotli', level: SCENARIO_BROTLI_QUALITY }, ...init, clock: this.hv.sim.clock }));
-    return unwrap(await this.engine.openRepository(store, { clock: this.hv.sim.clock, writer: { owner: 'scenario' } }));
+    return unwrap(await this.engine.openRepository(store, { clock: this.hv.sim.clock, writer: { owner: 'scenario' }, compressionInFlight }));
   }
 
   /** The scenario's `index`-th backup by the engine under test, recorded with the truth the tap saw. */

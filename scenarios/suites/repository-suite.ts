@@ -19,9 +19,13 @@
  * which byte, modulo its size; the xor), so fast-check shrinks towards the first call and
  * the first byte of the first object.
  *
- * The repository uses small chunks (4 KiB on average) and packs (4 KiB stored), so even an
- * incremental writes a few packs and a full a few tens: places for the crash and the flip
- * to land (the default 1 MiB chunks put a whole 16 MiB disk in one pack).
+ * The repository runs as `quiescelab backup-image` runs it: zstd, chunk workers on (two
+ * threads, writerThreads of a 2-core machine: the bytes and the order of the store calls
+ * do not depend on the thread count or on which thread answers first), and in half the
+ * runs the CLI's chunking and packs (1 MiB chunks, 16 MiB packs). The other half uses
+ * small chunks (4 KiB on average) and packs (4 KiB stored), so even an incremental writes
+ * a few packs and a full a few tens: places for the crash and the flip to land (the
+ * default 1 MiB chunks put a whole 16 MiB disk in one pack).
  *
  * Leaves out: a host power loss while the engine reads the VmSnapshot (the world's side:
  * the job fails and publishes nothing, which the crash at the window's first call already
@@ -39,7 +43,9 @@ import { parentOf, type BackupReport } from '../../engine/backup/job.js';
 import { decodeIndex } from '../../engine/repository/index-file.js';
 import { decodeManifest } from '../../engine/repository/manifest.js';
 import { packName } from '../../engine/repository/hash.js';
-import { describeRepoError, type Repository } from '../../engine/repository/repository.js';
+import { writerThreads } from '../../engine/repository/chunk-workers.js';
+import { DEFAULT_CODEC } from '../../engine/repository/compression.js';
+import { describeRepoError, type InitOptions, type Repository } from '../../engine/repository/repository.js';
 import { describeDamage } from '../../engine/repository/verify.js';
 import { describeStoreError, TEMP_PREFIX } from '../../engine/store/byte-store.js';
 import { LOCK_NAME } from '../../engine/store/lock.js';
@@ -57,6 +63,8 @@ import type { Suite } from './suite.js';
 export const REPOSITORY_CELLS: readonly string[] = ['linux/esx41/files/default', 'win2019/esx41/sqlserver/default'];
 
 export interface RepositorySpec extends ScenarioSpec {
+  /** The repository's chunking and packs: the CLI's defaults, or small ones (more places to crash). */
+  readonly repository: RepositoryProfile;
   readonly crash: {
     /** The crash strikes store call 1 + callPick % (calls of the window). */
     readonly callPick: number;
@@ -79,11 +87,19 @@ export interface RepositoryRun {
   readonly timeline: readonly TimelineEvent[];
 }
 
+export type RepositoryProfile = 'cli' | 'small';
+
 const KiB = 1024;
-const REPOSITORY_INIT = {
-  chunker: { minBytes: 2 * KiB, avgBytes: 4 * KiB, maxBytes: 16 * KiB, gearSeed: 7 },
-  packTargetBytes: 4 * KiB,
+const REPOSITORY_INIT: Readonly<Record<RepositoryProfile, Omit<InitOptions, 'clock'>>> = {
+  cli: { compression: DEFAULT_CODEC },
+  small: {
+    compression: DEFAULT_CODEC,
+    chunker: { minBytes: 2 * KiB, avgBytes: 4 * KiB, maxBytes: 16 * KiB, gearSeed: 7 },
+    packTargetBytes: 4 * KiB,
+  },
 };
+/** The chunk worker threads of backup-image on a 2-core machine (the CI's). */
+const CHUNK_WORKERS = writerThreads(2);
 
 async function digestsOf(s: Scenario, repo: Repository, pointId: string): Promise<PointDigests> {
   const read = await s.readBack(repo, pointId);
@@ -205,17 +221,20 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
   runsFor: (runs) => runs,
   arbitrary: (cell) => fc.record({
     base: scenarioArb(cellId(cell), { override: { fault: fc.constant({ kind: 'none' as const }) } }),
+    repository: fc.constantFrom<RepositoryProfile>('small', 'cli'),
     crash: fc.record({ callPick: fc.nat(), seed: fc.nat(0xffff) }),
     corruption: fc.record({ objectPick: fc.nat(), offsetPick: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
-  }).map(({ base, crash, corruption }) => ({ ...base, crash, corruption })),
+  }).map(({ base, repository, crash, corruption }) => ({ ...base, repository, crash, corruption })),
   async run(spec, engine) {
     const cell = findCell(spec.cellId);
     assert(cell !== undefined, `unknown cell ${spec.cellId}`);
     const s = new Scenario(spec, cell, engine, undefined);
+    let opened: Repository | undefined;
     try {
       await s.warmUp();
       const journal = new StoreJournal(new MemoryStore());
-      const repo = await s.openRepository(journal, REPOSITORY_INIT);
+      const repo = await s.openRepository(journal, REPOSITORY_INIT[spec.repository], CHUNK_WORKERS);
+      opened = repo;
       const { reports, runs } = await s.backups(repo);
       const earlier: PointDigests[] = [];
       for (const run of runs) if (run.pointId !== null) earlier.push(await digestsOf(s, repo, run.pointId));
@@ -225,6 +244,9 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
       const crash = await crashDuringBackup(s, repo, journal, { index: runs.length, earlier, parent: reports.filter((r) => r !== null).at(-1) }, spec.crash);
       return { crash, corruption, timeline: s.timeline };
     } finally {
+      // The writer was closed in the crash window; after a failure before it, its chunk
+      // workers end here (a second close is harmless, and its result is not needed).
+      await opened?.close().catch(() => undefined);
       s.hv.dispose();
     }
   },

@@ -17,9 +17,9 @@ import { findCell, selectCells, cellId } from '../../scenarios/cells.js';
 import { replay } from '../../scenarios/replay.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { runCell, type PropertyResult } from '../../scenarios/runner.js';
-import type { EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
 import { StoreJournal } from '../../scenarios/scenario/store-journal.js';
-import { REPOSITORY_CELLS, REPOSITORY_SUITE } from '../../scenarios/suites/repository-suite.js';
+import { REPOSITORY_CELLS, REPOSITORY_SUITE, type RepositorySpec } from '../../scenarios/suites/repository-suite.js';
 import { REPOSITORY_MUTANT_ENGINES } from '../../scenarios/mutants/repository-mutants.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
@@ -30,6 +30,7 @@ function cell(id: string) {
 }
 
 const FILES = 'linux/esx41/files/default';
+const SQL = 'win2019/esx41/sqlserver/default';
 
 const { MANIFEST_FIRST, NO_FSYNC, SHALLOW_VERIFY } = REPOSITORY_MUTANT_ENGINES;
 
@@ -54,6 +55,24 @@ describe('the repository suite', () => {
 
   it('applies to its two representative cells only', () => {
     expect(selectCells().filter((c) => REPOSITORY_SUITE.appliesTo(c)).map(cellId).sort()).toEqual([...REPOSITORY_CELLS].sort());
+  });
+
+  it('runs the repository as backup-image does (zstd, chunk workers, CLI chunking in some runs), one seed one outcome', async () => {
+    const runs: RepositorySpec[] = [];
+    const engine: EngineUnderTest = {
+      ...QUIESCELAB_ENGINE,
+      openRepository: async (store, options) => {
+        expect(options.compressionInFlight).toBeGreaterThanOrEqual(2);
+        const opened = await QUIESCELAB_ENGINE.openRepository(store, options);
+        if (opened.ok && opened.value.isWriter) expect(opened.value.codec.codec).toBe('zstd');
+        return opened;
+      },
+    };
+    const suite = { ...REPOSITORY_SUITE, run: (spec: RepositorySpec, e: EngineUnderTest) => { runs.push(spec); return REPOSITORY_SUITE.run(spec, e); } };
+    const once = await runCell(cell(SQL), { runs: 6, seed: 11, engine, suites: [suite] });
+    expect(new Set(runs.map((r) => r.repository))).toEqual(new Set(['cli', 'small']));
+    const twice = await runCell(cell(SQL), { runs: 6, seed: 11, engine, suites: [suite] });
+    expect(JSON.stringify(twice)).toBe(JSON.stringify(once));
   });
 
   it.each(REPOSITORY_CELLS)('properties 9 and 10 hold for quiescelab on %s', async (id) => {
