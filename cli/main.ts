@@ -8,6 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
 import { registerImage } from './image.js';
+import { registerRepo } from './repo.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
 import { registerRun } from './run.js';
@@ -32,6 +33,7 @@ function buildProgram(): Command {
   registerHarness(program);
   registerStorageMatrix(program);
   registerImage(program);
+  registerRepo(program);
   registerServe(program);
   return program;
 }
