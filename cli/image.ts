@@ -35,7 +35,8 @@ import { describeDamage, verifyRepository } from '../engine/repository/verify.js
 import { describeStoreError } from '../engine/store/byte-store.js';
 import { LocalDirStore } from '../engine/store/local-dir-store.js';
 import type { LockRecord } from '../engine/store/lock.js';
-import { parseIntOption, UsageError } from './errors.js';
+import { oneLineErrors, parseIntOption, quote, UsageError } from './errors.js';
+import { kindOf } from './output.js';
 
 const DISK = DiskId('disk0');
 const MiB = 1024 * 1024;
@@ -75,6 +76,12 @@ async function isDir(path: string): Promise<boolean | undefined> {
   }
 }
 
+/** --repo as an absolute path; '' would silently mean the current folder. */
+function repoPath(raw: string): string {
+  if (raw.trim() === '') throw new UsageError("--repo: expected a folder, got ''");
+  return resolve(raw);
+}
+
 /** The store of an existing repository folder (exit 2 when it is not one). */
 async function openRepoStore(dir: string): Promise<LocalDirStore> {
   const kind = await isDir(dir);
@@ -107,18 +114,23 @@ function compressionOption(options: BackupOptions): CodecSettings | undefined {
   return undefined;
 }
 
+/** The image file: a regular file, checked before it is opened (a FIFO would block the open, a device never ends). */
 async function fileSource(path: string): Promise<{ source: ImageSource; close: () => Promise<void>; sizeBytes: number; mtimeMs: number }> {
+  const before = await stat(path).catch((error: unknown) => {
+    const code = codeOf(error);
+    throw new UsageError(`FILE: '${path}' ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be read: ${code}`}`);
+  });
+  if (!before.isFile()) throw new UsageError(`FILE: '${path}' is ${kindOf(before)}, not a regular file`);
   let handle;
   try {
-    handle = await open(path, fsConstants.O_RDONLY);
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (error) {
-    const code = codeOf(error);
-    throw new UsageError(`FILE: '${path}' ${code === 'ENOENT' ? 'does not exist' : `cannot be opened: ${code}`}`);
+    throw new UsageError(`FILE: '${path}' cannot be opened: ${codeOf(error)}`);
   }
   const info = await handle.stat();
   if (!info.isFile()) {
     await handle.close();
-    throw new UsageError(`FILE: '${path}' is not a regular file`);
+    throw new UsageError(`FILE: '${path}' is ${kindOf(info)}, not a regular file`);
   }
   const h = handle;
   let buffer = new Uint8Array(0);
@@ -145,19 +157,26 @@ async function fileSource(path: string): Promise<{ source: ImageSource; close: (
   return { source, close: () => h.close(), sizeBytes: info.size, mtimeMs: info.mtimeMs };
 }
 
+/** The repository folder of a backup: new (missing or empty) or an existing repository; checked before anything is made. */
+async function backupRepoDir(raw: string): Promise<{ repoDir: string; isNew: boolean }> {
+  const repoDir = repoPath(raw);
+  const kind = await isDir(repoDir);
+  if (kind === false) throw new UsageError(`--repo: '${repoDir}' is not a folder`);
+  // New: missing, or empty but for a tmp/ folder an interrupted init left.
+  const isNew = kind === undefined || (await readdir(repoDir)).every((name) => name === 'tmp');
+  return { repoDir, isNew };
+}
+
 async function backupCommand(file: string, options: BackupOptions): Promise<void> {
+  if (file.trim() === '') throw new UsageError("FILE: expected a raw image file, got ''");
+  const compression = compressionOption(options);
+  const { repoDir, isNew } = await backupRepoDir(options.repo);
   const path = resolve(file);
-  const repoDir = resolve(options.repo);
   const { source, close, sizeBytes, mtimeMs } = await fileSource(path);
   try {
     const clock = new RealClock();
-    const kind = await isDir(repoDir);
-    if (kind === false) throw new UsageError(`--repo: '${repoDir}' is not a folder`);
-    // New: missing, or empty but for a tmp/ folder an interrupted init left.
-    const isNew = kind === undefined || (await readdir(repoDir)).every((name) => name === 'tmp');
     const store = await LocalDirStore.open(repoDir, { create: true, tempTag: tempTag() });
     if (!store.ok) throw new UsageError(`--repo: cannot create '${repoDir}': ${describeStoreError(store.error)}`);
-    const compression = compressionOption(options);
     if (isNew) {
       const made = await Repository.init(store.value, { clock, ...(compression === undefined ? {} : { compression }) });
       if (!made.ok) repoFailure(made.error);
@@ -232,7 +251,9 @@ interface RestoreOptions {
 }
 
 async function restoreCommand(options: RestoreOptions): Promise<void> {
-  const repoDir = resolve(options.repo);
+  const repoDir = repoPath(options.repo);
+  if (options.point.trim() === '') throw new UsageError("--point: expected a RecoveryPoint id (or a prefix of 6+ hex digits), got ''");
+  if (options.to.trim() === '') throw new UsageError("--to: expected a file name, got ''");
   const target = resolve(options.to);
   const store = await openRepoStore(repoDir);
   const targetInfo = await stat(target).catch((error: unknown) => {
@@ -247,7 +268,7 @@ async function restoreCommand(options: RestoreOptions): Promise<void> {
   const repo = opened.value;
   const id = await repo.resolvePoint(options.point.toLowerCase());
   if (!id.ok) {
-    if (id.error.kind === 'unknown-point') throw new UsageError(`--point: no recovery point '${options.point}' in ${repoDir}`);
+    if (id.error.kind === 'unknown-point') throw new UsageError(`--point: no recovery point ${quote(options.point)} in ${repoDir}`);
     repoFailure(id.error, '--point');
   }
   const manifest = await repo.readManifest(id.value);
@@ -315,7 +336,7 @@ interface VerifyCliOptions {
 }
 
 async function verifyCommand(options: VerifyCliOptions): Promise<void> {
-  const repoDir = resolve(options.repo);
+  const repoDir = repoPath(options.repo);
   const store = await openRepoStore(repoDir);
   const report = await verifyRepository(store, { readData: options.metadataOnly !== true });
   if (!report.ok) throw new UsageError(`--repo: ${describeStoreError(report.error)}`);
@@ -332,8 +353,7 @@ async function verifyCommand(options: VerifyCliOptions): Promise<void> {
 }
 
 export function registerImage(program: Command): void {
-  program
-    .command('backup-image')
+  oneLineErrors(program.command('backup-image'))
     .description('back up a raw disk image file into a repository folder (last line: the new RecoveryPoint id)')
     .argument('<FILE>', 'the raw image file')
     .requiredOption('--repo <dir>', 'the repository folder (created when missing or empty)')
@@ -341,16 +361,14 @@ export function registerImage(program: Command): void {
     .option('--zstd-level <n>', 'compression when this command creates the repository: zstd level 1-19 (default 4)')
     .option('--brotli-quality <n>', 'or a brotli repository (readable by quiescelab before zstd) at quality 0-11 (1 is ~13% larger on text than zstd 4 at about the same speed)')
     .action((file: string, options: BackupOptions) => backupCommand(file, options));
-  program
-    .command('restore-image')
+  oneLineErrors(program.command('restore-image'))
     .description('restore a RecoveryPoint of a raw image to a file')
     .requiredOption('--repo <dir>', 'the repository folder')
     .requiredOption('--point <id>', 'the RecoveryPoint id (or a unique prefix of 6+ hex digits)')
     .requiredOption('--to <file>', 'the file to write')
     .option('--force', 'replace --to when it exists')
     .action((options: RestoreOptions) => restoreCommand(options));
-  program
-    .command('verify')
+  oneLineErrors(program.command('verify'))
     .description('check every object of a repository; exit 1 with one line per damage')
     .requiredOption('--repo <dir>', 'the repository folder')
     .option('--metadata-only', 'check index files and manifests, not pack contents')

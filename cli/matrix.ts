@@ -7,7 +7,7 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
@@ -17,8 +17,8 @@ import { renderJunit } from '../reports/junit.js';
 import { assembleResults } from '../scenarios/matrix-run.js';
 import { mutantsResults } from '../scenarios/mutants/hunt.js';
 import { findMutant, MUTANTS } from '../scenarios/mutants/index.js';
-import { parseIntOption, UsageError } from './errors.js';
-import { ensureDir, writeOutput } from './output.js';
+import { oneLineErrors, parseIdList, parseIntOption, quote, UsageError } from './errors.js';
+import { checkOutDir, checkOutputFile, claimOutDir, writeOutput } from './output.js';
 import { runTasksInPool, type PoolTask } from './pool.js';
 import { mutantTable } from './tables.js';
 import { writeReportTo } from './report.js';
@@ -40,17 +40,6 @@ interface MatrixOptions {
   readonly mutantRuns: string;
 }
 
-/** Parses a comma list of catalog ids, naming the option and the first unknown id. */
-export function parseIdList<T extends string>(option: string, raw: string | undefined, known: readonly T[]): T[] | undefined {
-  if (raw === undefined) return undefined;
-  const ids = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (ids.length === 0) throw new UsageError(`${option}: expected a comma list of ids, got '${raw}'`);
-  for (const id of ids) {
-    if (!(known as readonly string[]).includes(id)) throw new UsageError(`${option}: unknown id '${id}' (known: ${known.join(', ')})`);
-  }
-  return ids as T[];
-}
-
 function summaryTable(results: MatrixResults): string {
   const lines = results.cells.map((cell) => {
     const achieved = Object.entries(cell.achieved).map(([level, n]) => `${level}:${n}`).join(' ') || '-';
@@ -62,16 +51,51 @@ function summaryTable(results: MatrixResults): string {
   return lines.join('\n');
 }
 
+interface MatrixPlan {
+  readonly runsPerCell: number;
+  readonly seed: number;
+  readonly workers: number;
+  readonly mutant: string | null;
+  readonly cells: readonly Cell[];
+  readonly mutantRuns: number;
+  readonly hunts: PoolTask[] | null;
+  readonly outDir: string;
+  readonly json: string | undefined;
+  readonly junit: string | undefined;
+}
+
+/** Every option checked, and every output path, before anything is created or run (a long matrix must not fail at its end). */
+function matrixPlan(options: MatrixOptions): MatrixPlan {
+  const runsPerCell = parseIntOption('--runs', options.runs, 1, 100_000);
+  const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
+  const workers = options.workers === undefined ? availableParallelism() : parseIntOption('--workers', options.workers, 1, 64);
+  const filter = {
+    ...withDefined('os', parseIdList<GuestOsId>('--os', options.os, GUEST_OS_IDS)),
+    ...withDefined('tools', parseIdList<ToolsId>('--tools', options.tools, TOOLS_IDS)),
+    ...withDefined('apps', parseIdList<AppId>('--apps', options.apps, APP_IDS)),
+  };
+  const mutant = options.mutant ?? null;
+  if (mutant !== null && findMutant(mutant) === undefined) throw new UsageError(`--mutant: unknown mutant ${quote(mutant)} (see quiescelab list mutants)`);
+  const cells = selectCells(filter);
+  if (cells.length === 0) throw new UsageError('--os/--tools/--apps: no cell of the matrix matches this filter');
+  const mutantRuns = parseIntOption('--mutant-runs', options.mutantRuns, 1, 10_000);
+  const hunts = mutant === null && options.mutants ? mutantTasks(cells, mutantRuns) : null;
+  const outDir = checkOutDir(options.out, '--out');
+  const json = options.json === undefined ? undefined : checkOutputFile(options.json, '--json', outDir);
+  const junit = options.junit === undefined ? undefined : checkOutputFile(options.junit, '--junit', outDir);
+  if (json !== undefined && json === junit) throw new UsageError(`--json and --junit: both name '${json}'`);
+  return { runsPerCell, seed, workers, mutant, cells, mutantRuns, hunts, outDir, json, junit };
+}
+
 export function registerMatrix(program: Command): void {
-  program
-    .command('matrix')
+  oneLineErrors(program.command('matrix'))
     .description('run the consistency matrix (every OS x Tools x app x condition cell, N runs each) and write the report')
     .option('--runs <n>', 'runs per cell', '100')
     .option('--seed <n>', 'seed of the whole run', '1')
     .option('--os <ids>', 'only these guest OSes (comma list)')
     .option('--tools <ids>', 'only these Tools generations (comma list)')
     .option('--apps <ids>', 'only these applications (comma list)')
-    .option('--out <dir>', 'report folder', 'report')
+    .option('--out <dir>', 'report folder (new, empty, or a report folder quiescelab wrote)', 'report')
     .option('--json <file>', 'also write results.json to this file')
     .option('--junit <file>', 'also write JUnit XML (a testcase per cell x property) to this file')
     .option('--workers <n>', 'worker threads (default: the cores)')
@@ -79,22 +103,8 @@ export function registerMatrix(program: Command): void {
     .option('--mutant-runs <n>', 'runs per cell of each mutant hunted with the matrix', '20')
     .option('--no-mutants', 'leave out the mutant hunt (it runs on the selected cells of each mutant)')
     .action(async (options: MatrixOptions) => {
-      const runsPerCell = parseIntOption('--runs', options.runs, 1, 100_000);
-      const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
-      const workers = options.workers === undefined ? availableParallelism() : parseIntOption('--workers', options.workers, 1, 64);
-      const filter = {
-        ...withDefined('os', parseIdList<GuestOsId>('--os', options.os, GUEST_OS_IDS)),
-        ...withDefined('tools', parseIdList<ToolsId>('--tools', options.tools, TOOLS_IDS)),
-        ...withDefined('apps', parseIdList<AppId>('--apps', options.apps, APP_IDS)),
-      };
-      const mutant = options.mutant ?? null;
-      if (mutant !== null && findMutant(mutant) === undefined) throw new UsageError(`--mutant: unknown mutant '${mutant}' (see quiescelab list mutants)`);
-      const cells = selectCells(filter);
-      if (cells.length === 0) throw new UsageError('--os/--tools/--apps: no cell of the matrix matches this filter');
-      const mutantRuns = parseIntOption('--mutant-runs', options.mutantRuns, 1, 10_000);
-      const hunts = mutant === null && options.mutants ? mutantTasks(cells, mutantRuns) : null;
-      const outDir = resolve(options.out);
-      ensureDir(outDir, '--out');
+      const { runsPerCell, seed, workers, mutant, cells, mutantRuns, hunts, outDir, json: jsonPath, junit } = matrixPlan(options);
+      claimOutDir(outDir, '--out');
       const progress = progressReporter(`${cells.length} cells x ${runsPerCell} runs${hunts === null ? '' : `, ${hunts.length} mutants`}`);
       // The hunts first: they are the longest tasks, so both workers end together.
       const tasks: PoolTask[] = [...hunts ?? [], ...cells.map((c): PoolTask => ({ kind: 'cell', cellId: cellId(c) }))];
@@ -106,8 +116,8 @@ export function registerMatrix(program: Command): void {
       const json = JSON.stringify(results, null, 2) + '\n';
       writeOutput(join(outDir, 'results.json'), json, '--out');
       writeReportTo(results, outDir, '--out');
-      if (options.json !== undefined) writeOutput(resolve(options.json), json, '--json');
-      if (options.junit !== undefined) writeOutput(resolve(options.junit), renderJunit(results), '--junit');
+      if (jsonPath !== undefined) writeOutput(jsonPath, json, '--json');
+      if (junit !== undefined) writeOutput(junit, renderJunit(results), '--junit');
       process.stdout.write(`${summaryTable(results)}\n${mutants === null ? '' : `${mutantTable(mutants.results)}\n`}report: ${join(outDir, 'index.html')}\n`);
       process.exitCode = results.summary.failed === 0 && (mutants?.survived ?? 0) === 0 ? 0 : 1;
     });

@@ -6,22 +6,24 @@
  * disk. Exit 0 when every property holds, 1 when one fails, 2 on bad usage.
  */
 
-import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import type { AppId, GuestOsId, ToolsId } from '../core/hypervisor-port.js';
 import { APP_IDS, GUEST_OS_IDS, TOOLS_IDS } from '../core/hypervisor-port.js';
 import { LocalDirFileWriter } from '../engine/restore/file-writer-local.js';
 import type { FileWriter } from '../engine/restore/file-writer.js';
 import { cellId, findCell, type Cell } from '../scenarios/cells.js';
+import { oracleCells } from '../scenarios/matrix/oracle.js';
+import type { EngineUnderTest } from '../scenarios/scenario/engine.js';
+import type { FaultPlan } from '../scenarios/scenario/spec.js';
 import { timelineText } from '../reports/timeline-text.js';
 import { engineFor } from '../scenarios/mutants/index.js';
 import { runOne, type DiskExport, type OneRun } from '../scenarios/run-one.js';
 import { FAULT_SYNTAX, formatFault, parseFault } from '../scenarios/scenario/fault-syntax.js';
 import { prepareDefaultApps } from '../sim/hypervisor/default-apps.js';
-import { parseIntOption, UsageError } from './errors.js';
-import { parseIdList } from './matrix.js';
-import { ensureDir, writeOutput } from './output.js';
+import { oneLineErrors, parseIdList, parseIntOption, quote, UsageError } from './errors.js';
+import { checkEmptyDir, checkOutputFile, makeDirs, writeOutput } from './output.js';
 
 interface RunOptions {
   readonly os: string;
@@ -36,7 +38,7 @@ interface RunOptions {
 }
 
 function oneId(option: string, raw: string, known: readonly string[]): string {
-  if (!known.includes(raw)) throw new UsageError(`${option}: unknown id '${raw}' (known: ${known.join(', ')})`);
+  if (!known.includes(raw)) throw new UsageError(`${option}: unknown id ${quote(raw)} (known: ${known.join(', ')})`);
   return raw;
 }
 
@@ -78,15 +80,39 @@ function exportText(exports: readonly DiskExport[] | null, dir: string): string 
     : `export: disk ${e.diskIndex} (${e.diskId}): ${e.report.filesRestored} files, ${e.report.directoriesCreated} folder${e.report.directoriesCreated === 1 ? '' : 's'}, ${e.report.bytesRestored} bytes${e.report.failed.length === 0 ? '' : `, ${e.report.failed.length} failed`} -> ${join(dir, `disk-${e.diskIndex}`)}`).join('\n');
 }
 
-/** --export must be a new or empty folder: nothing already there is overwritten. */
-function checkExportDir(dir: string): void {
-  ensureDir(dir, '--export');
-  if (readdirSync(dir).length > 0) throw new UsageError(`--export: '${dir}' is not empty (nothing already stored is overwritten)`);
+interface RunPlan {
+  readonly cells: readonly Cell[];
+  readonly seed: number;
+  readonly fault: FaultPlan;
+  readonly engine: EngineUnderTest;
+  readonly exportRoot: string | null;
+  readonly json: string | undefined;
+}
+
+/** Every option and output path checked before anything is created or run. */
+function runPlan(options: RunOptions): RunPlan {
+  const os = oneId('--os', options.os, GUEST_OS_IDS) as GuestOsId;
+  const tools = oneId('--tools', options.tools, TOOLS_IDS) as ToolsId;
+  const apps = parseIdList<AppId>('--apps', options.apps, APP_IDS) ?? [];
+  const variants = [...new Set(oracleCells().map((c) => c.variant))];
+  oneId('--variant', options.variant, variants);
+  const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
+  const fault = parseFault(options.fault);
+  if (!fault.ok) throw new UsageError(`--fault: ${fault.error}`);
+  const cells = apps.map((app) => {
+    const cell = findCell(`${os}/${tools}/${app}/${options.variant}`);
+    if (cell === undefined) throw new UsageError(`--apps: the matrix has no cell ${os}/${tools}/${app}/${options.variant} (see quiescelab list os|tools|apps; --variant)`);
+    return cell;
+  });
+  const engine = engineFor(options.mutant ?? null);
+  if (engine === undefined) throw new UsageError(`--mutant: unknown mutant ${quote(options.mutant ?? '')} (see quiescelab list mutants)`);
+  const exportRoot = options.export === undefined ? null : checkEmptyDir(options.export, '--export');
+  const json = options.json === undefined ? undefined : checkOutputFile(options.json, '--json');
+  return { cells, seed, fault: fault.value, engine, exportRoot, json };
 }
 
 export function registerRun(program: Command): void {
-  program
-    .command('run')
+  oneLineErrors(program.command('run'))
     .description('run one backup scenario of a cell (per app) and print its timeline, points, data loss and verdict')
     .requiredOption('--os <id>', 'guest OS (quiescelab list os)')
     .requiredOption('--tools <id>', 'VMware Tools generation (quiescelab list tools)')
@@ -94,46 +120,37 @@ export function registerRun(program: Command): void {
     .option('--variant <name>', 'the cell\'s condition variant: default, ide, dynamic, no-uuid, encrypted, fs-only, script', 'default')
     .option('--seed <n>', 'the seed the scenario is drawn from', '1')
     .option('--fault <fault>', `the fault to inject: ${FAULT_SYNTAX}`, 'none')
-    .option('--export <dir>', 'write the first point\'s guest files there (file-level restore), one folder per disk')
+    .option('--export <dir>', 'write the first point\'s guest files there (file-level restore), one folder per disk; a new or empty folder')
     .option('--json <file>', 'also write the runs (spec, timeline, points, verdicts) as JSON')
     .option('--mutant <id>', 'back up with an engine mutant instead of quiescelab\'s engine (quiescelab list mutants)')
     .action(async (options: RunOptions) => {
-      const os = oneId('--os', options.os, GUEST_OS_IDS) as GuestOsId;
-      const tools = oneId('--tools', options.tools, TOOLS_IDS) as ToolsId;
-      const apps = parseIdList<AppId>('--apps', options.apps, APP_IDS) ?? [];
-      const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
-      const fault = parseFault(options.fault);
-      if (!fault.ok) throw new UsageError(`--fault: ${fault.error}`);
-      const cells = apps.map((app) => {
-        const cell = findCell(`${os}/${tools}/${app}/${options.variant}`);
-        if (cell === undefined) throw new UsageError(`--apps: the matrix has no cell ${os}/${tools}/${app}/${options.variant} (see quiescelab list os|tools|apps; --variant)`);
-        return cell;
-      });
-      const engine = engineFor(options.mutant ?? null);
-      if (engine === undefined) throw new UsageError(`--mutant: unknown mutant '${options.mutant ?? ''}' (see quiescelab list mutants)`);
-      const exportRoot = options.export === undefined ? null : resolve(options.export);
-      if (exportRoot !== null) checkExportDir(exportRoot);
+      const { cells, seed, fault, engine, exportRoot, json } = runPlan(options);
+      if (exportRoot !== null) makeDirs(exportRoot, '--export');
+      const realExportRoot = exportRoot === null ? null : realpathSync(exportRoot);
       await prepareDefaultApps();
       const runs: { cell: string; run: Omit<OneRun, 'exportFiles'> }[] = [];
       let failed = false;
       for (const cell of cells) {
-        const run = await runOne({ cell, seed, fault: fault.value, engine });
+        const run = await runOne({ cell, seed, fault, engine });
         process.stdout.write(`${report(cell, run)}\n`);
         failed ||= run.properties.some((p) => p.verdict.valid === false);
-        if (exportRoot !== null) {
+        if (exportRoot !== null && realExportRoot !== null) {
           const dir = cells.length === 1 ? exportRoot : join(exportRoot, cell.app);
-          const exports = await run.exportFiles((diskIndex) => writerAt(join(dir, `disk-${diskIndex}`)));
+          const exports = await run.exportFiles((diskIndex) => writerAt(join(dir, `disk-${diskIndex}`), realExportRoot));
           process.stdout.write(`${exportText(exports, dir)}\n`);
         }
         runs.push({ cell: cellId(cell), run: { spec: run.spec, outcome: run.outcome, properties: run.properties, dataLoss: run.dataLoss, level: run.level } });
       }
-      if (options.json !== undefined) writeOutput(resolve(options.json), JSON.stringify(runs, null, 2) + '\n', '--json');
+      if (json !== undefined) writeOutput(json, JSON.stringify(runs, null, 2) + '\n', '--json');
       process.exitCode = failed ? 1 : 0;
     });
 }
 
-async function writerAt(dir: string): Promise<FileWriter> {
+/** A writer for one disk's files; its root must stay inside the --export folder's real path (no folder swapped for a link). */
+async function writerAt(dir: string, realExportRoot: string): Promise<FileWriter> {
   const w = await LocalDirFileWriter.create(dir);
   if (!w.ok) throw new UsageError(`--export: cannot write under '${dir}': ${w.error.kind}`);
+  const rel = relative(realExportRoot, w.value.root);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new UsageError(`--export: '${dir}' resolves to '${w.value.root}', outside '${realExportRoot}'`);
   return w.value;
 }
