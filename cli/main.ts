@@ -40,6 +40,11 @@ function buildProgram(): Command {
 
 async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
+  if (argv.length <= 2) {
+    // No command is bad usage (exit 2), not help (exit 0): one line on stderr naming the commands.
+    process.stderr.write(`quiescelab: expected a command: ${program.commands.map((c) => c.name()).join(', ')} (quiescelab --help)\n`);
+    return 2;
+  }
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
