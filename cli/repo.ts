@@ -40,7 +40,7 @@ import { describeDamage, verifyRepository } from '../engine/repository/verify.js
 import { describeStoreError } from '../engine/store/byte-store.js';
 import { LocalDirStore } from '../engine/store/local-dir-store.js';
 import type { LockRecord } from '../engine/store/lock.js';
-import { parseIntOption, UsageError } from './errors.js';
+import { oneLine, parseIntOption, UsageError } from './errors.js';
 
 const MiB = 1024 * 1024;
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
@@ -282,7 +282,8 @@ async function repairCommand(options: { readonly repo: string }): Promise<void> 
   const lost = repairLostData(repaired.value);
   if (check.value.damages.length > 0) lines.push('repair could not make the repository sound: see the lines above');
   else lines.push(lost ? 'data lost: see the points above; the repository is sound again (verify passes)' : 'no data lost: the repository is sound (verify passes)');
-  process.stdout.write(`${lines.join('\n')}\n`);
+  // Reasons quote damaged bytes (a garbage lock's text): one line each whatever they hold.
+  process.stdout.write(`${lines.map(oneLine).join('\n')}\n`);
   process.exitCode = lost || check.value.damages.length > 0 ? 1 : 0;
 }
 
