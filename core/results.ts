@@ -24,13 +24,27 @@ export interface TimelineEntry {
   readonly detail: string;
 }
 
+/**
+ * A property's outcome on a cell: `pass` (judged on enough runs, none failed), `fail` (a
+ * run failed), `not-exercised` (it applies to the cell but judged — true or false, not
+ * unknown — fewer than a tenth of the suite's runs, or none: a failure of the cell, never
+ * a pass).
+ */
+export type PropertyStatus = 'pass' | 'fail' | 'not-exercised';
+
 export interface PropertyResult {
   readonly id: string;
   readonly name: string;
   readonly suite: string;
+  /** status === 'pass'. */
   readonly pass: boolean;
+  readonly status: PropertyStatus;
   /** Runs the property applied to. */
   readonly runs: number;
+  /** Runs it judged true or false (runs less unknown). */
+  readonly judged: number;
+  /** The least judged runs that count as exercised: a tenth of the suite's runs, at least 1. */
+  readonly minJudged: number;
   readonly failures: number;
   readonly unknown: number;
   /** The shrunk counterexample (the suite's description of the spec), or null. */

@@ -31,9 +31,8 @@ const nullable = (s: Shape): Shape => ({ nullable: s });
 const object = (o: Record<string, Shape>): Shape => ({ object: o });
 
 const PROPERTY = object({
-  id: { pattern: /^P[0-9]+$/ }, name: str, suite: str, pass: bool, runs: count, failures: count, unknown: count,
-  // core/results.ts's newer fields, optional until results.schema.json lists them.
-  status: { optional: { oneOf: ['pass', 'fail', 'not-exercised'] } }, judged: { optional: count }, minJudged: { optional: count },
+  id: { pattern: /^P[0-9]+$/ }, name: str, suite: str, pass: bool, status: { oneOf: ['pass', 'fail', 'not-exercised'] },
+  runs: count, judged: count, minJudged: 'positive', failures: count, unknown: count,
   counterexample: 'any', counterexampleSize: nullable(count), shrinks: nullable(count), evidence: nullable(str), replay: nullable({ pattern: /^ql1\.[A-Za-z0-9_-]+$/ }),
   timeline: nullable(arrayOf(object({ atUs: 'nonneg', kind: str, detail: str }))),
 });

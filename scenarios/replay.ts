@@ -34,10 +34,12 @@ export async function replay(token: ReplayToken, engines: { resolve(mutant: stri
   const engine = engines.resolve(token.mutant);
   if (engine === undefined) return err(`token.mutant: no engine mutant '${token.mutant ?? ''}'`);
   const box: { found: Replayed | null } = { found: null };
-  await fc.check(fc.asyncProperty(suite.arbitrary(cell) as fc.Arbitrary<unknown>, async (spec) => {
+  await fc.check(fc.asyncProperty(suite.arbitrary(cell) as fc.Arbitrary<unknown>, async (drawn) => {
     // The path's value comes first; fast-check then goes on through the rest of its shrink
     // candidates (the property passes), which are not the counterexample: skip them.
     if (box.found !== null) return true;
+    // As the shrink ran it (runner.ts).
+    const spec: unknown = suite.forProperty?.(drawn, property.id) ?? drawn;
     const outcome: unknown = await suite.run(spec, engine);
     const verdict = guarded(() => property.check(cell, spec, outcome));
     box.found = { cell, suite, property, spec, outcome, verdict };

@@ -27,7 +27,7 @@ import { REPOSITORY_SUITE } from './suites/repository-suite.js';
 import { LOGS_SUITE } from './suites/logs-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
-import type { CellResult, LostExample, PropertyResult, RunLossSeries, TimelineEntry } from '../core/results.js';
+import type { CellResult, LostExample, PropertyResult, PropertyStatus, RunLossSeries, TimelineEntry } from '../core/results.js';
 
 export type { CellResult, PropertyResult } from '../core/results.js';
 import { guarded } from './verdict.js';
@@ -87,8 +87,9 @@ async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell
   let failed = false;
   let evaluations = 0;
   const box: { last: { spec: S; verdict: Verdict; timeline: readonly TimelineEntry[] } | null } = { last: null };
-  const result = await fc.check(fc.asyncProperty(suite.arbitrary(cell) as fc.Arbitrary<S>, async (spec) => {
+  const result = await fc.check(fc.asyncProperty(suite.arbitrary(cell) as fc.Arbitrary<S>, async (drawn) => {
     if (failed && ++evaluations > options.budget) return true;
+    const spec = (suite.forProperty?.(drawn, property.id) ?? drawn) as S;
     if (!property.applies(cell, spec)) return true;
     let verdict: Verdict;
     let timeline: readonly TimelineEntry[] = [];
@@ -110,6 +111,16 @@ async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell
   return { ...box.last, path: result.counterexamplePath, shrinks: result.numShrinks };
 }
 
+/** A property that applies must judge at least a tenth of its suite's runs (and at least one). */
+export function minJudgedRuns(suiteRuns: number): number {
+  return Math.max(1, Math.ceil(suiteRuns / 10));
+}
+
+function notExercised(judged: number, runs: number, minJudged: number, first: Verdict | null): string {
+  const why = first === null ? 'no run applied to it' : `first unknown: ${first.evidence}`;
+  return `not exercised: judged ${judged} of ${runs} runs, at least ${minJudged} needed (${why})`;
+}
+
 export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellResult> {
   assert(Number.isInteger(options.runs) && options.runs >= 1, 'runs >= 1');
   const engine = options.engine ?? QUIESCELAB_ENGINE;
@@ -124,7 +135,9 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
     const runs = suite.runsFor(options.runs);
     const tallies = new Map<string, Tally>(suite.properties.map((p) => [p.id, { firstFailRun: -1, runs: 0, failures: 0, unknown: 0, first: null }]));
     let runIndex = 0;
-    await fc.check(fc.asyncProperty(suite.arbitrary(cell), async (spec: unknown) => {
+    const cellProperties = (suite.properties as readonly SuiteProperty<unknown, unknown>[]).filter((p) => p.appliesToCell?.(cell) ?? true);
+    await fc.check(fc.asyncProperty(suite.arbitrary(cell), async (drawn: unknown) => {
+      const spec: unknown = suite.forRun?.(drawn, runIndex) ?? drawn;
       // A run that throws is a failure of every property it would have judged (the
       // shrink pass finds it again: `judge` turns the throw into a false verdict there).
       let outcome: unknown;
@@ -134,7 +147,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       } catch (e) {
         crashed = { valid: false, evidence: `the run threw: ${e instanceof Error ? e.message : String(e)}` };
       }
-      for (const property of suite.properties as readonly SuiteProperty<unknown, unknown>[]) {
+      for (const property of cellProperties) {
         if (!property.applies(cell, spec)) continue;
         const tally = tallies.get(property.id) as Tally;
         const verdict = crashed ?? judge(property, cell, spec, outcome);
@@ -165,7 +178,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       runIndex++;
       return true;
     }), { seed, numRuns: runs });
-    for (const property of suite.properties as readonly SuiteProperty<unknown, unknown>[]) {
+    for (const property of cellProperties) {
       const tally = tallies.get(property.id) as Tally;
       let counterexample: unknown = null;
       let replay: string | null = null;
@@ -182,8 +195,12 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
           replay = encodeReplayToken({ cell: id, suite: suite.id, property: property.id, seed, runs, path: shrunk.path, mutant: options.mutant ?? null });
         }
       }
+      const judged = tally.runs - tally.unknown;
+      const minJudged = minJudgedRuns(runs);
+      const status: PropertyStatus = tally.failures > 0 ? 'fail' : judged < minJudged ? 'not-exercised' : 'pass';
+      if (status === 'not-exercised') evidence = notExercised(judged, runs, minJudged, tally.first);
       properties.push({
-        id: property.id, name: property.name, suite: suite.id, pass: tally.failures === 0, runs: tally.runs, failures: tally.failures, unknown: tally.unknown,
+        id: property.id, name: property.name, suite: suite.id, pass: status === 'pass', status, runs: tally.runs, judged, minJudged, failures: tally.failures, unknown: tally.unknown,
         counterexample, counterexampleSize: counterexample === null ? null : JSON.stringify(counterexample).length, shrinks, evidence, replay, timeline,
       });
     }

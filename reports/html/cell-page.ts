@@ -7,7 +7,7 @@
 import { isLevel, LEVELS } from '../../core/levels.js';
 import type { CellResult, MatrixResults } from '../../core/results.js';
 import { LEVEL_COLORS, LOSS_COLORS, NO_LEVEL_COLOR } from './assets.js';
-import { achievedLevels, chartCanvas, type ChartSpec, h, levelBadge, millis, renderPage, seconds, verdict } from './page.js';
+import { achievedLevels, chartCanvas, type ChartSpec, h, levelBadge, millis, propertyVerdict, renderPage, seconds, verdict } from './page.js';
 
 function conditionsTable(cell: CellResult): string {
   const rows = Object.entries(cell.conditions).map(([k, v]) => `<tr><th scope="row">${h(k)}</th><td><code>${h(String(v))}</code></td></tr>`);
@@ -19,10 +19,10 @@ function propertiesTable(cell: CellResult, failurePages: readonly (string | unde
     const page = failurePages[j];
     const link = page === undefined ? '—' : `<a href="../${h(page)}">failure page</a>`;
     const note = p.evidence === null ? '' : `<small>${h(p.evidence)}</small>`;
-    return `<tr class="${p.pass ? 'ok' : 'failed'}"><td><b>${h(p.id)}</b></td><td>${h(p.name)}</td><td>${h(p.suite)}</td><td>${verdict(p.pass)}</td>`
-      + `<td class="num">${p.runs}</td><td class="num">${p.failures}</td><td class="num">${p.unknown}</td><td>${link}</td><td>${note}</td></tr>`;
+    return `<tr class="${p.pass ? 'ok' : 'failed'}"><td><b>${h(p.id)}</b></td><td>${h(p.name)}</td><td>${h(p.suite)}</td><td>${propertyVerdict(p)}</td>`
+      + `<td class="num">${p.runs}</td><td class="num">${p.judged}</td><td class="num">${p.failures}</td><td class="num">${p.unknown}</td><td>${link}</td><td>${note}</td></tr>`;
   }).join('\n');
-  return `<table><thead><tr><th>id</th><th>property</th><th>suite</th><th>verdict</th><th class="num">runs</th><th class="num">failures</th><th class="num">unknown</th><th>failure</th><th>evidence</th></tr></thead>
+  return `<table><thead><tr><th>id</th><th>property</th><th>suite</th><th>verdict</th><th class="num">runs</th><th class="num" title="runs judged true or false; at least a tenth of the suite's runs, else not exercised">judged</th><th class="num">failures</th><th class="num">unknown</th><th>failure</th><th>evidence</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>`;

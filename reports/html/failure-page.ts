@@ -63,7 +63,9 @@ ${mutantFacts}
 <tr><th scope="row">cell</th><td>${cell}</td></tr>
 <tr><th scope="row">property</th><td><b>${h(p.id)}</b> ${h(p.name)}${description === undefined ? '' : `<br><small>${h(description)}</small>`}</td></tr>
 <tr><th scope="row">suite</th><td>${h(p.suite)}</td></tr>
-<tr><th scope="row">failed runs</th><td>${p.failures} of ${p.runs} (${p.unknown} unknown)</td></tr>
+${p.status === 'not-exercised'
+    ? `<tr><th scope="row">not exercised</th><td>judged ${p.judged} of ${p.runs} runs (${p.unknown} unknown); at least ${p.minJudged} needed: the cell fails it</td></tr>`
+    : `<tr><th scope="row">failed runs</th><td>${p.failures} of ${p.runs} (${p.unknown} unknown)</td></tr>`}
 <tr><th scope="row">counterexample</th><td>${p.counterexampleSize ?? '—'} chars after ${p.shrinks ?? '—'} shrinks</td></tr>
 </table>
 <h2>Evidence</h2>

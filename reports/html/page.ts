@@ -5,6 +5,7 @@
  */
 
 import { isLevel, LEVELS, levelRank, type ConsistencyLevel } from '../../core/levels.js';
+import type { PropertyResult } from '../../core/results.js';
 import { escapeHtml } from '../html-escape.js';
 
 export const h = escapeHtml;
@@ -88,6 +89,11 @@ export function millis(us: number | null): string {
 /** The pass/fail mark: a word and a glyph, not just a color. */
 export function verdict(pass: boolean): string {
   return pass ? '<span class="pass">✓ pass</span>' : '<span class="fail">✗ FAIL</span>';
+}
+
+/** A property's verdict: not exercised is a failure, and says so. */
+export function propertyVerdict(p: Pick<PropertyResult, 'pass' | 'status'>): string {
+  return p.status === 'not-exercised' ? '<span class="fail">✗ NOT EXERCISED</span>' : verdict(p.pass);
 }
 
 /** The levels of `achieved` with runs, weakest first. */

@@ -21,6 +21,12 @@ export interface PropertyInfo {
 }
 
 export interface SuiteProperty<S, O> extends PropertyInfo {
+  /**
+   * Whether the property says anything about this cell at all (default: yes). One that
+   * does not is left out of the cell's results; one that does must judge a tenth of the
+   * suite's runs, else the cell fails it as not exercised (scenarios/runner.ts).
+   */
+  appliesToCell?(cell: Cell): boolean;
   /** Whether this run says anything about the property (else it is not counted). */
   applies(cell: Cell, spec: S): boolean;
   check(cell: Cell, spec: S, outcome: O): Verdict;
@@ -32,6 +38,13 @@ export interface Suite<S, O> {
   /** How many runs of this suite a cell gets for `runsPerCell`. */
   runsFor(runsPerCell: number): number;
   arbitrary(cell: Cell): fc.Arbitrary<S>;
+  /**
+   * The spec the survey's run `runIndex` runs (default: as drawn): a suite stratifies by run
+   * what must come up in a fixed share of runs (the backup suite's twin runs, property 11).
+   */
+  forRun?(spec: S, runIndex: number): S;
+  /** The spec a shrink or a replay of `propertyId`'s failure runs (default: as drawn). */
+  forProperty?(spec: S, propertyId: string): S;
   run(spec: S, engine: EngineUnderTest): Promise<O>;
   /** What the report keeps of a run's spec (the counterexample): small, JSON. */
   describe(spec: S): unknown;

@@ -47,7 +47,7 @@ describe('a backup after damage stores what it cannot reuse again', () => {
       const clock = new ManualClock();
       const image = new Uint8Array(160 * 1024);
       xorshiftFill(image, seed, 'text');
-      const spec = { mode: 'full', writes: [], readStepBytes: 64 * 1024 } as const;
+      const spec = { mode: 'full', writes: [], resizeBytes: undefined, readStepBytes: 64 * 1024 } as const;
       const repo = await newRepo(store, clock);
       const first = await backupPoint(repo, image, spec, undefined);
       unwrap(await repo.close());

@@ -133,10 +133,10 @@ describe('renderJunit on real results', () => {
         expect(c.failure).toBeUndefined();
       }
     }
-    // a property that applied to no run is skipped, not passed in silence
-    const noRuns = passing.cells.flatMap((c) => c.properties).filter((p) => p.runs === 0).length;
-    expect(noRuns).toBeGreaterThan(0);
-    expect(Number(doc.testsuites.skipped)).toBe(noRuns);
+    // a property that does not apply to a cell is left out; one that does and judged no
+    // run is a failure (not exercised: test/scenarios/not-exercised.test.ts), never a skip
+    expect(passing.cells.flatMap((c) => c.properties).every((p) => p.judged >= p.minJudged)).toBe(true);
+    expect(Number(doc.testsuites.skipped)).toBe(0);
   });
 
   it('a mutant engine: the failures carry evidence, the replay command, the counterexample and the timeline', () => {
@@ -150,6 +150,10 @@ describe('renderJunit on real results', () => {
     expect(doc.testsuites.name).toBe('quiescelab matrix (engine no-quiesce)');
     for (const { cell, p } of failed) {
       const c = cellSuites.find((s) => s.name === cell.id)?.testcase.find((t) => t.name === `${p.id} ${p.name}`);
+      if (p.status === 'not-exercised') {
+        expect(c?.failure).toMatchObject({ type: 'not-exercised', message: `not exercised: judged ${p.judged} of ${p.runs} runs, at least ${p.minJudged} needed` });
+        continue;
+      }
       expect(c?.failure?.message).toBe(p.evidence);
       expect(p.replay).not.toBeNull();
       const body = c?.failure?.['#text'] ?? '';
@@ -157,13 +161,14 @@ describe('renderJunit on real results', () => {
       expect(body).toContain(JSON.stringify(p.counterexample, null, 2));
       for (const e of p.timeline ?? []) expect(body).toContain(e.detail);
     }
-    // properties judged unknown (and never failed) pass with a note
-    const unknownOnly = mutated.cells.flatMap((cell) => cell.properties.filter((p) => p.pass && p.unknown > 0).map((p) => ({ cell, p })));
+    // properties judged unknown on some runs (and never failed) pass with a note when they
+    // judged enough runs, else fail as not exercised
+    const unknownOnly = mutated.cells.flatMap((cell) => cell.properties.filter((p) => p.failures === 0 && p.unknown > 0).map((p) => ({ cell, p })));
     expect(unknownOnly.length).toBeGreaterThan(0);
     for (const { cell, p } of unknownOnly) {
       const c = cellSuites.find((s) => s.name === cell.id)?.testcase.find((t) => t.name === `${p.id} ${p.name}`);
-      expect(c?.failure).toBeUndefined();
-      expect(c?.['system-out']).toMatch(new RegExp(`^judged unknown on ${p.unknown} of ${p.runs} runs`));
+      if (p.status === 'not-exercised') expect(c?.failure?.type).toBe('not-exercised');
+      else expect(c?.['system-out']).toMatch(new RegExp(`^judged unknown on ${p.unknown} of ${p.runs} runs`));
     }
   });
 
@@ -235,6 +240,6 @@ describe('quiescelab matrix --junit (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ql-junit-'));
     const r = await execa('node', ['--import', 'tsx', join(root, 'cli/main.ts'), 'matrix', '--runs', '1', '--os', 'win2019', '--tools', 'esx41', '--apps', 'files', '--no-mutants', '--out', join(dir, 'report'), '--junit', join(dir, 'missing', 'junit.xml')], { cwd: root, reject: false });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim()).toMatch(/^quiescelab: --junit: cannot write '.*junit\.xml': ENOENT$/);
+    expect(r.stderr.trim()).toMatch(/^quiescelab: --junit: the folder '.*' does not exist$/);
   });
 });

@@ -41,14 +41,15 @@ function token(text: string): string {
 
 function passed(id: string, name: string, runs: number, unknownEvidence: string | null = null): PropertyResult {
   return {
-    id, name, suite: SUITES[id] ?? 'backup', pass: true, runs, failures: 0, unknown: unknownEvidence === null ? 0 : runs,
+    id, name, suite: SUITES[id] ?? 'backup', pass: true, status: 'pass', runs, failures: 0, unknown: unknownEvidence === null ? 0 : 1,
+    judged: unknownEvidence === null ? runs : runs - 1, minJudged: Math.max(1, Math.ceil(runs / 10)),
     counterexample: null, counterexampleSize: null, shrinks: null, evidence: unknownEvidence, replay: null, timeline: null,
   };
 }
 
 function failed(id: string, name: string, runs: number, failures: number, counterexample: unknown, evidence: string, timeline: TimelineEntry[], shrinks: number): PropertyResult {
   return {
-    id, name, suite: SUITES[id] ?? 'backup', pass: false, runs, failures, unknown: 0,
+    id, name, suite: SUITES[id] ?? 'backup', pass: false, status: 'fail', runs, failures, unknown: 0, judged: runs, minJudged: Math.max(1, Math.ceil(runs / 10)),
     counterexample, counterexampleSize: JSON.stringify(counterexample).length, shrinks, evidence,
     replay: token(JSON.stringify({ id, counterexample })), timeline,
   };
