@@ -92,6 +92,22 @@ function logRecordsToKeep(logs: readonly LogRecordObject[], keptPoints: Readonly
   return keep;
 }
 
+/** Moves each chunk in `copies` to the first pack (in listing order) where its blob is intact (Repository.checkForReuse). */
+async function homesOfCopies(repo: Repository, listings: ReadonlyMap<PackId, readonly BlobEntry[]>, home: Map<ChunkId, PackId>, copies: ReadonlySet<ChunkId>): Promise<Result<void, RepoError>> {
+  if (copies.size === 0) return ok(undefined);
+  const checked = await repo.checkForReuse([...copies]);
+  if (!checked.ok) return checked;
+  const settled = new Set<ChunkId>();
+  for (const [packId, blobs] of listings) {
+    for (const b of blobs) {
+      if (!copies.has(b.chunkId) || settled.has(b.chunkId) || !repo.intactIn(b.chunkId, packId)) continue;
+      home.set(b.chunkId, packId);
+      settled.add(b.chunkId);
+    }
+  }
+  return ok(undefined);
+}
+
 export async function prune(repo: Repository, policy: PrunePolicy): Promise<Result<PruneReport, RepoError>> {
   if (!repo.isWriter) return err({ kind: 'read-only', operation: 'prune' });
   assert(policy.keepAll === true || policy.keepLast !== undefined || policy.keepIds !== undefined, 'a prune policy keeps something: keepAll, keepLast or keepIds');
@@ -104,6 +120,7 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
   if (!indexNames.ok) return storeErr(indexNames.error);
   const listings = new Map<PackId, readonly BlobEntry[]>();
   const home = new Map<ChunkId, PackId>();
+  const copies = new Set<ChunkId>();
   for (const name of indexNames.value) {
     const bytes = await store.get(name);
     if (!bytes.ok) return storeErr(bytes.error);
@@ -114,9 +131,17 @@ export async function prune(repo: Repository, policy: PrunePolicy): Promise<Resu
     }
     for (const p of packs.value) {
       listings.set(p.packId, p.blobs);
-      for (const b of p.blobs) if (!home.has(b.chunkId)) home.set(b.chunkId, p.packId);
+      for (const b of p.blobs) {
+        if (!home.has(b.chunkId)) home.set(b.chunkId, p.packId);
+        else if (home.get(b.chunkId) !== p.packId) copies.add(b.chunkId);
+      }
     }
   }
+  // A chunk stored more than once (a backup stores it again when its first pack was
+  // missing or damaged) keeps the first copy whose pack is intact: keeping the damaged one
+  // and sweeping the good one would lose it.
+  const rehomed = await homesOfCopies(repo, listings, home, copies);
+  if (!rehomed.ok) return rehomed;
   const points = await repo.listPoints();
   if (!points.ok) return points;
   const pointNames = await store.list('points/');

@@ -320,6 +320,11 @@ export class Repository {
     return ok(undefined);
   }
 
+  /** @internal After checkForReuse: whether the chunk's copy in `packId` is intact. */
+  intactIn(chunkId: ChunkId, packId: PackId): boolean {
+    return this.reusableIn.get(packId)?.has(chunkId) === true;
+  }
+
   /** @internal After checkForReuse: whether some copy of the chunk is intact. */
   reusable(chunkId: ChunkId): boolean {
     return this.locations(chunkId).some((loc) => this.reusableIn.get(loc.packId)?.has(chunkId) === true);

@@ -3,12 +3,14 @@
  * find it intact; a chunk whose pack is missing, short, or damaged (a flipped bit, garbage
  * in its trailer) is stored again, so the next point restores byte for byte whatever was
  * damaged before. verify still names the old damage (until repair), never the new point;
+ * prune keeps the intact copy of a chunk stored twice;
  * and it names garbage in the writer lock, which stops every backup.
  */
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unwrap } from '../../core/result.js';
+import { prune } from '../../engine/repository/prune.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { describeDamage, verifyRepository } from '../../engine/repository/verify.js';
 import { LOCK_NAME } from '../../engine/store/lock.js';
@@ -61,6 +63,11 @@ describe('a backup after damage stores what it cannot reuse again', () => {
       const report = unwrap(await verifyRepository(store));
       const lines = report.damages.map(describeDamage);
       expect(lines.some((l) => l.includes(second)), lines.join('\n')).toBe(false);
+      // prune keeps the intact copy of a chunk stored twice (or refuses), never the damaged one alone
+      const pruned = await asWriter(store, clock, 'pruner', (r) => prune(r, { keepAll: true }));
+      if (!pruned.ok) expect(pruned.error.kind).toBe('damaged');
+      const after = unwrap(await Repository.open(store, { clock }));
+      expect(equalBytes(unwrap(await restoreBoth(after, second)), image)).toBe(true);
     }), { numRuns: 60 });
   });
 
