@@ -149,7 +149,8 @@ async function takeLock(store: ByteStore, options: RepairOptions): Promise<Resul
   let cleared: string | null = null;
   for (let round = 0; round < 2; round++) {
     const taken = await StoreLock.acquire(store, lockOptions);
-    if (taken.ok) return ok({ lock: taken.value, cleared });
+    // acquire breaks a lock that does not decode as stale and says why.
+    if (taken.ok) return ok({ lock: taken.value, cleared: cleared ?? taken.value.brokeUnreadable });
     if (taken.error.kind !== 'unreadable' || round > 0) return err({ kind: 'lock', error: taken.error });
     cleared = taken.error.reason;
     const removed = await store.delete(LOCK_NAME);

@@ -121,7 +121,7 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
   } else {
     bytesRead += lock.value.length;
     const record = decodeLockRecord(lock.value);
-    if (!record.ok) damages.push({ kind: 'lock', object: LOCK_NAME, reason: `unreadable (${record.error}): every backup stops on it; \`quiescelab repair\` removes it when no writer runs` });
+    if (!record.ok) damages.push({ kind: 'lock', object: LOCK_NAME, reason: `unreadable (${record.error}): the next writer breaks it as stale; \`quiescelab repair\` removes it` });
   }
 
   // Index files.

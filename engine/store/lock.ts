@@ -25,6 +25,8 @@ import { err, ok, type Result } from '../../core/result.js';
 import type { ByteStore, StoreError } from './byte-store.js';
 
 export const LOCK_NAME = 'locks/writer';
+/** brokeStaleLockOf of a lock taken over one that did not decode: this, the reason, ')'. */
+const UNREADABLE_LOCK = '(an unreadable lock: ';
 export const DEFAULT_STALE_AFTER_US = 30 * 60 * 1_000_000;
 /** Take, break, retake: an acquire gives up after this many rounds. */
 const ACQUIRE_MAX_ROUNDS = 3;
@@ -100,6 +102,12 @@ export class StoreLock {
     return this.record.owner;
   }
 
+  /** Why the lock found in place was unreadable, when taking this one broke it (else null). */
+  get brokeUnreadable(): string | null {
+    const broke = this.record.brokeStaleLockOf;
+    return broke?.startsWith(UNREADABLE_LOCK) === true ? broke.slice(UNREADABLE_LOCK.length, -1) : null;
+  }
+
   get refreshedAtUs(): TimeUs {
     return this.record.refreshedAtUs;
   }
@@ -131,7 +139,15 @@ export class StoreLock {
         return err({ kind: 'store', error: held.error });
       }
       const current = decodeLockRecord(held.value);
-      if (!current.ok) return err({ kind: 'unreadable', name: LOCK_NAME, reason: current.error });
+      if (!current.ok) {
+        // A lock is published whole (putExclusive), so bytes that are no lock record were
+        // never a live writer's: damage, broken like a stale lock (verify names it). A
+        // writer whose own lock turns to garbage fails its next check (the fence).
+        broke = `${UNREADABLE_LOCK}${current.error.slice(0, 80)})`;
+        const removed = await store.delete(LOCK_NAME);
+        if (!removed.ok) return err({ kind: 'store', error: removed.error });
+        continue;
+      }
       const ageUs = nowUs - current.value.refreshedAtUs;
       const stale = ageUs >= staleAfterUs || (options.isStale?.(current.value) ?? false);
       if (!stale) {

@@ -168,11 +168,13 @@ describe('quiescelab points / forget / prune / repair (CLI)', () => {
     for (const args of [['prune'], ['repair'], ['forget', '--keep-last', '1']]) {
       expectUsageError(await cli(...args, '--repo', repo), /^quiescelab: --repo: repository locked by 'other-job'/);
     }
+    // bytes that are no lock record were never a live writer's (a lock is published
+    // whole): repair clears them, and so does the next writer, breaking it as stale
     writeFileSync(join(repo, 'locks', 'writer'), 'garbage');
-    expectUsageError(await cli('prune', '--repo', repo), /^quiescelab: --repo: repository the lock locks\/writer is unreadable/);
     const r = await cli('repair', '--repo', repo);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^lock: locks\/writer did not decode \(.*\): removed$/m);
+    writeFileSync(join(repo, 'locks', 'writer'), 'garbage');
     const p = await cli('prune', '--repo', repo);
     expect(p.exitCode, p.stderr).toBe(0);
   });
