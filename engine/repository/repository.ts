@@ -12,9 +12,14 @@
  * Writers (beginPoint, prune) need the writer lock, taken by `open` with `writer`
  * options; readers (list, read, restore, verify) take none.
  *
+ * A chunk is reused by a backup only where a read would find it intact (checkForReuse:
+ * each pack reused from is read once, its trailer and every blob's CRC32 checked); one whose
+ * pack is missing, short or damaged is stored again, and reads fall back to its copies.
+ *
  * Leaves out: encryption, a cache of index files on the reader's side (every open loads
- * every index file), rebuilding a lost index from pack trailers, and concurrent readers'
- * protection from prune (a read during prune can fail with a named missing pack).
+ * every index file), and concurrent readers' protection from prune (a read during prune
+ * can fail with a named missing pack). Rebuilding a lost index from pack trailers is
+ * repair.ts's.
  */
 
 import { assert, assertInt } from '../../core/assert.js';
