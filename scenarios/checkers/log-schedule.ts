@@ -8,6 +8,7 @@
  *   one started, or at once when the previous one ran past that tick;
  * - none starts at or after the next full backup, and none that was due before it is
  *   missing at the end;
+ * - no scheduled log backup failed (the VM is healthy: a failed one read nothing);
  * - every commit acknowledged after T0 (up to the last log backup) is in a log backup
  *   (the first that read the log at or after its acknowledgement) that ended at most
  *   max(interval, longest) + longest after it, where longest is the longest log backup:
@@ -59,6 +60,10 @@ export function checkLogSchedule(outcome: LogsOutcome): Verdict {
   const truth = outcome.truth;
   const problem = scheduleProblem(truth);
   if (problem !== null) return fail(problem);
+  // A scheduled log backup that failed read nothing: on this healthy VM (the suite injects
+  // no fault into the guest or the hypervisor) that is the engine's failure, not a gap to wait out.
+  const failed = truth.logBackups.findIndex((b) => b.failed !== null);
+  if (failed >= 0) return fail(`log backup ${failed} (started ${truth.logBackups[failed]?.startUs ?? 0} us) failed on a healthy VM: ${truth.logBackups[failed]?.failed ?? ''}`);
   const backups = truth.logBackups;
   const longestUs = Math.max(...backups.map((b) => b.endUs - b.startUs));
   const boundUs = Math.max(truth.intervalUs, longestUs) + longestUs;

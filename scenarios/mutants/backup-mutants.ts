@@ -171,5 +171,46 @@ export const BACKUP_MUTANTS: readonly Mutant[] = [
       },
     })),
   },
+  {
+    id: 'false-fallback',
+    description: 'Records a fallback that did not happen: reads an application-level quiesce as one where a writer failed, and claims file-system level for an application-consistent point (an under-claim).',
+    area: 'claim', cells: [SQL, EXCHANGE], expectedKiller: 'P2',
+    engine: withPort('false-fallback', (port) => ({
+      createSnapshot: async (vmId, spec) => {
+        const r = await port.createSnapshot(vmId, spec);
+        if (!r.ok || r.value.quiesce.mode !== 'application' || r.value.quiesce.writers.length === 0) return r;
+        const q = r.value.quiesce;
+        const writer = q.writers[0]?.writer ?? 'a writer';
+        return ok(withQuiesce(r.value, { ...q, mode: 'filesystem', fault: { kind: 'ApplicationQuiesceFault', reason: `${writer} failed (it did not)`, writers: [writer] } }));
+      },
+    })),
+  },
+  {
+    id: 'claims-crash-after-freeze',
+    description: 'Ignores a file-system quiesce that succeeded (FIFREEZE) and claims crash level for a file-system-consistent point (an under-claim).',
+    area: 'claim', cells: [FILES, SQLITE_FS], expectedKiller: 'P2',
+    engine: withPort('claims-crash-after-freeze', (port) => ({
+      createSnapshot: async (vmId, spec) => {
+        const r = await port.createSnapshot(vmId, spec);
+        if (!r.ok || r.value.quiesce.mode !== 'filesystem') return r;
+        return ok(withQuiesce(r.value, { ...r.value.quiesce, mode: 'none' }));
+      },
+    })),
+  },
+  {
+    id: 'vm-restore-skips-extents',
+    description: 'A restore as a new VM writes every other data extent of the point (the point itself reads back whole): the restored VM is only timed, never verified.',
+    area: 'restore', cells: [SQL, FILES], expectedKiller: 'P14',
+    engine: {
+      ...QUIESCELAB_ENGINE,
+      name: 'vm-restore-skips-extents',
+      restoreVm: (env, source, spec) => QUIESCELAB_ENGINE.restoreVm(env, {
+        pointId: source.pointId,
+        disks: () => source.disks(),
+        read: (d, o, l) => source.read(d, o, l),
+        extents: async (d) => (await source.extents(d)).filter((_, i) => i % 2 === 0),
+      }, spec),
+    },
+  },
 ];
 

@@ -65,6 +65,8 @@ export interface LogBackupTiming {
   readonly endUs: TimeUs;
   /** When it read the log: SQL Server, the guest's BACKUP LOG; SQLite, each WAL read of the round. */
   readonly readsUs: readonly TimeUs[];
+  /** Why it failed (SQL Server: BACKUP LOG's exit; SQLite: the engine's round), or null when it succeeded. */
+  readonly failed: string | null;
 }
 
 export interface LogTruth {

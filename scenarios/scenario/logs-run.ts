@@ -189,7 +189,7 @@ class LogScenario {
   readonly sqlLogs = new MemoryLogStore();
   readonly walLogs = new MemorySqliteWalStore();
   /** SQLite rounds: timing and the records each added to the store. */
-  readonly rounds: { startUs: TimeUs; endUs: TimeUs; records: string[] }[] = [];
+  readonly rounds: { startUs: TimeUs; endUs: TimeUs; records: string[]; failed: string | null }[] = [];
   basePointId = '';
   chainBreak: RealisedBreak | null = null;
   /** How far the nemesis's own operation ran past the start of the next log backup (0: not at all). */
@@ -332,7 +332,7 @@ class LogScenario {
       const r = every > 0 && (this.rounds.length + 1) % every === 0 ? await this.engine.log.checkpointSqliteWal(env, request) : await this.engine.log.shipSqliteWal(env, request);
       if (!r.ok) errors++;
       const records = unwrap(await this.walLogs.list(this.vmId)).filter((x) => !before.has(x.id)).map((x) => x.id);
-      this.rounds.push({ startUs, endUs: this.nowUs, records });
+      this.rounds.push({ startUs, endUs: this.nowUs, records, failed: r.ok ? null : `the engine's round failed: ${r.error.kind}${'step' in r.error ? ` during ${r.error.step}` : ''}${'reason' in r.error ? `: ${r.error.reason}` : ''}` });
       next = this.engine.log.nextLogBackupStart(schedule, startUs, this.nowUs);
     }
     this.currentRound = -1;
@@ -387,9 +387,16 @@ class LogScenario {
   }
 
   logBackupTimings(): LogBackupTiming[] {
-    if (this.app === 'sqlserver') return this.scheduledSqlRuns().map((r) => ({ startUs: r.atUs, endUs: r.endUs, readsUs: [r.atUs] }));
+    if (this.app === 'sqlserver') {
+      return this.scheduledSqlRuns().map((r) => (r.exitCode === 0
+        ? { startUs: r.atUs, endUs: r.endUs, readsUs: [r.atUs], failed: null }
+        : { startUs: r.atUs, endUs: r.endUs, readsUs: [], failed: `BACKUP LOG exited ${r.exitCode ?? 'without a code'}` }));
+    }
     const reads = this.walReadRuns();
-    return this.rounds.map((round) => ({ startUs: round.startUs, endUs: round.endUs, readsUs: reads.filter((r) => r.atUs >= round.startUs && r.atUs <= round.endUs).map((r) => r.atUs) }));
+    return this.rounds.map((round) => ({
+      startUs: round.startUs, endUs: round.endUs, failed: round.failed,
+      readsUs: round.failed === null ? reads.filter((r) => r.atUs >= round.startUs && r.atUs <= round.endUs).map((r) => r.atUs) : [],
+    }));
   }
 
   stopWorkload(): void {

@@ -1,7 +1,7 @@
 /**
  * The backup suite: a cell's VM under workload, a full and CBT incrementals by the engine
  * under test, faults of the quiescing path and host power loss, every point read back and
- * judged (scenarios/scenario/run.ts). Properties 1, 2, 3, 4, 5, 8 and 11.
+ * judged (scenarios/scenario/run.ts). Properties 1, 2, 3, 4, 5, 8, 11 and 14.
  */
 
 import { checkAppNoLoss } from '../checkers/app-no-loss.js';
@@ -11,6 +11,7 @@ import { checkIncrementalEqualsFull } from '../checkers/incremental-equals-full.
 import { checkMatrixLevel } from '../checkers/matrix-level.js';
 import { checkNoOverclaim } from '../checkers/no-overclaim.js';
 import { checkQuiesceHygiene } from '../checkers/quiesce-hygiene.js';
+import { checkRestoreVerified } from '../checkers/restore-verified.js';
 import { cellId } from '../cells.js';
 import { scenarioArb } from '../scenario/arbitraries.js';
 import { runScenario, type ScenarioOutcome } from '../scenario/run.js';
@@ -89,6 +90,12 @@ export const BACKUP_SUITE: Suite<ScenarioSpec & { readonly twin: boolean }, Back
       description: 'Quiesce faults (writer failure, freeze or script timeout, nonzero script exit) fall back honestly; the guest is always thawed and the VmSnapshot always removed.',
       applies: () => true,
       check: (_cell, spec, run) => checkQuiesceHygiene(spec, run.outcome),
+    },
+    {
+      id: 'P14', name: 'restore verified',
+      description: 'The first good point restored as a new VM boots, and every application the lab recovered from that point opens its data there (a SureBackup-style check, not only a timing).',
+      applies: () => true,
+      check: (_cell, _spec, run) => checkRestoreVerified(run.outcome),
     },
     {
       id: 'P11', name: 'determinism',
