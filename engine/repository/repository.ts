@@ -70,7 +70,9 @@ export type ChunkReadError =
 export function describeRepoError(error: RepoError): string {
   switch (error.kind) {
     case 'store': return `store: ${describeStoreError(error.error)}`;
-    case 'not-a-repository': return `${error.where} is not a quiescelab repository (${error.reason})`;
+    case 'not-a-repository': return error.reason.startsWith('config: ')
+      ? `${error.where}: its config is damaged (${error.reason.slice('config: '.length)}); nothing was written: \`quiescelab repair\` rebuilds it`
+      : `${error.where} is not a quiescelab repository (${error.reason})`;
     case 'already-a-repository': return `${error.where} is already a quiescelab repository`;
     case 'lock': return `repository ${describeLockError(error.error)}`;
     case 'read-only': return `${error.operation} needs the writer lock (open with writer options)`;
