@@ -212,5 +212,19 @@ export const BACKUP_MUTANTS: readonly Mutant[] = [
       }, spec),
     },
   },
+  {
+    id: 'cbt-first-page-only',
+    description: 'Reads one QueryChangedDiskAreas page per disk and takes it for the whole disk: an incremental whose changes span more than a page misses the rest (vSphere pages its answer).',
+    area: 'cbt', cells: [SQL, FILES], expectedKiller: 'P5',
+    engine: withPort('cbt-first-page-only', (port) => ({
+      queryChangedDiskAreas: async (vmId, snapshotId, diskId, start, changeId) => {
+        const page = await port.queryChangedDiskAreas(vmId, snapshotId, diskId, start, changeId);
+        if (!page.ok || changeId === '*') return page;
+        const vm = await port.getVm(vmId);
+        const capacity = vm.ok ? vm.value.disks.find((d) => d.diskId === diskId)?.capacityBytes : undefined;
+        return capacity === undefined ? page : ok<ChangedAreasPage>({ ...page.value, lengthBytes: capacity - page.value.startOffsetBytes });
+      },
+    })),
+  },
 ];
 

@@ -52,6 +52,9 @@ export interface ScenarioArbOptions {
   readonly override?: Partial<ScenarioArbs>;
 }
 
+/** vSphere's QueryChangedDiskAreas answers about this many areas a page (the simulator's default). */
+export const CBT_PAGE_AREAS = 1024;
+
 export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): fc.Arbitrary<ScenarioSpec> {
   const arbs: ScenarioArbs = {
     cellId: fc.constant(cellId),
@@ -60,6 +63,7 @@ export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): f
     warmupMs: fc.integer({ min: 200, max: 1500 }),
     backupGapsMs: fc.array(fc.integer({ min: 10, max: 800 }), { minLength: 1, maxLength: 3 }),
     fault: faultArb({ quiesceFaults: options.quiesceFaults ?? true }),
+    cbtPageAreas: fc.oneof(fc.constant(CBT_PAGE_AREAS), fc.integer({ min: 1, max: 4 })),
     ...options.override,
   };
   return fc.record(arbs);

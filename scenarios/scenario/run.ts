@@ -191,7 +191,7 @@ export class Scenario {
 
   constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
     const lying = spec.fault.kind === 'power-loss' && spec.fault.lyingCache;
-    const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault) });
+    const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas });
     this.apps = world.apps;
     this.hv = world.hv;
     this.vm = world.vm;

@@ -44,6 +44,11 @@ export interface ScenarioSpec {
   /** One gap of workload after each backup: the first backup is a full, the rest CBT incrementals. */
   readonly backupGapsMs: readonly number[];
   readonly fault: FaultPlan;
+  /**
+   * Areas per QueryChangedDiskAreas page: vSphere's size in most runs, a handful in the
+   * others, so an incremental's changes span many pages and an engine's paging is crossed.
+   */
+  readonly cbtPageAreas: number;
 }
 
 export function isQuiesceFault(fault: FaultPlan): fault is QuiesceFaultPlan {

@@ -36,6 +36,8 @@ export interface CellWorldOptions {
   readonly lyingCache?: boolean;
   /** Guest scripts to install (default: the cell's own). */
   readonly scripts?: readonly GuestScript[];
+  /** Areas per QueryChangedDiskAreas page (default the simulator's, 1024). */
+  readonly cbtPageAreas?: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export function bootCellWorld(cell: Cell, options: CellWorldOptions): CellWorld 
     name: `${cell.os}-${cell.tools}`, guestOs: cell.os, tools: cell.tools, apps: setup.apps, disks: setup.disks, flags: setup.flags,
     guestFs: SCENARIO_GUEST_FS,
     ...options.lyingCache === true ? { diskFaults: { ignoreFlush: true } } : {},
+    ...options.cbtPageAreas === undefined ? {} : { cbtPageAreas: options.cbtPageAreas },
   }));
   const scripts = options.scripts ?? setup.scripts;
   if (scripts.length > 0) hv.installScripts(vm.vmId, scripts);

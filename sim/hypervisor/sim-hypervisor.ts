@@ -65,6 +65,8 @@ export interface AddVmSpec extends NewVmSpec {
   readonly linuxFreeze?: LinuxFreezeSupport;
   /** How the guest file system of each disk is formatted (default: mkfs's geometry for the disk's size). */
   readonly guestFs?: { readonly journalBlocks?: number; readonly inodeCount?: number };
+  /** Areas per QueryChangedDiskAreas page of each disk (default the disk's, 1024). */
+  readonly cbtPageAreas?: number;
 }
 
 interface Taken {
@@ -414,6 +416,7 @@ export class SimHypervisor implements HypervisorPort {
         id: diskId, capacityBytes: d.capacityBytes, sectorSizeBytes: d.sectorSizeBytes ?? 512,
         writeCache: flags.guestWriteCache === 'write-back' ? 'write-back' : 'none',
         prng: this.sim.stream(`${vmId}:${diskId}`), clock: this.sim.clock, history: this.sim.history,
+        ...(spec.cbtPageAreas === undefined ? {} : { maxExtentsPerPage: spec.cbtPageAreas }),
       });
       if (spec.diskFaults !== undefined) disk.setFaults(spec.diskFaults);
       if (format) {
