@@ -28,7 +28,7 @@ import type { ByteStore } from '../../engine/store/byte-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { GUEST_OS } from '../../sim/guest/catalog.js';
 import { PAGE_BYTES } from '../../sim/guest/page-cache.js';
-import { SCRIPTS_DIR, type GuestScript } from '../../sim/guest/quiesce/scripts.js';
+import type { GuestScript } from '../../sim/guest/quiesce/scripts.js';
 import type { AppSet } from '../../sim/hypervisor/default-apps.js';
 import { inspectImage } from '../../sim/hypervisor/inspect.js';
 import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
@@ -41,6 +41,7 @@ import type { FaultPlan, ScenarioSpec } from './spec.js';
 import { SparseImage } from './sparse-image.js';
 import { SnapshotTap } from './tap.js';
 import { bootCellWorld, startCellWorkload } from './world.js';
+import { nemesisOf, type NemesisTarget } from '../nemesis/index.js';
 
 export type TimelineKind = 'boot' | 'writes' | 'dirty' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
 
@@ -130,10 +131,6 @@ export interface RunOptions {
   readonly diskBytes?: number;
 }
 
-const WRITER_OF: Partial<Record<AppId, string>> = { sqlserver: 'SqlServerWriter', exchange: 'Microsoft Exchange Writer', ntds: 'NTDS' };
-const FAULT_SCRIPT_PATH = `${SCRIPTS_DIR}/10-fault`;
-/** Beyond the 10 s VSS commit hold. */
-const COMMIT_TIMEOUT_US = 11_000_000;
 const MAX_BACKUPS = 8;
 /**
  * The scenario repository compresses at brotli quality 0: the bytes stored are the
@@ -143,9 +140,7 @@ const MAX_BACKUPS = 8;
 const SCENARIO_BROTLI_QUALITY = 0;
 
 function scriptsFor(cell: Cell, fault: FaultPlan): GuestScript[] {
-  const scripts = [...cellVm(cell).scripts];
-  if (fault.kind === 'script') scripts.push({ path: FAULT_SCRIPT_PATH, on: { freeze: fault.failure === 'exit' ? { exitCode: 1, durationUs: 50_000 } : { hang: true } } });
-  return scripts;
+  return [...cellVm(cell).scripts, ...nemesisOf(fault).boot(fault).scripts];
 }
 
 /** Apps the quiescer really quiesced (their writer came through, or their freeze script ran). */
@@ -170,7 +165,7 @@ export interface ReadBack {
   readonly bytesRead: number;
 }
 
-export class Scenario {
+export class Scenario implements NemesisTarget {
   readonly timeline: TimelineEvent[] = [];
   readonly ledger = new AckLedger();
   readonly hv: SimHypervisor;
@@ -190,7 +185,7 @@ export class Scenario {
   private backupEnv: { readonly repo: Repository; readonly env: EngineEnv } | null = null;
 
   constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
-    const lying = spec.fault.kind === 'power-loss' && spec.fault.lyingCache;
+    const lying = nemesisOf(spec.fault).boot(spec.fault).lyingCache;
     const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas });
     this.apps = world.apps;
     this.hv = world.hv;
@@ -250,45 +245,36 @@ export class Scenario {
     startCellWorkload(this, this.spec.workload);
   }
 
+  /** The warm-up: the workload runs, and the spec's fault strikes when its nemesis says (scenarios/nemesis/). */
   async warmUp(): Promise<void> {
     this.startWorkload();
     const fault = this.spec.fault;
+    const nemesis = nemesisOf(fault);
     const warmupUs = this.spec.warmupMs * 1000;
-    if (fault.kind === 'power-loss') {
-      const atUs = Math.min(fault.atMs * 1000, warmupUs);
-      this.hv.runFor(atUs);
-      this.noteWrites();
-      this.hv.powerLossHost();
-      this.note('power-loss', `the host loses power; the disk cache ${fault.lyingCache ? 'had lied about flush' : 'was honest'}`);
-      unwrap(await this.hv.powerOn(this.vmId));
-      if (this.vm.guest === null) {
-        this.guestLost = this.vm.lastBoot?.ok === false ? this.vm.lastBoot.reason : 'the guest did not boot';
-        this.note('power-loss', `the guest does not come back: ${this.guestLost}`);
-        this.hv.runFor(warmupUs - atUs);
-        return;
-      }
-      this.ledger.markCrash(this.vm, this.nowUs);
-      const lost = this.ledger.crashLosses.filter((l) => l.atUs === this.nowUs);
-      for (const l of lost) if (l.lost.length > 0) this.note('power-loss', `${l.app}: ${l.lost.length} acknowledged lost in the crash (${l.lostDurable.length} acknowledged as durable)`);
-      this.startWorkload();
-      this.hv.runFor(warmupUs - atUs);
-    } else {
-      this.hv.runFor(warmupUs);
-    }
-    if (fault.kind === 'writer') {
-      const writer = WRITER_OF[this.cell.app];
-      if (writer !== undefined) this.hv.setQuiesceFaults(this.vmId, { writers: { [writer]: { phase: fault.phase, error: fault.error } } });
-      this.note('fault', `writer ${writer ?? '(none in this cell)'} fails ${fault.phase} with ${fault.error}`);
-    } else if (fault.kind === 'commit-timeout') {
-      this.hv.setQuiesceFaults(this.vmId, { snapshotCommitUs: COMMIT_TIMEOUT_US });
-      this.note('fault', 'the snapshot commit takes 11 s, past the 10 s VSS hold');
-    } else if (fault.kind === 'script') {
-      this.note('fault', `guest script ${FAULT_SCRIPT_PATH} ${fault.failure === 'exit' ? 'exits 1 on freeze' : 'hangs on freeze'}`);
-    }
+    const atUs = nemesis.strikesAtUs(fault, warmupUs);
+    this.hv.runFor(atUs);
+    await nemesis.inject(this, fault, warmupUs - atUs);
   }
 
-  /** Initialises a repository on `store` and opens it through the engine under test, as the backups' writer. */
-  /** `compressionInFlight`: the writer's chunk worker threads (0: everything on this thread). */
+  /** NemesisTarget: the VM powered on after a power loss; what the crash lost is booked and the apps restart. */
+  async recoverFromPowerLoss(): Promise<boolean> {
+    unwrap(await this.hv.powerOn(this.vmId));
+    if (this.vm.guest === null) {
+      this.guestLost = this.vm.lastBoot?.ok === false ? this.vm.lastBoot.reason : 'the guest did not boot';
+      this.note('power-loss', `the guest does not come back: ${this.guestLost}`);
+      return false;
+    }
+    this.ledger.markCrash(this.vm, this.nowUs);
+    const lost = this.ledger.crashLosses.filter((l) => l.atUs === this.nowUs);
+    for (const l of lost) if (l.lost.length > 0) this.note('power-loss', `${l.app}: ${l.lost.length} acknowledged lost in the crash (${l.lostDurable.length} acknowledged as durable)`);
+    this.startWorkload();
+    return true;
+  }
+
+  /**
+   * Initialises a repository on `store` and opens it through the engine under test, as the
+   * backups' writer; `compressionInFlight`: its chunk worker threads (0: this thread only).
+   */
   async openRepository(store: ByteStore, init: Omit<InitOptions, 'clock'> = {}, compressionInFlight = 0): Promise<Repository> {
     unwrap(await Repository.init(store, { compression: { codec: 'brotli', level: SCENARIO_BROTLI_QUALITY }, ...init, clock: this.hv.sim.clock }));
     return unwrap(await this.engine.openRepository(store, { clock: this.hv.sim.clock, writer: { owner: 'scenario' }, compressionInFlight }));
@@ -343,6 +329,7 @@ export class Scenario {
       if (report !== null) parent = parentOf(report);
       this.hv.runFor(gapMs * 1000);
     }
+    nemesisOf(this.spec.fault).heal(this, this.spec.fault);
     this.noteWrites();
     this.tap.captureLeftovers();
     return { reports, runs };
