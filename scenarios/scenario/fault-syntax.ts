@@ -12,6 +12,7 @@ import { err, ok, type Result } from '../../core/result.js';
 import type { WriterPhase } from '../../sim/vss/faulty-writer.js';
 import { ERRORS, PHASES } from './arbitraries.js';
 import type { FaultPlan } from './spec.js';
+import { nemesisOf } from '../nemesis/index.js';
 
 export const FAULT_SYNTAX = 'none | commit-timeout | script-exit | script-hang | writer:PHASE:ERROR | power-loss[@MS][:lying]';
 const DEFAULT_POWER_LOSS_MS = 300;
@@ -38,12 +39,7 @@ export function parseFault(text: string): Result<FaultPlan, string> {
   return err(`unknown fault '${text}' (${FAULT_SYNTAX})`);
 }
 
+/** The fault as `--fault` takes it (the nemesis entry's describe). */
 export function formatFault(fault: FaultPlan): string {
-  switch (fault.kind) {
-    case 'none': return 'none';
-    case 'commit-timeout': return 'commit-timeout';
-    case 'script': return `script-${fault.failure}`;
-    case 'writer': return `writer:${fault.phase}:${fault.error}`;
-    case 'power-loss': return `power-loss@${fault.atMs}${fault.lyingCache ? ':lying' : ''}`;
-  }
+  return nemesisOf(fault).describe(fault);
 }
