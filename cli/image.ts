@@ -24,48 +24,26 @@ import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Clock } from '../core/clock.js';
 import { DiskId } from '../core/ids.js';
 import { err, ok, type Result } from '../core/result.js';
 import { LEVEL_RANGE, type CodecSettings } from '../engine/repository/compression.js';
 import { backupImage, type ImageSource } from '../engine/repository/image-backup.js';
 import type { RecoveryPointMeta } from '../engine/repository/manifest.js';
-import { describeRepoError, Repository, type RepoError } from '../engine/repository/repository.js';
+import { describeRepoError, Repository } from '../engine/repository/repository.js';
 import { describeDamage, verifyRepository } from '../engine/repository/verify.js';
 import { describeStoreError } from '../engine/store/byte-store.js';
 import { LocalDirStore } from '../engine/store/local-dir-store.js';
-import type { LockRecord } from '../engine/store/lock.js';
 import { oneLineErrors, parseIntOption, quote, UsageError } from './errors.js';
 import { kindOf } from './output.js';
+import { cliWriter, openRepositoryFolder, RealClock, repoFailure } from './repo.js';
 
 const DISK = DiskId('disk0');
 const MiB = 1024 * 1024;
-
-/** The real clock, in whole microseconds, never going back. */
-class RealClock implements Clock {
-  private lastUs = 0;
-  nowUs(): number {
-    this.lastUs = Math.max(this.lastUs, Date.now() * 1000);
-    return this.lastUs;
-  }
-}
 
 const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
 const rate = (bytes: number, ms: number): string => `${(bytes / 1e6 / Math.max(ms / 1000, 1e-6)).toFixed(1)} MB/s`;
 const tempTag = (): string => `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}`;
-
-/** A lock left by a dead process on this host is stale at once (not only after 30 minutes). */
-function holderIsDead(record: LockRecord): boolean {
-  const { host, pid } = record.attributes;
-  if (host !== hostname() || typeof pid !== 'number' || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return codeOf(error) === 'ESRCH';
-  }
-}
 
 async function isDir(path: string): Promise<boolean | undefined> {
   try {
@@ -82,21 +60,6 @@ function repoPath(raw: string): string {
   return resolve(raw);
 }
 
-/** The store of an existing repository folder (exit 2 when it is not one). */
-async function openRepoStore(dir: string): Promise<LocalDirStore> {
-  const kind = await isDir(dir);
-  if (kind === undefined) throw new UsageError(`--repo: '${dir}' does not exist`);
-  if (!kind) throw new UsageError(`--repo: '${dir}' is not a folder`);
-  const store = await LocalDirStore.open(dir, { create: false, tempTag: tempTag() });
-  if (!store.ok) throw new UsageError(`--repo: ${describeStoreError(store.error)}`);
-  const marks = await Promise.all(['config', 'packs', 'index', 'points'].map(async (n) => (await stat(join(dir, n)).catch(() => undefined)) !== undefined));
-  if (!marks.some(Boolean)) throw new UsageError(`--repo: '${dir}' is not a quiescelab repository (no config object)`);
-  return store.value;
-}
-
-function repoFailure(error: RepoError, option = '--repo'): never {
-  throw new UsageError(`${option}: ${describeRepoError(error)}`);
-}
 
 interface BackupOptions {
   readonly repo: string;
@@ -183,7 +146,7 @@ async function backupCommand(file: string, options: BackupOptions): Promise<void
     }
     const opened = await Repository.open(store.value, {
       clock,
-      writer: { owner: `${hostname()}:${process.pid}`, attributes: { host: hostname(), pid: process.pid }, isStale: holderIsDead },
+      writer: cliWriter(),
       compressionInFlight: Math.max(1, Math.min(4, availableParallelism())),
     });
     if (!opened.ok) repoFailure(opened.error);
@@ -255,7 +218,7 @@ async function restoreCommand(options: RestoreOptions): Promise<void> {
   if (options.point.trim() === '') throw new UsageError("--point: expected a RecoveryPoint id (or a prefix of 6+ hex digits), got ''");
   if (options.to.trim() === '') throw new UsageError("--to: expected a file name, got ''");
   const target = resolve(options.to);
-  const store = await openRepoStore(repoDir);
+  const store = await openRepositoryFolder(repoDir);
   const targetInfo = await stat(target).catch((error: unknown) => {
     if (codeOf(error) === 'ENOENT') return undefined;
     throw new UsageError(`--to: cannot read '${target}': ${codeOf(error)}`);
@@ -337,7 +300,7 @@ interface VerifyCliOptions {
 
 async function verifyCommand(options: VerifyCliOptions): Promise<void> {
   const repoDir = repoPath(options.repo);
-  const store = await openRepoStore(repoDir);
+  const store = await openRepositoryFolder(repoDir);
   const report = await verifyRepository(store, { readData: options.metadataOnly !== true });
   if (!report.ok) throw new UsageError(`--repo: ${describeStoreError(report.error)}`);
   const r = report.value;

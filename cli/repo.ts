@@ -89,7 +89,8 @@ export async function openRepositoryFolder(dir: string): Promise<LocalDirStore> 
   return store.value;
 }
 
-function repoFailure(error: RepoError, option = '--repo'): never {
+/** A repository error as the one-line usage error naming `option`. */
+export function repoFailure(error: RepoError, option = '--repo'): never {
   throw new UsageError(`${option}: ${describeRepoError(error)}`);
 }
 

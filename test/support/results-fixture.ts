@@ -6,6 +6,8 @@
  * realistic share of failures and timelines, deterministically from a seed.
  */
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LEVELS, type ConsistencyLevel } from '../../core/levels.js';
 import type { AppId, GuestOsId, ToolsId } from '../../core/hypervisor-port.js';
 import { createPrng, type Prng } from '../../core/prng.js';
@@ -306,4 +308,20 @@ export function syntheticResults(options: SyntheticOptions): MatrixResults {
     cells, summary: summaryOf(cells),
     mutants: hunt.length === 0 ? null : { runs: options.runs, results: mutantResults, killed, survived: mutantResults.length - killed },
   };
+}
+
+/**
+ * The hostile fixture with only the property fields results.schema.json lists (a field
+ * the fixture has and the schema does not yet would make every CLI test of `report` a
+ * test of that change instead).
+ */
+export function schemaShaped(): Record<string, unknown> & { cells: Record<string, unknown>[] } {
+  const schema = JSON.parse(readFileSync(join(import.meta.dirname, '../../reports/results.schema.json'), 'utf8')) as { $defs: { property: { properties: Record<string, unknown> } } };
+  const known = new Set(Object.keys(schema.$defs.property.properties));
+  return JSON.parse(JSON.stringify(hostileResults()), function (this: unknown, key, value: unknown) {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && 'counterexample' in value && 'suite' in value) {
+      return Object.fromEntries(Object.entries(value).filter(([k]) => known.has(k)));
+    }
+    return value;
+  }) as Record<string, unknown> & { cells: Record<string, unknown>[] };
 }
