@@ -95,7 +95,7 @@ describe('the repository suite', () => {
   });
 
   it('P10 fails for a verify that reads no pack data', async () => {
-    const p = await killed(SHALLOW_VERIFY, 'P10', 8);
+    const p = await killed(SHALLOW_VERIFY, 'P10', 16);
     expect(p.evidence).toMatch(/^flipped byte \d+ of packs\/.*verify found nothing/);
   });
 });
