@@ -159,6 +159,12 @@ export function parsePack(bytes: Uint8Array): Result<readonly BlobEntry[], strin
   return ok(entries);
 }
 
+/** Whether two entries describe the same blob the same way (an index entry against its pack's trailer). */
+export function sameBlobEntry(a: BlobEntry, b: BlobEntry): boolean {
+  return a.chunkId === b.chunkId && a.offsetBytes === b.offsetBytes && a.storedBytes === b.storedBytes
+    && a.rawBytes === b.rawBytes && a.compression === b.compression && a.crc32 === b.crc32;
+}
+
 /** The stored bytes of one blob, checked against its CRC32. */
 export function blobBytes(pack: Uint8Array, entry: BlobEntry): Result<Uint8Array, string> {
   assertInt(entry.offsetBytes, 0, PACK_MAX_BYTES, 'blob offset');

@@ -42,7 +42,7 @@ import { decodeIndex, type ChunkLocation, type IndexedPack } from './index-file.
 import { decodeManifest, mappedBytes, type Manifest, type RecoveryPointMeta } from './manifest.js';
 import { crc32 } from '../../core/crc32.js';
 import { PointWriter } from './point-writer.js';
-import { blobBytes, PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES, parsePack } from './pack.js';
+import { blobBytes, PACK_ENTRY_BYTES, PACK_FOOTER_BYTES, PACK_HEADER_BYTES, parsePack, sameBlobEntry } from './pack.js';
 import { ChunkWorkers } from './chunk-workers.js';
 import { ChunkCache, CheckedChunks } from './chunk-cache.js';
 
@@ -334,7 +334,7 @@ export class Repository {
 
   /** @internal After checkForReuse: whether some copy of the chunk is intact. */
   reusable(chunkId: ChunkId): boolean {
-    return this.locations(chunkId).some((loc) => this.reusableIn.get(loc.packId)?.has(chunkId) === true);
+    return this.locations(chunkId).some((loc) => this.intactIn(chunkId, loc.packId));
   }
 
   private async checkPack(packId: PackId): Promise<Result<ReadonlySet<ChunkId>, RepoError>> {
@@ -345,8 +345,7 @@ export class Repository {
     if (!entries.ok) return ok(good);
     for (const e of entries.value) {
       const indexed = this.locations(e.chunkId).find((loc) => loc.packId === packId);
-      if (indexed === undefined || indexed.offsetBytes !== e.offsetBytes || indexed.storedBytes !== e.storedBytes
-        || indexed.rawBytes !== e.rawBytes || indexed.compression !== e.compression || indexed.crc32 !== e.crc32) continue;
+      if (indexed === undefined || !sameBlobEntry(indexed, e)) continue;
       if (blobBytes(bytes.value, e).ok) good.add(e.chunkId);
     }
     return ok(good);

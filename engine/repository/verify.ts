@@ -32,7 +32,7 @@ import { isHashHex, PackId, packName, sha256Hex, type ChunkId } from './hash.js'
 import { decodeIndex } from './index-file.js';
 import { decodeLogRecordObject, LOGS_PREFIX } from './log-record.js';
 import { decodeManifest } from './manifest.js';
-import { blobBytes, parsePack, type BlobEntry } from './pack.js';
+import { blobBytes, parsePack, sameBlobEntry, type BlobEntry } from './pack.js';
 
 export type Damage =
   | { readonly kind: 'config'; readonly object: string; readonly reason: string }
@@ -213,8 +213,7 @@ export async function verifyRepository(store: ByteStore, options: VerifyOptions 
         for (const b of l.blobs) {
           const there = inPack.get(b.chunkId);
           const reason = there === undefined ? 'not in the pack'
-            : there.offsetBytes !== b.offsetBytes || there.storedBytes !== b.storedBytes || there.rawBytes !== b.rawBytes
-              || there.compression !== b.compression || there.crc32 !== b.crc32 ? 'differs from the pack trailer' : undefined;
+            : !sameBlobEntry(there, b) ? 'differs from the pack trailer' : undefined;
           if (reason !== undefined) {
             damages.push({ kind: 'index-entry', object: l.object, packId, chunkId: b.chunkId, reason });
             damagedChunks.set(copyKey(packId, b.chunkId), `index entry ${reason}`);
