@@ -10,6 +10,7 @@
 import type { AppId, GuestOsId, NewDiskSpec, ToolsId, VmFlags } from '../core/hypervisor-port.js';
 import type { GuestScript } from '../sim/guest/quiesce/scripts.js';
 import { SCRIPTS_DIR } from '../sim/guest/quiesce/scripts.js';
+import { assert } from '../core/assert.js';
 import { oracleCells, type OracleCell } from './matrix/oracle.js';
 
 export type Cell = OracleCell;
@@ -54,11 +55,13 @@ export interface CellVm {
 
 const MiB = 1024 * 1024;
 
-export function cellVm(cell: Cell, diskBytes = 16 * MiB): CellVm {
+/** The cell's VM: `diskCount` disks of `diskBytes` each, every one on the cell's controller and disk kind. */
+export function cellVm(cell: Cell, diskBytes = 16 * MiB, diskCount = 1): CellVm {
   const c = cell.conditions;
+  assert(Number.isInteger(diskCount) && diskCount >= 1 && diskCount <= 3, `a cell VM has 1 to 3 disks, not ${diskCount}`);
   return {
     apps: cell.app === 'files' ? ['files'] : [cell.app, 'files'],
-    disks: [{ capacityBytes: diskBytes, controller: c.controller, dynamic: c.dynamicDisk }],
+    disks: Array.from({ length: diskCount }, () => ({ capacityBytes: diskBytes, controller: c.controller, dynamic: c.dynamicDisk })),
     flags: { enableUuid: c.enableUuid, encrypted: c.encrypted, disableAppQuiescing: c.disableAppQuiescing },
     scripts: c.appFreezeScript ? [SQLITE_FREEZE_SCRIPT] : [],
     appScripts: c.appFreezeScript ? { sqlite: SQLITE_SCRIPT_PATH } : {},

@@ -55,6 +55,9 @@ export interface ScenarioArbOptions {
 /** vSphere's QueryChangedDiskAreas answers about this many areas a page (the simulator's default). */
 export const CBT_PAGE_AREAS = 1024;
 
+/** Most disks a cell's VM draws. */
+export const MAX_CELL_DISKS = 3;
+
 export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): fc.Arbitrary<ScenarioSpec> {
   const arbs: ScenarioArbs = {
     cellId: fc.constant(cellId),
@@ -64,6 +67,7 @@ export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): f
     backupGapsMs: fc.array(fc.integer({ min: 10, max: 800 }), { minLength: 1, maxLength: 3 }),
     fault: faultArb({ quiesceFaults: options.quiesceFaults ?? true }),
     cbtPageAreas: fc.oneof(fc.constant(CBT_PAGE_AREAS), fc.integer({ min: 1, max: 4 })),
+    disks: fc.integer({ min: 1, max: MAX_CELL_DISKS }),
     ...options.override,
   };
   return fc.record(arbs);

@@ -186,7 +186,7 @@ export class Scenario implements NemesisTarget {
 
   constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
     const lying = nemesisOf(spec.fault).boot(spec.fault).lyingCache;
-    const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas });
+    const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas, disks: spec.disks });
     this.apps = world.apps;
     this.hv = world.hv;
     this.vm = world.vm;

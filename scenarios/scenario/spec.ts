@@ -49,6 +49,12 @@ export interface ScenarioSpec {
    * others, so an incremental's changes span many pages and an engine's paging is crossed.
    */
   readonly cbtPageAreas: number;
+  /**
+   * Disks of the cell's VM (1 to 3). The apps spread across them: the domain controller's
+   * database and SQL Server's data files on the first, the files app, Exchange, SQLite and
+   * SQL Server's log on the last; so a point must read every disk from one instant.
+   */
+  readonly disks: number;
 }
 
 export function isQuiesceFault(fault: FaultPlan): fault is QuiesceFaultPlan {

@@ -38,6 +38,8 @@ export interface CellWorldOptions {
   readonly scripts?: readonly GuestScript[];
   /** Areas per QueryChangedDiskAreas page (default the simulator's, 1024). */
   readonly cbtPageAreas?: number;
+  /** Disks of the VM (default 1). */
+  readonly disks?: number;
 }
 
 /**
@@ -55,7 +57,7 @@ export function bootCellWorld(cell: Cell, options: CellWorldOptions): CellWorld 
   const apps = defaultApps();
   const factories = apps.factories;
   const hv = new SimHypervisor({ sim, apps: factories });
-  const setup = cellVm(cell, options.diskBytes);
+  const setup = cellVm(cell, options.diskBytes, options.disks);
   const vm = unwrap(hv.addVm({
     name: `${cell.os}-${cell.tools}`, guestOs: cell.os, tools: cell.tools, apps: setup.apps, disks: setup.disks, flags: setup.flags,
     guestFs: SCENARIO_GUEST_FS,
