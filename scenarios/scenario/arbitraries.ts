@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import type { VssWriterError } from '../../core/hypervisor-port.js';
 import type { WriterPhase } from '../../sim/vss/faulty-writer.js';
-import type { FaultPlan, ScenarioSpec, WorkloadPlan } from './spec.js';
+import { PLAIN_JOB, type FaultPlan, type JobPlan, type ScenarioSpec, type WorkloadPlan } from './spec.js';
 
 export const PHASES: readonly WriterPhase[] = ['prepareForBackup', 'prepareForSnapshot', 'freeze', 'thaw', 'postSnapshot'];
 export const ERRORS: readonly VssWriterError[] = ['RETRYABLE', 'NONRETRYABLE', 'TIMEOUT', 'INCONSISTENTSNAPSHOT'];
@@ -55,6 +55,22 @@ export interface ScenarioArbOptions {
 /** vSphere's QueryChangedDiskAreas answers about this many areas a page (the simulator's default). */
 export const CBT_PAGE_AREAS = 1024;
 
+/**
+ * The backup suite's job variants: mostly the plain job (policy try, no job fault), else a
+ * policy of require or off, a CBT reset before the first incremental, a refused first
+ * snapshot removal, an orphan snapshot of a crashed job — each alone or together.
+ */
+export const jobArb: fc.Arbitrary<JobPlan> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(PLAIN_JOB) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      policy: fc.constantFrom<JobPlan['policy']>('try', 'require', 'off'),
+      cbtReset: fc.boolean(), refuseRemoval: fc.boolean(), orphan: fc.boolean(),
+    }),
+  },
+);
+
 /** Most disks a cell's VM draws. */
 export const MAX_CELL_DISKS = 3;
 
@@ -68,6 +84,7 @@ export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): f
     fault: faultArb({ quiesceFaults: options.quiesceFaults ?? true }),
     cbtPageAreas: fc.oneof(fc.constant(CBT_PAGE_AREAS), fc.integer({ min: 1, max: 4 })),
     disks: fc.integer({ min: 1, max: MAX_CELL_DISKS }),
+    job: fc.constant(PLAIN_JOB),
     ...options.override,
   };
   return fc.record(arbs);

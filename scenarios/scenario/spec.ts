@@ -35,6 +35,28 @@ export type FaultPlan =
    */
   | { readonly kind: 'power-loss'; readonly atMs: number; readonly lyingCache: boolean };
 
+/**
+ * How the engine is asked to back up, and the faults of the job's own path (not the
+ * guest's): the application-aware policy; CBT reset between the full and the first
+ * incremental (vSphere resets it after a storage vMotion or a crash of the host, and the
+ * parent's change id is then refused); the hypervisor refusing the first removal of each
+ * VmSnapshot (a busy datastore: a job must retry); and a VmSnapshot named as this engine
+ * names its own, left by an earlier job that crashed (a job must remove it first).
+ */
+export interface JobPlan {
+  readonly policy: 'try' | 'require' | 'off';
+  readonly cbtReset: boolean;
+  readonly refuseRemoval: boolean;
+  readonly orphan: boolean;
+}
+
+/** The plan of every suite but the backup suite's variants: policy try, no job faults. */
+export const PLAIN_JOB: JobPlan = { policy: 'try', cbtReset: false, refuseRemoval: false, orphan: false };
+
+export function isPlainJob(job: JobPlan): boolean {
+  return job.policy === 'try' && !job.cbtReset && !job.refuseRemoval && !job.orphan;
+}
+
 export interface ScenarioSpec {
   readonly cellId: string;
   /** The world's seed: the simulation's PRNG streams. */
@@ -55,6 +77,8 @@ export interface ScenarioSpec {
    * SQL Server's log on the last; so a point must read every disk from one instant.
    */
   readonly disks: number;
+  /** The job's policy and the faults of its own path (PLAIN_JOB outside the backup suite). */
+  readonly job: JobPlan;
 }
 
 export function isQuiesceFault(fault: FaultPlan): fault is QuiesceFaultPlan {

@@ -9,6 +9,7 @@ import { findCell } from '../../scenarios/cells.js';
 import { decodeReplayToken, encodeReplayToken } from '../../scenarios/replay-token.js';
 import { runCell } from '../../scenarios/runner.js';
 import { runScenario } from '../../scenarios/scenario/run.js';
+import { PLAIN_JOB } from '../../scenarios/scenario/spec.js';
 import { BACKUP_SUITE } from '../../scenarios/suites/backup-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
@@ -33,7 +34,7 @@ describe('the backup suite', () => {
     // win2003-x64 with Tools of ESX 3.5 U1: no quiescer, a crash-consistent snapshot.
     const outcome = await runScenario({
       cellId: 'win2003-x64/esx35u1/files/default', seed: 3, workload: { meanIntervalMs: 5, opsPerTxn: 1, valueBytes: 200 },
-      warmupMs: 1000, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1,
+      warmupMs: 1000, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, job: PLAIN_JOB,
     });
     const files = outcome.points[0]?.restored?.verdict.apps.files;
     expect(files?.level).toBe('crash');

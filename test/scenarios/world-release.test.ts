@@ -11,6 +11,7 @@ import { findCell } from '../../scenarios/cells.js';
 import { runCell, SUITES } from '../../scenarios/runner.js';
 import { Scenario } from '../../scenarios/scenario/run.js';
 import { QUIESCELAB_ENGINE } from '../../scenarios/scenario/engine.js';
+import { PLAIN_JOB } from '../../scenarios/scenario/spec.js';
 import { registeredVfsCount } from '../../sim/apps/sqlite/guest-vfs.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
@@ -24,7 +25,7 @@ describe('a scenario releases its world', () => {
     expect(cell).toBeDefined();
     if (cell === undefined) return;
     const before = registeredVfsCount();
-    const s = new Scenario({ cellId: 'win2019/esx41/sqlite/default', seed: 5, workload: { meanIntervalMs: 20, opsPerTxn: 2, valueBytes: 100 }, warmupMs: 300, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1 }, cell, QUIESCELAB_ENGINE, undefined);
+    const s = new Scenario({ cellId: 'win2019/esx41/sqlite/default', seed: 5, workload: { meanIntervalMs: 20, opsPerTxn: 2, valueBytes: 100 }, warmupMs: 300, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, job: PLAIN_JOB }, cell, QUIESCELAB_ENGINE, undefined);
     await s.warmUp();
     expect(registeredVfsCount()).toBeGreaterThan(before);
     s.hv.dispose();
