@@ -2,10 +2,13 @@
  * Mutants of the repository (the repository suite kills them, properties 9 and 10): a
  * store that publishes a point's manifest before its packs, a store that renames without
  * fsync (names durable at once, bytes only when the writer closes), a verify that reads
- * no pack data. Each wraps the ByteStore the engine opens, or substitutes verify.
+ * no pack data, a prune that marks only the newest point's chunks (property 15 kills it).
+ * Each wraps the ByteStore the engine opens, or substitutes verify or prune.
  */
 
 import { ok, unwrap, type Result } from '../../core/result.js';
+import { manifestName } from '../../engine/repository/hash.js';
+import { prune } from '../../engine/repository/prune.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { verifyRepository } from '../../engine/repository/verify.js';
 import type { ByteStore, StoreError } from '../../engine/store/byte-store.js';
@@ -95,7 +98,32 @@ const NO_FSYNC = withStore('no-fsync-before-rename', (store) => new DeferringSto
 /** A verify that only lists packs (metadata only). */
 const SHALLOW_VERIFY: EngineUnderTest = { ...QUIESCELAB_ENGINE, name: 'shallow-verify', verify: (store) => verifyRepository(store, { readData: false }) };
 
-export const REPOSITORY_MUTANT_ENGINES = { MANIFEST_FIRST, NO_FSYNC, SHALLOW_VERIFY };
+/**
+ * A prune whose mark phase walks only the newest point (as if every point were a full
+ * that holds all the chunks a later one needs): the chunks older kept points use and the
+ * newest does not (blocks an incremental has since rewritten) are swept. Built as the real
+ * prune run while the older manifests are out of its sight, then put back.
+ */
+const PRUNE_NEWEST_ONLY: EngineUnderTest = {
+  ...QUIESCELAB_ENGINE,
+  name: 'prune-drops-shared-chunks',
+  async prune(repo, policy) {
+    const points = await repo.listPoints();
+    if (!points.ok) return points;
+    const hidden: [string, Uint8Array][] = [];
+    for (const p of points.value.slice(0, -1)) {
+      const name = manifestName(p.id);
+      hidden.push([name, unwrap(await repo.store.get(name))]);
+      unwrap(await repo.store.delete(name));
+      repo.forgetManifest(p.id);
+    }
+    const pruned = await prune(repo, policy);
+    for (const [name, bytes] of hidden) unwrap(await repo.store.put(name, bytes));
+    return pruned;
+  },
+};
+
+export const REPOSITORY_MUTANT_ENGINES = { MANIFEST_FIRST, NO_FSYNC, SHALLOW_VERIFY, PRUNE_NEWEST_ONLY };
 
 const FILES = 'linux/esx41/files/default';
 const SQL = 'win2019/esx41/sqlserver/default';
@@ -104,4 +132,5 @@ export const REPOSITORY_MUTANTS: readonly Mutant[] = [
   { id: 'manifest-before-packs', description: 'Publishes a point\'s manifest before its packs and index file.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P9', engine: MANIFEST_FIRST },
   { id: 'success-before-durable', description: 'Reports the point stored before its data is durable: renames without fsync, the bytes reach the disk when the writer closes.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P9', engine: NO_FSYNC },
   { id: 'verify-skips-pack-data', description: 'Verify checks the metadata only and never reads the packs\' data.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P10', engine: SHALLOW_VERIFY },
+  { id: 'prune-drops-shared-chunks', description: 'Prune marks only the chunks the newest point references: packs older kept points still need are swept.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P15', engine: PRUNE_NEWEST_ONLY },
 ];

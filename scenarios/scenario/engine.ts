@@ -1,7 +1,8 @@
 /**
  * The engine under test, as the harness drives it: the few entry points a scenario needs
  * (open a repository on a store, back up a VM, open a RecoveryPoint for reading, restore a
- * VM, verify a repository; log backups, SQLite WAL shipping and roll-forward, `log`), each
+ * VM, verify a repository; log backups, SQLite WAL shipping and roll-forward, `log`;
+ * forget and prune; file-level, disk and application-item restores), each
  * replaceable. The
  * default is quiescelab's own engine (engine/); an engine mutant
  * (scenarios/mutants/) is this record with one piece swapped or wrapped — a port that
@@ -32,6 +33,11 @@ import { planSqliteRollForward } from '../../engine/logbackup/sqlite-chain.js';
 import { checkpointSqliteWal, observeSqliteWal, shipSqliteWal, startSqliteChain } from '../../engine/logbackup/sqlite-shipper.js';
 import { rollForwardSql } from '../../engine/restore/sql-rollforward.js';
 import { rollForwardSqlite } from '../../engine/restore/sqlite-rollforward.js';
+import { forget } from '../../engine/repository/forget.js';
+import { prune } from '../../engine/repository/prune.js';
+import { restoreFiles } from '../../engine/restore/file-restore.js';
+import { restoreDisk } from '../../engine/restore/disk.js';
+import { findAdUser, findMailItem, findSqlRow } from '../../engine/restore/app-items.js';
 
 /**
  * Transaction-log backups and roll-forward (seed 003, seed 004). The harness passes the
@@ -77,6 +83,15 @@ export interface LogEngine {
   readonly rollForwardSqlite: typeof rollForwardSqlite;
 }
 
+/** Application-item restores straight from a point (engine/restore/app-items.ts). */
+export interface ItemEngine {
+  readonly findSqlRow: typeof findSqlRow;
+  readonly findMailItem: typeof findMailItem;
+  readonly findAdUser: typeof findAdUser;
+}
+
+export const QUIESCELAB_ITEM_ENGINE: ItemEngine = { findSqlRow, findMailItem, findAdUser };
+
 export interface EngineUnderTest {
   readonly name: string;
   /** The port the engine sees, given the world's (a mutant may wrap it). */
@@ -90,6 +105,14 @@ export interface EngineUnderTest {
   /** Reads every object of the repository on `store` and names the damaged ones. */
   verify(store: ByteStore): Promise<Result<VerifyReport, StoreError>>;
   readonly log: LogEngine;
+  /** Removes points by a keep policy (the CLI's `forget`); `prune` then frees what no kept point needs. */
+  readonly forget: typeof forget;
+  readonly prune: typeof prune;
+  /** File-level restore of one disk's guest file system into a FileWriter. */
+  readonly restoreFiles: typeof restoreFiles;
+  /** One disk of a point written over a disk of a powered-off VM. */
+  readonly restoreDisk: typeof restoreDisk;
+  readonly items: ItemEngine;
 }
 
 export const QUIESCELAB_LOG_ENGINE: LogEngine = {
@@ -119,4 +142,9 @@ export const QUIESCELAB_ENGINE: EngineUnderTest = {
   restoreVm,
   verify: (store) => verifyRepository(store),
   log: QUIESCELAB_LOG_ENGINE,
+  forget,
+  prune,
+  restoreFiles,
+  restoreDisk,
+  items: QUIESCELAB_ITEM_ENGINE,
 };

@@ -1,6 +1,6 @@
 /**
- * The repository suite: properties 9 (a crash during a backup) and 10 (verify finds every
- * injected corruption), on one scenario. A cell's VM boots and runs its workload
+ * The repository suite: properties 9 (a crash during a backup), 10 (verify finds every
+ * injected corruption) and 15 (forget and prune keep the kept points), on one scenario. A cell's VM boots and runs its workload
  * (scenarios/scenario/run.ts); the engine under test opens a repository on an in-memory
  * store through a journal (scenarios/scenario/store-journal.ts) and stores k points (a
  * full, then CBT incrementals), each read back through the engine. Then:
@@ -27,6 +27,11 @@
  * a few packs and a full a few tens: places for the crash and the flip to land (the
  * default 1 MiB chunks put a whole 16 MiB disk in one pack).
  *
+ * - Property 15, in a share of the runs (drawn; every PRUNE_EVERY-th run of the survey
+ *   forces it, so it judges at least a tenth of every cell's runs), on another copy of the
+ *   store: `forget --keep-last N` and `prune` as the CLI runs them, then every kept point
+ *   read back against its VmSnapshot and verify (repository-prune.ts).
+ *
  * Leaves out: a host power loss while the engine reads the VmSnapshot (the world's side:
  * the job fails and publishes nothing, which the crash at the window's first call already
  * covers on the repository's side), crashes during prune (test/engine/crash.test.ts),
@@ -52,6 +57,7 @@ import { LOCK_NAME } from '../../engine/store/lock.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { cellId, findCell } from '../cells.js';
 import { checkCrashDuringBackup, type CrashRecord, type PointDigests } from '../checkers/crash-during-backup.js';
+import { fail } from '../verdict.js';
 import { checkRepositoryVerify, type CorruptionRecord, type VerifyRun } from '../checkers/repository-verify.js';
 import { scenarioArb } from '../scenario/arbitraries.js';
 import type { EngineUnderTest } from '../scenario/engine.js';
@@ -59,6 +65,8 @@ import { Scenario, type TimelineEvent } from '../scenario/run.js';
 import type { ScenarioSpec } from '../scenario/spec.js';
 import { StoreJournal } from '../scenario/store-journal.js';
 import type { Suite } from './suite.js';
+import { checkPruneKeeps, type PruneRecord } from '../checkers/prune-keeps.js';
+import { forgetAndPrune, type PrunePlan } from './repository-prune.js';
 
 export const REPOSITORY_CELLS: readonly string[] = ['linux/esx41/files/default', 'win2019/esx41/sqlserver/default'];
 
@@ -78,11 +86,17 @@ export interface RepositorySpec extends ScenarioSpec {
     readonly offsetPick: number;
     readonly xor: number;
   };
+  /** Property 15's forget and prune (null: not in this run). */
+  readonly prune: PrunePlan | null;
 }
+
+/** Every this many survey runs (the first included), property 15's forget and prune run whatever was drawn. */
+export const PRUNE_EVERY = 5;
 
 export interface RepositoryRun {
   readonly crash: CrashRecord;
   readonly corruption: CorruptionRecord;
+  readonly prune: PruneRecord | null;
   /** What happened, for a replay. */
   readonly timeline: readonly TimelineEvent[];
 }
@@ -224,7 +238,10 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
     repository: fc.constantFrom<RepositoryProfile>('small', 'cli'),
     crash: fc.record({ callPick: fc.nat(), seed: fc.nat(0xffff) }),
     corruption: fc.record({ objectPick: fc.nat(), offsetPick: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
-  }).map(({ base, repository, crash, corruption }) => ({ ...base, repository, crash, corruption })),
+    prune: fc.option(fc.record({ keepPick: fc.nat(7) }), { freq: 2 }),
+  }).map(({ base, repository, crash, corruption, prune }) => ({ ...base, repository, crash, corruption, prune })),
+  forRun: (spec, runIndex) => (runIndex % PRUNE_EVERY === 0 && spec.prune === null ? { ...spec, prune: { keepPick: 1 } } : spec),
+  forProperty: (spec, propertyId) => (propertyId === 'P15' && spec.prune === null ? { ...spec, prune: { keepPick: 1 } } : spec),
   async run(spec, engine) {
     const cell = findCell(spec.cellId);
     assert(cell !== undefined, `unknown cell ${spec.cellId}`);
@@ -241,8 +258,9 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
       const corruption = await corrupt(engine, journal.inner.clone(), spec.corruption);
       const t = corruption.target;
       if (t !== null) s.note('fault', `on a copy of the store: byte ${t.offsetBytes} of ${t.name} flipped; verify names ${corruption.corrupted.damages.length} damage(s)`);
+      const prune = spec.prune === null ? null : await forgetAndPrune(s, journal.inner.clone(), runs, spec.prune);
       const crash = await crashDuringBackup(s, repo, journal, { index: runs.length, earlier, parent: reports.filter((r) => r !== null).at(-1) }, spec.crash);
-      return { crash, corruption, timeline: s.timeline };
+      return { crash, corruption, prune, timeline: s.timeline };
     } finally {
       // The writer was closed in the crash window; after a failure before it, its chunk
       // workers end here (a second close is harmless, and its result is not needed).
@@ -264,6 +282,12 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
       description: 'The repository\'s verify finds every injected corruption.',
       applies: () => true,
       check: (_cell, _spec, run) => checkRepositoryVerify(run.corruption),
+    },
+    {
+      id: 'P15', name: 'prune keeps the kept points',
+      description: 'After forget --keep-last N and prune (as the CLI runs them), every kept point reads back equal to its VmSnapshot, verify (reading every pack) finds nothing, every forgotten point is gone, and prune freed what only the forgotten points used, as it reports.',
+      applies: (_cell, spec) => spec.prune !== null,
+      check: (_cell, _spec, run) => (run.prune === null ? fail('the run did not forget and prune') : checkPruneKeeps(run.prune)),
     },
   ],
 };
