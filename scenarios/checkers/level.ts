@@ -6,14 +6,19 @@
  * - inconsistent: a volume is corrupt or does not mount, or an application cannot open.
  * - crash: every volume is consistent (after journal replay where needed). Multi-disk
  *   atomicity holds by construction: the hypervisor captures every disk at one instant.
- * - filesystem: no volume needs journal replay and every file write acknowledged before
- *   the freeze (the `files` app's writes) is present.
+ * - filesystem: no volume needs journal replay, every file write acknowledged before
+ *   the freeze (the `files` app's writes) is present, and no file record whose removal was
+ *   acknowledged before the freeze is (a zeroed, truncated or deleted record back in the
+ *   image is stale data: the removal was a completed write too, and a freeze flushes it).
+ *   A crash-consistent image may still hold such a record (the removal was not on disk).
  * - application (per app): filesystem, the app was quiesced by its own agent (its VSS
  *   writer came through, or a freeze-script action of it ran), it opens without crash
  *   recovery and holds every commit acknowledged before the freeze.
  *
  * Also reports, per app, the acknowledged commits missing from the image (with whether
- * they were acknowledged as durable), which is the data loss. Does not check: transaction
+ * they were acknowledged as durable), which is the data loss; a record removed at or
+ * before the cut is not expected (not lost), one removed after it is. A removal at the
+ * cut's very instant is neither expected gone nor expected present. Does not check: transaction
  * level (roll-forward restores), RPO/RTO, whether the engine's claim matches (property 2).
  */
 
@@ -31,6 +36,8 @@ export interface AppVerdict {
   /** Of those, acked as durable. */
   readonly lostDurable: readonly string[];
   readonly recoveryNeeded: boolean;
+  /** Removed (acknowledged) before the cut and present in the image: stale data back. */
+  readonly resurrected: readonly string[];
 }
 
 export interface LevelVerdict {
@@ -48,17 +55,39 @@ export interface LevelInput {
   readonly cutUs: TimeUs;
   /** Apps whose own agent quiesced them for this capture. */
   readonly appQuiesced: ReadonlySet<AppId>;
+  /** Every acknowledged removal of each app up to the capture (apps that take data back). */
+  readonly removals?: Readonly<Partial<Record<AppId, readonly AckRecord[]>>>;
 }
 
-function before(acks: readonly AckRecord[] | undefined, cutUs: TimeUs): { all: Set<string>; durable: Set<string> } {
+/** Acks before the cut, less the records removed at or before it (not expected in the image). */
+function before(acks: readonly AckRecord[] | undefined, removals: readonly AckRecord[] | undefined, cutUs: TimeUs): { all: Set<string>; durable: Set<string>; removed: Set<string> } {
+  const gone = new Set<string>();
+  const removed = new Set<string>();
+  for (const r of removals ?? []) {
+    if (r.timeUs > cutUs) continue;
+    gone.add(r.id);
+    if (r.timeUs < cutUs) removed.add(r.id);
+  }
   const all = new Set<string>();
   const durable = new Set<string>();
   for (const a of acks ?? []) {
-    if (a.timeUs >= cutUs) continue;
+    if (a.timeUs >= cutUs || gone.has(a.id)) continue;
     all.add(a.id);
     if (a.durable) durable.add(a.id);
   }
-  return { all, durable };
+  return { all, durable, removed };
+}
+
+/** The file-write part of the filesystem level: writes before the cut present, removals before it gone. */
+function judgeFileWrites(vm: ConsistencyLevel, why: string, acked: ReturnType<typeof before>, found: ReadonlySet<string> | undefined): { vm: ConsistencyLevel; why: string } {
+  if (vm !== 'filesystem' || found === undefined) return { vm, why };
+  const missing = [...acked.all].filter((id) => !found.has(id));
+  if (missing.length > 0) return { vm: 'crash', why: `${missing.length} file writes completed before the freeze are missing (first ${missing[0] ?? ''})` };
+  const back = [...acked.removed].filter((id) => found.has(id));
+  if (back.length > 0) {
+    return { vm: 'crash', why: `${back.length} file records removed (zeroed, truncated or deleted) before the freeze are back in the image (first ${back[0] ?? ''}): stale data` };
+  }
+  return { vm, why };
 }
 
 export function judgeLevel(input: LevelInput): LevelVerdict {
@@ -76,20 +105,13 @@ export function judgeLevel(input: LevelInput): LevelVerdict {
     vm = 'filesystem';
     why = 'every volume is clean';
   }
-  const filesAcks = before(input.acks.files, input.cutUs);
-  const filesFound = inspection.apps.files?.committed;
-  if (vm === 'filesystem' && filesFound !== undefined) {
-    const missing = [...filesAcks.all].filter((id) => !filesFound.has(id));
-    if (missing.length > 0) {
-      vm = 'crash';
-      why = `${missing.length} file writes completed before the freeze are missing (first ${missing[0] ?? ''})`;
-    }
-  }
+  ({ vm, why } = judgeFileWrites(vm, why, before(input.acks.files, input.removals?.files, input.cutUs), inspection.apps.files?.committed));
 
   const apps: Partial<Record<AppId, AppVerdict>> = {};
   for (const [appId, found] of Object.entries(inspection.apps) as [AppId, NonNullable<ImageInspection['apps'][AppId]>][]) {
-    const acked = before(input.acks[appId], input.cutUs);
+    const acked = before(input.acks[appId], input.removals?.[appId], input.cutUs);
     const lost = [...acked.all].filter((id) => !found.committed.has(id));
+    const resurrected = [...acked.removed].filter((id) => found.committed.has(id));
     const lostDurable = lost.filter((id) => acked.durable.has(id));
     let level: ConsistencyLevel;
     let appWhy: string;
@@ -114,11 +136,14 @@ export function judgeLevel(input: LevelInput): LevelVerdict {
     } else if (lost.length > 0) {
       level = 'filesystem';
       appWhy = `${lost.length} commits acknowledged before the freeze are missing`;
+    } else if (resurrected.length > 0) {
+      level = 'filesystem';
+      appWhy = `${resurrected.length} records removed before the freeze are back (first ${resurrected[0] ?? ''})`;
     } else {
       level = 'application';
       appWhy = 'quiesced by its agent, opens without recovery, every commit before the freeze present';
     }
-    apps[appId] = { level, why: appWhy, lost, lostDurable, recoveryNeeded: found.open.recoveryNeeded };
+    apps[appId] = { level, why: appWhy, lost, lostDurable, recoveryNeeded: found.open.recoveryNeeded, resurrected };
   }
   return { vm, why, apps };
 }

@@ -85,6 +85,7 @@ export function scenarioArb(cellId: string, options: ScenarioArbOptions = {}): f
     cbtPageAreas: fc.oneof(fc.constant(CBT_PAGE_AREAS), fc.integer({ min: 1, max: 4 })),
     disks: fc.integer({ min: 1, max: MAX_CELL_DISKS }),
     job: fc.constant(PLAIN_JOB),
+    unwrite: fc.boolean(),
     ...options.override,
   };
   return fc.record(arbs);

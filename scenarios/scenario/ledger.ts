@@ -5,8 +5,14 @@
  * before the crash and absent from the recovered data — so that a later backup is not
  * blamed for it; what was acknowledged as durable and still lost is the evidence that the
  * storage stack lied about flush.
+ *
+ * It also books acknowledged removals (an app that takes data back: `GuestApp.removals`),
+ * keeping the first time each id was removed. A removal the crash undid (the record is in
+ * the recovered data again) is forgotten, and a record removed before the crash is not
+ * counted as lost in it.
  */
 
+import { assert } from '../../core/assert.js';
 import type { TimeUs } from '../../core/clock.js';
 import type { AppId } from '../../core/hypervisor-port.js';
 import type { AckRecord } from '../../sim/apps/types.js';
@@ -24,6 +30,7 @@ export interface CrashLoss {
 export class AckLedger {
   private readonly byApp = new Map<AppId, Map<string, AckRecord>>();
   private readonly lostInCrash = new Set<string>();
+  private readonly removedBy = new Map<AppId, Map<string, AckRecord>>();
   readonly crashLosses: CrashLoss[] = [];
 
   /** Takes in what the VM's running apps acknowledged so far (call before a crash and before judging). */
@@ -41,6 +48,22 @@ export class AckLedger {
         if (seen === undefined) book.set(a.id, a);
         else if (a.durable && !seen.durable) book.set(a.id, { ...seen, durable: true });
       }
+      this.collectRemovals(appId, vm.app(appId).removals?.() ?? []);
+    }
+  }
+
+  private collectRemovals(appId: AppId, removals: readonly AckRecord[]): void {
+    if (removals.length === 0) return;
+    let book = this.removedBy.get(appId);
+    if (book === undefined) {
+      book = new Map();
+      this.removedBy.set(appId, book);
+    }
+    for (const r of removals) {
+      assert(r.app === appId, `a removal of ${r.app} reported by ${appId}`);
+      const seen = book.get(r.id);
+      if (seen === undefined) book.set(r.id, r);
+      else if (r.durable && !seen.durable) book.set(r.id, { ...seen, durable: true });
     }
   }
 
@@ -49,10 +72,13 @@ export class AckLedger {
     if (vm.guest === null) return;
     for (const appId of vm.apps) {
       const committed = vm.app(appId).committed();
+      const removed = this.removedBy.get(appId);
+      // A removal the crash undid: the record is back, and expected again.
+      for (const id of [...removed?.keys() ?? []]) if (committed.has(id)) removed?.delete(id);
       const lost: string[] = [];
       const lostDurable: string[] = [];
       for (const a of this.byApp.get(appId)?.values() ?? []) {
-        if (a.timeUs >= atUs || this.lostInCrash.has(key(appId, a.id)) || committed.has(a.id)) continue;
+        if (a.timeUs >= atUs || this.lostInCrash.has(key(appId, a.id)) || committed.has(a.id) || removed?.has(a.id) === true) continue;
         this.lostInCrash.add(key(appId, a.id));
         lost.push(a.id);
         if (a.durable) lostDurable.push(a.id);
@@ -65,6 +91,13 @@ export class AckLedger {
   acks(): Partial<Record<AppId, AckRecord[]>> {
     const out: Partial<Record<AppId, AckRecord[]>> = {};
     for (const [appId, book] of this.byApp) out[appId] = [...book.values()].filter((a) => !this.lostInCrash.has(key(appId, a.id)));
+    return out;
+  }
+
+  /** Acknowledged removals still standing (not undone by a crash), per app. */
+  removals(): Partial<Record<AppId, AckRecord[]>> {
+    const out: Partial<Record<AppId, AckRecord[]>> = {};
+    for (const [appId, book] of this.removedBy) out[appId] = [...book.values()];
     return out;
   }
 

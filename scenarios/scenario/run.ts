@@ -186,7 +186,7 @@ export class Scenario implements NemesisTarget {
 
   constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
     const lying = nemesisOf(spec.fault).boot(spec.fault).lyingCache;
-    const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas, disks: spec.disks });
+    const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas, disks: spec.disks, unwrite: spec.unwrite });
     this.apps = world.apps;
     this.hv = world.hv;
     this.vm = world.vm;
@@ -376,7 +376,7 @@ export class Scenario implements NemesisTarget {
     }
     const inspection = inspectImage(images, { os: GUEST_OS[this.cell.os], apps: this.vm.apps, factories: this.factories });
     this.ledger.collect(this.vm);
-    const verdict = judgeLevel({ inspection, acks: this.ledger.acks(), cutUs: run.truth.cutUs, appQuiesced: appsQuiesced(run.truth.quiesce, this.scripts) });
+    const verdict = judgeLevel({ inspection, acks: this.ledger.acks(), removals: this.ledger.removals(), cutUs: run.truth.cutUs, appQuiesced: appsQuiesced(run.truth.quiesce, this.scripts) });
     this.note('verdict', `point ${run.index}: ${this.cell.app} ${verdict.apps[this.cell.app]?.level ?? verdict.vm} (${verdict.apps[this.cell.app]?.why ?? verdict.why})`);
     return { ...run, restored: { verdict, equalsSnapshot, bytesRead } };
   }

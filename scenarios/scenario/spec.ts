@@ -79,6 +79,13 @@ export interface ScenarioSpec {
   readonly disks: number;
   /** The job's policy and the faults of its own path (PLAIN_JOB outside the backup suite). */
   readonly job: JobPlan;
+  /**
+   * The files app takes back what it wrote (sim/apps/files/files-app.ts, un-write mode):
+   * rotated segments deleted (shredded with zeros first half the time), tails zeroed in
+   * place and truncated, preallocated segments trimmed. So an incremental must carry the
+   * areas that became zero, and a flushed point must not hold a record removed before it.
+   */
+  readonly unwrite: boolean;
 }
 
 export function isQuiesceFault(fault: FaultPlan): fault is QuiesceFaultPlan {

@@ -8,6 +8,7 @@
  */
 
 import { unwrap } from '../../core/result.js';
+import { DEFAULT_FILES_OPTIONS, filesAppFactory, UNWRITE_OPTIONS } from '../../sim/apps/files/files-app.js';
 import type { AppFactory } from '../../sim/apps/types.js';
 import type { AppId } from '../../core/hypervisor-port.js';
 import type { GuestScript } from '../../sim/guest/quiesce/scripts.js';
@@ -40,6 +41,8 @@ export interface CellWorldOptions {
   readonly cbtPageAreas?: number;
   /** Disks of the VM (default 1). */
   readonly disks?: number;
+  /** The files app runs in un-write mode (UNWRITE_OPTIONS; default: it only appends). */
+  readonly unwrite?: boolean;
 }
 
 /**
@@ -54,7 +57,10 @@ export const SCENARIO_GUEST_FS = { journalBlocks: 64, inodeCount: 256 } as const
 
 export function bootCellWorld(cell: Cell, options: CellWorldOptions): CellWorld {
   const sim = new Simulation({ seed: options.seed });
-  const apps = defaultApps();
+  const defaults = defaultApps();
+  const apps: AppSet = options.unwrite === true
+    ? { ...defaults, factories: { ...defaults.factories, files: filesAppFactory({ ...DEFAULT_FILES_OPTIONS, unwrite: UNWRITE_OPTIONS }) } }
+    : defaults;
   const factories = apps.factories;
   const hv = new SimHypervisor({ sim, apps: factories });
   const setup = cellVm(cell, options.diskBytes, options.disks);

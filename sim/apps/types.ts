@@ -94,6 +94,13 @@ export interface GuestApp {
   /** Ids of every transaction or write whose data the app's files hold now. */
   committed(): ReadonlySet<string>;
   acknowledged(): readonly AckRecord[];
+  /**
+   * Acknowledged removals (apps that take data back: a deleted, zeroed or truncated-away
+   * record): the id is no longer in the app's data from `timeUs` on; `durable` says the
+   * removal was made durable (fsync'ed, the journal committed). Absent: the app never
+   * removes what it acknowledged.
+   */
+  removals?(): readonly AckRecord[];
   /** Actions a freeze script may call by name (e.g. `checkpoint-and-lock`). */
   readonly scriptActions: Readonly<Record<string, (arg: ScriptArgument) => ScriptActionResult>>;
   /** Programs the app adds to the guest (e.g. `sqlcmd`), by name. */

@@ -34,7 +34,7 @@ describe('the backup suite', () => {
     // win2003-x64 with Tools of ESX 3.5 U1: no quiescer, a crash-consistent snapshot.
     const outcome = await runScenario({
       cellId: 'win2003-x64/esx35u1/files/default', seed: 3, workload: { meanIntervalMs: 5, opsPerTxn: 1, valueBytes: 200 },
-      warmupMs: 1000, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, job: PLAIN_JOB,
+      warmupMs: 1000, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, unwrite: false, job: PLAIN_JOB,
     });
     const files = outcome.points[0]?.restored?.verdict.apps.files;
     expect(files?.level).toBe('crash');

@@ -25,7 +25,7 @@ describe('a scenario releases its world', () => {
     expect(cell).toBeDefined();
     if (cell === undefined) return;
     const before = registeredVfsCount();
-    const s = new Scenario({ cellId: 'win2019/esx41/sqlite/default', seed: 5, workload: { meanIntervalMs: 20, opsPerTxn: 2, valueBytes: 100 }, warmupMs: 300, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, job: PLAIN_JOB }, cell, QUIESCELAB_ENGINE, undefined);
+    const s = new Scenario({ cellId: 'win2019/esx41/sqlite/default', seed: 5, workload: { meanIntervalMs: 20, opsPerTxn: 2, valueBytes: 100 }, warmupMs: 300, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, unwrite: false, job: PLAIN_JOB }, cell, QUIESCELAB_ENGINE, undefined);
     await s.warmUp();
     expect(registeredVfsCount()).toBeGreaterThan(before);
     s.hv.dispose();

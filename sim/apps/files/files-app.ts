@@ -17,8 +17,25 @@
  * little-endian. A reader takes the longest valid prefix: it stops at the first record
  * whose magic, length or CRC is wrong (a crash can leave a torn or stale tail).
  *
- * Leaves out: overwrites in place, renames, deletes (the storage matrix covers those
- * paths of the file system), several writers per file.
+ * Un-write mode (`options.unwrite`, the backup suite draws it): the program also takes back
+ * data an earlier point held, as real ones do, each step deterministic from the app's PRNG:
+ * - log rotation with retention: segments are small (`segmentBytes`), a stream also rolls
+ *   over early now and then (a time-based rotation), and the oldest segment beyond
+ *   `keepSegments` per stream is deleted — shredded first (overwritten with zeros and
+ *   fsync'ed) half the time;
+ * - a retracted tail: the last records of a stream's current segment (all of them in half
+ *   the cases: a recycled segment) are overwritten with zeros in place and fsync'ed, then
+ *   half the time the file is truncated back to that record boundary; appends continue at
+ *   the boundary. Only a tail is ever zeroed, so the valid prefix of every file stays
+ *   exactly the records the app still holds;
+ * - preallocation: a new segment is sometimes preallocated with zeros to 64-192 KiB (past
+ *   one 128 KiB allocation window: several extents), and on rotation its unused tail is
+ *   truncated away.
+ * Every removal (a deleted segment's records, retracted records) is made durable (fsync,
+ * which commits the journal) and then acknowledged in `removals()`.
+ *
+ * Leaves out: renames, zeroing a record in the middle of a file (the rest of the file would
+ * stop parsing), several writers per file, a file system's discard/TRIM.
  */
 
 import { assert } from '../../../core/assert.js';
@@ -36,9 +53,35 @@ export const RECORD_MAGIC = 0x51464c52;
 export const RECORD_HEADER_BYTES = 16;
 const MAX_RECORD_PAYLOAD_BYTES = 1 << 20;
 
+/** Un-write mode (see the header): how the program takes back what it wrote. */
+export interface UnwriteOptions {
+  /** Capacity of a new segment that is not preallocated, drawn in [min, max] bytes. */
+  readonly segmentBytes: readonly [number, number];
+  /** Older segments kept per stream beside the current one; rotation deletes the oldest beyond. */
+  readonly keepSegments: number;
+  /** Per operation, 1 in n: the stream rolls over before its segment is full (a time-based rotation). */
+  readonly rotateOneIn: number;
+  /** Per operation, 1 in n: the stream's tail is retracted (zeroed) instead of appended to. */
+  readonly retractOneIn: number;
+  /** Per new segment, 1 in n: preallocated with zeros to a size drawn in `preallocBytes`. */
+  readonly preallocOneIn: number;
+  readonly preallocBytes: readonly [number, number];
+}
+
+/**
+ * The un-write mode the backup suite draws: 8-16 KiB segments, one older segment kept per
+ * stream, a rotation every ~12 operations and a retraction every ~16, so a scenario's few
+ * hundred operations delete, shred and truncate several segments between two backups.
+ */
+export const UNWRITE_OPTIONS: UnwriteOptions = {
+  segmentBytes: [8 * 1024, 16 * 1024], keepSegments: 1, rotateOneIn: 12, retractOneIn: 16, preallocOneIn: 4, preallocBytes: [64 * 1024, 192 * 1024],
+};
+
 export interface FilesAppOptions {
   /** Fsync every n-th operation (0: never). */
   readonly fsyncEvery: number;
+  /** Un-write mode; absent: the program only appends. */
+  readonly unwrite?: UnwriteOptions;
 }
 
 export const DEFAULT_FILES_OPTIONS: FilesAppOptions = { fsyncEvery: 8 };
@@ -84,6 +127,28 @@ function fileName(stream: number, segment: number): string {
 }
 
 const NAME_RE = /^data-(\d+)-(\d+)\.rec$/;
+const GRAIN = 4096;
+
+/** One stream's state: its current segment (open), the records it holds, the older segments kept. */
+interface Stream {
+  readonly index: number;
+  segment: number;
+  handle: FileHandle;
+  /** End of the segment's valid prefix: where the next record goes. */
+  sizeBytes: number;
+  /** The file's size (past `sizeBytes` when preallocated). */
+  fileBytes: number;
+  /** The segment rolls over when the next record would end past this. */
+  capacityBytes: number;
+  /** Ids appended since the segment's last fsync. */
+  unsynced: number[];
+  /** The current segment's records, in file order. */
+  records: { readonly id: number; readonly offsetBytes: number }[];
+  /** Older segments still on disk, oldest first, with the ids each holds. */
+  older: { readonly segment: number; readonly ids: readonly number[] }[];
+}
+
+type OpenedSegment = Pick<Stream, 'segment' | 'handle' | 'sizeBytes' | 'fileBytes' | 'unsynced' | 'records'>;
 
 class FilesApp implements GuestApp {
   readonly appId: AppId = 'files';
@@ -91,9 +156,9 @@ class FilesApp implements GuestApp {
   readonly scriptActions = {};
   readonly programs = {};
   private readonly fs: FileSystem;
-  /** Per stream: its current segment, open handle, size and ids appended since its last fsync. */
-  private readonly streams: { segment: number; handle: FileHandle; sizeBytes: number; unsynced: number[] }[] = [];
+  private readonly streams: Stream[] = [];
   private readonly acks: AckRecord[] = [];
+  private readonly removed: AckRecord[] = [];
   private nextId = 1;
   private opCount = 0;
   private running = false;
@@ -104,6 +169,12 @@ class FilesApp implements GuestApp {
   constructor(private readonly host: AppHost, private readonly options: FilesAppOptions) {
     const fs = host.volumes[host.volumes.length - 1];
     assert(fs !== undefined, 'the files app needs a volume');
+    const u = options.unwrite;
+    if (u !== undefined) {
+      assert(u.segmentBytes[0] > RECORD_HEADER_BYTES && u.segmentBytes[0] <= u.segmentBytes[1] && u.segmentBytes[1] <= SEGMENT_BYTES, 'un-write segment sizes');
+      assert(u.preallocBytes[0] >= GRAIN && u.preallocBytes[0] <= u.preallocBytes[1], 'un-write preallocation sizes');
+      assert(u.keepSegments >= 0 && u.rotateOneIn >= 1 && u.retractOneIn >= 1 && u.preallocOneIn >= 1, 'un-write rates');
+    }
     this.fs = fs;
   }
 
@@ -117,20 +188,22 @@ class FilesApp implements GuestApp {
     }
     const listed = this.fs.readdir(FILES_DIR);
     if (!listed.ok) return { created, recoveryNeeded: false, ok: false, detail: `readdir ${FILES_DIR}: ${listed.error.kind}` };
-    const lastSegment = new Array<number>(STREAM_COUNT).fill(0);
-    for (const name of listed.value) {
-      const m = NAME_RE.exec(name);
-      if (m === null) continue;
-      const stream = Number(m[1]);
-      if (stream < STREAM_COUNT) lastSegment[stream] = Math.max(lastSegment[stream] ?? 0, Number(m[2]));
-    }
+    const segments = Array.from({ length: STREAM_COUNT }, () => new Map<number, readonly number[]>());
     let maxId = 0;
-    for (const ids of this.scan(listed.value)) maxId = Math.max(maxId, ids.maxId);
+    for (const file of this.scan(listed.value)) {
+      maxId = Math.max(maxId, file.maxId);
+      const m = NAME_RE.exec(file.name);
+      const stream = Number(m?.[1]);
+      if (stream < STREAM_COUNT) segments[stream]?.set(Number(m?.[2]), file.ids);
+    }
     for (let i = 0; i < STREAM_COUNT; i++) {
-      const segment = lastSegment[i] ?? 0;
+      const found = [...(segments[i] ?? new Map<number, readonly number[]>()).entries()].sort((x, y) => x[0] - y[0]);
+      const segment = found.length === 0 ? 0 : (found[found.length - 1] as [number, readonly number[]])[0];
       const opened = this.openSegment(i, segment);
       if (typeof opened === 'string') return { created, recoveryNeeded: false, ok: false, detail: opened };
-      this.streams.push(opened);
+      const capacityBytes = this.options.unwrite === undefined ? SEGMENT_BYTES : Math.max(opened.fileBytes, this.options.unwrite.segmentBytes[0]);
+      const older = found.slice(0, -1).map(([s, ids]) => ({ segment: s, ids }));
+      this.streams.push({ index: i, ...opened, capacityBytes, older });
     }
     this.nextId = maxId + 1;
     return { created, recoveryNeeded: false, ok: true, detail: created ? 'created /files' : `found ids up to ${maxId}` };
@@ -175,7 +248,7 @@ class FilesApp implements GuestApp {
   }
 
   /** Opens (creating) a segment; appends continue after its valid prefix (a torn tail is overwritten). */
-  private openSegment(stream: number, segment: number): { segment: number; handle: FileHandle; sizeBytes: number; unsynced: number[] } | string {
+  private openSegment(stream: number, segment: number): OpenedSegment | string {
     const path = fileName(stream, segment);
     const handle = this.fs.open(path, { create: true });
     if (!handle.ok) return `open ${path}: ${handle.error.kind}`;
@@ -185,11 +258,18 @@ class FilesApp implements GuestApp {
     assert(bytes.ok, 'read of an open file');
     const records = parseRecords(bytes.value);
     const last = records[records.length - 1];
-    return { segment, handle: handle.value, sizeBytes: last === undefined ? 0 : last.offsetBytes + RECORD_HEADER_BYTES + last.payload.length, unsynced: [] };
+    return {
+      segment, handle: handle.value, sizeBytes: last === undefined ? 0 : last.offsetBytes + RECORD_HEADER_BYTES + last.payload.length, fileBytes: size.value, unsynced: [],
+      records: records.map((r) => ({ id: r.id, offsetBytes: r.offsetBytes })),
+    };
   }
 
   acknowledged(): readonly AckRecord[] {
     return this.acks;
+  }
+
+  removals(): readonly AckRecord[] {
+    return this.removed;
   }
 
   shutdown(): void {
@@ -233,53 +313,190 @@ class FilesApp implements GuestApp {
     assert(spec !== undefined, 'workload');
     const stream = this.streams[this.host.prng.int(0, STREAM_COUNT - 1)];
     assert(stream !== undefined, 'stream');
+    if (this.options.unwrite !== undefined) {
+      const done = this.unwriteStep(stream, this.options.unwrite);
+      if (done === 'stopped') return;
+      if (done === 'retracted') {
+        this.opCount++;
+        this.scheduleNext();
+        return;
+      }
+    }
     const id = this.nextId;
     const payload = new Uint8Array(Math.min(spec.valueBytes ?? 512, SEGMENT_BYTES - RECORD_HEADER_BYTES));
     for (let i = 0; i < payload.length; i++) payload[i] = (id * 31 + i * 7) & 0xff;
     const record = encodeRecord(id, payload);
-    if (stream.sizeBytes + record.length > SEGMENT_BYTES) {
-      if (stream.segment + 1 >= MAX_SEGMENTS_PER_STREAM) {
-        this.running = false;
-        return;
-      }
-      // Roll over: the old segment is fsync'ed and closed, as a log rotation does.
-      const synced = this.fs.fsync(stream.handle);
-      if (synced.ok) for (const done of stream.unsynced) this.ack(`w${done}`, true);
-      stream.unsynced.length = 0;
-      this.fs.close(stream.handle);
-      const next = this.openSegment(this.streams.indexOf(stream), stream.segment + 1);
-      if (typeof next === 'string') {
-        this.host.history.record({ kind: 'app.error', subject: `${this.host.vmId}/files`, data: { op: 'roll', error: next } });
-        this.running = false;
-        return;
-      }
-      Object.assign(stream, next);
-    }
+    if (stream.sizeBytes + record.length > stream.capacityBytes && !this.roll(stream)) return;
     const written = this.fs.write(stream.handle, stream.sizeBytes, record);
     if (!written.ok) {
-      // Out of space or similar: the program stops (it never acknowledges a failed write).
-      this.host.history.record({ kind: 'app.error', subject: `${this.host.vmId}/files`, data: { op: 'write', error: written.error.kind } });
-      this.running = false;
+      this.fail('write', written.error.kind);
       return;
     }
     this.nextId++;
     this.opCount++;
+    stream.records.push({ id, offsetBytes: stream.sizeBytes });
     stream.sizeBytes += record.length;
+    stream.fileBytes = Math.max(stream.fileBytes, stream.sizeBytes);
     this.ack(`w${id}`, false);
     stream.unsynced.push(id);
-    if (this.options.fsyncEvery > 0 && this.opCount % this.options.fsyncEvery === 0) {
-      const synced = this.fs.fsync(stream.handle);
-      if (synced.ok) {
-        for (const done of stream.unsynced) this.ack(`w${done}`, true);
-        stream.unsynced.length = 0;
-      }
-    }
+    if (this.options.fsyncEvery > 0 && this.opCount % this.options.fsyncEvery === 0) this.syncStream(stream);
     this.scheduleNext();
+  }
+
+  /** Out of space or similar: the program stops (it never acknowledges a failed operation). */
+  private fail(op: string, error: string): void {
+    this.host.history.record({ kind: 'app.error', subject: `${this.host.vmId}/files`, data: { op, error } });
+    this.running = false;
+  }
+
+  /** Fsyncs the stream's segment; what it made durable is acknowledged again as durable. */
+  private syncStream(stream: Stream): boolean {
+    const synced = this.fs.fsync(stream.handle);
+    if (!synced.ok) return false;
+    for (const done of stream.unsynced) this.ack(`w${done}`, true);
+    stream.unsynced.length = 0;
+    return true;
+  }
+
+  /** Rolls the stream over to its next segment (the old one fsync'ed and closed, as a log rotation does). */
+  private roll(stream: Stream): boolean {
+    if (stream.segment + 1 >= MAX_SEGMENTS_PER_STREAM) {
+      this.running = false;
+      return false;
+    }
+    const u = this.options.unwrite;
+    if (u !== undefined && stream.fileBytes > stream.sizeBytes) {
+      // The preallocated tail nobody wrote goes: the file shrinks back to its last record.
+      const cut = this.fs.truncate(stream.handle, stream.sizeBytes);
+      if (!cut.ok) {
+        this.fail('truncate', cut.error.kind);
+        return false;
+      }
+      stream.fileBytes = stream.sizeBytes;
+    }
+    this.syncStream(stream);
+    stream.unsynced.length = 0;
+    this.fs.close(stream.handle);
+    const old = { segment: stream.segment, ids: stream.records.map((r) => r.id) };
+    const next = this.openSegment(stream.index, stream.segment + 1);
+    if (typeof next === 'string') {
+      this.fail('roll', next);
+      return false;
+    }
+    Object.assign(stream, next);
+    if (u === undefined) return true;
+    stream.older.push(old);
+    return this.preallocate(stream, u) && this.retire(stream, u);
+  }
+
+  /** Un-write mode, before an append: maybe retract the stream's tail, maybe rotate early. */
+  private unwriteStep(stream: Stream, u: UnwriteOptions): 'append' | 'retracted' | 'stopped' {
+    const retract = this.host.prng.int(1, u.retractOneIn) === 1;
+    const rotate = this.host.prng.int(1, u.rotateOneIn) === 1;
+    if (retract && stream.records.length > 0) return this.retract(stream) ? 'retracted' : 'stopped';
+    if (rotate && stream.records.length > 0 && !this.roll(stream)) return 'stopped';
+    return 'append';
+  }
+
+  /**
+   * Takes back the last records of the stream's segment (all of them half the time): their
+   * bytes are overwritten with zeros in place and fsync'ed, and half the time the file is
+   * then truncated back to the record boundary and fsync'ed again.
+   */
+  private retract(stream: Stream): boolean {
+    const n = stream.records.length;
+    assert(n > 0, 'a retraction needs a record');
+    const k = this.host.prng.bool() ? n : this.host.prng.int(1, n);
+    const boundary = (stream.records[n - k] as { offsetBytes: number }).offsetBytes;
+    const truncate = this.host.prng.bool();
+    assert(boundary < stream.sizeBytes, 'a retraction takes at least one record');
+    const zeroed = this.fs.write(stream.handle, boundary, new Uint8Array(stream.sizeBytes - boundary));
+    if (!zeroed.ok) {
+      this.fail('zero', zeroed.error.kind);
+      return false;
+    }
+    const gone = stream.records.splice(n - k).map((r) => r.id);
+    const goneSet = new Set(gone);
+    stream.unsynced = stream.unsynced.filter((id) => !goneSet.has(id));
+    stream.sizeBytes = boundary;
+    let durable = this.syncStream(stream);
+    if (truncate) {
+      const cut = this.fs.truncate(stream.handle, boundary);
+      if (!cut.ok) {
+        this.fail('truncate', cut.error.kind);
+        return false;
+      }
+      stream.fileBytes = boundary;
+      durable = this.syncStream(stream) && durable;
+    }
+    for (const id of gone) this.remove(`w${id}`, durable, truncate ? 'retract+truncate' : 'retract');
+    return true;
+  }
+
+  /** A new, empty segment: preallocated with zeros (1 in `preallocOneIn`), else given a small capacity. */
+  private preallocate(stream: Stream, u: UnwriteOptions): boolean {
+    assert(stream.sizeBytes === 0 || stream.fileBytes > 0, 'a segment holding records has a size');
+    if (this.host.prng.int(1, u.preallocOneIn) !== 1 || stream.fileBytes > 0) {
+      stream.capacityBytes = Math.max(stream.fileBytes, this.host.prng.int(u.segmentBytes[0], u.segmentBytes[1]));
+      return true;
+    }
+    const bytes = Math.floor(this.host.prng.int(u.preallocBytes[0], u.preallocBytes[1]) / GRAIN) * GRAIN;
+    const written = this.fs.write(stream.handle, 0, new Uint8Array(bytes));
+    if (!written.ok) {
+      this.fail('preallocate', written.error.kind);
+      return false;
+    }
+    stream.fileBytes = bytes;
+    stream.capacityBytes = bytes;
+    return true;
+  }
+
+  /** Retention: the oldest segments beyond `keepSegments` are deleted, shredded first half the time. */
+  private retire(stream: Stream, u: UnwriteOptions): boolean {
+    while (stream.older.length > u.keepSegments) {
+      const victim = stream.older.shift();
+      assert(victim !== undefined, 'a segment to retire');
+      const path = fileName(stream.index, victim.segment);
+      const shred = this.host.prng.bool();
+      if (shred) {
+        const shredded = this.shred(path);
+        if (shredded !== null) {
+          this.fail('shred', shredded);
+          return false;
+        }
+      }
+      const gone = this.fs.unlink(path);
+      if (!gone.ok) {
+        this.fail('unlink', gone.error.kind);
+        return false;
+      }
+      // An unlink is durable once the journal commits: an fsync of any file commits it.
+      const durable = this.syncStream(stream);
+      for (const id of victim.ids) this.remove(`w${id}`, durable, shred ? 'shred+delete' : 'delete');
+    }
+    return true;
+  }
+
+  /** Overwrites a whole file with zeros and fsyncs it (as `shred -n0 -z` does); an error's kind, or null. */
+  private shred(path: string): string | null {
+    const handle = this.fs.open(path);
+    if (!handle.ok) return handle.error.kind;
+    const size = this.fs.size(handle.value);
+    assert(size.ok, 'size of an open file');
+    const written = size.value === 0 ? { ok: true as const } : this.fs.write(handle.value, 0, new Uint8Array(size.value));
+    const synced = written.ok ? this.fs.fsync(handle.value) : written;
+    this.fs.close(handle.value);
+    return synced.ok ? null : synced.error.kind;
   }
 
   private ack(id: string, durable: boolean): void {
     this.acks.push({ app: 'files', id, timeUs: this.host.clock.nowUs(), durable });
     this.host.history.record({ kind: 'app.commit', subject: `${this.host.vmId}/files`, data: { id, durable } });
+  }
+
+  private remove(id: string, durable: boolean, how: string): void {
+    this.removed.push({ app: 'files', id, timeUs: this.host.clock.nowUs(), durable });
+    this.host.history.record({ kind: 'app.remove', subject: `${this.host.vmId}/files`, data: { id, durable, how } });
   }
 
   private assertAlive(): void {
