@@ -37,7 +37,7 @@ import { forget } from '../../engine/repository/forget.js';
 import { prune } from '../../engine/repository/prune.js';
 import { restoreFiles } from '../../engine/restore/file-restore.js';
 import { restoreDisk } from '../../engine/restore/disk.js';
-import { findAdUser, findMailItem, findSqlRow } from '../../engine/restore/app-items.js';
+import { findAdUser, findMailItem, findSqlRow, type FoundAdUser, type FoundMailItem, type ItemError, type MailItemQuery, type SqlRow, type SqlRowQuery } from '../../engine/restore/app-items.js';
 
 /**
  * Transaction-log backups and roll-forward (seed 003, seed 004). The harness passes the
@@ -83,14 +83,28 @@ export interface LogEngine {
   readonly rollForwardSqlite: typeof rollForwardSqlite;
 }
 
-/** Application-item restores straight from a point (engine/restore/app-items.ts). */
+/**
+ * Application-item restores straight from a point of a repository (engine/restore/app-items.ts):
+ * the product's operation "restore this item from that point", so an engine may keep state
+ * across points of one repository (a mutant's page cache does). Errors are the engine's
+ * ItemError, or a string when the point cannot be opened.
+ */
 export interface ItemEngine {
-  readonly findSqlRow: typeof findSqlRow;
-  readonly findMailItem: typeof findMailItem;
-  readonly findAdUser: typeof findAdUser;
+  findSqlRow(repo: Repository, pointId: string, query: SqlRowQuery): Promise<Result<SqlRow, ItemError | string>>;
+  findMailItem(repo: Repository, pointId: string, query: MailItemQuery): Promise<Result<FoundMailItem, ItemError | string>>;
+  findAdUser(repo: Repository, pointId: string, name: string): Promise<Result<FoundAdUser, ItemError | string>>;
 }
 
-export const QUIESCELAB_ITEM_ENGINE: ItemEngine = { findSqlRow, findMailItem, findAdUser };
+async function fromPoint<T>(repo: Repository, pointId: string, find: (source: PointSource) => Promise<Result<T, ItemError>>): Promise<Result<T, ItemError | string>> {
+  const s = await repositorySource(repo, RecoveryPointId(pointId));
+  return s.ok ? find(s.value) : err(describeRepoError(s.error));
+}
+
+export const QUIESCELAB_ITEM_ENGINE: ItemEngine = {
+  findSqlRow: (repo, pointId, query) => fromPoint(repo, pointId, (source) => findSqlRow(source, query)),
+  findMailItem: (repo, pointId, query) => fromPoint(repo, pointId, (source) => findMailItem(source, query)),
+  findAdUser: (repo, pointId, name) => fromPoint(repo, pointId, (source) => findAdUser(source, name)),
+};
 
 export interface EngineUnderTest {
   readonly name: string;

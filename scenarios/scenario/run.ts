@@ -42,6 +42,7 @@ import { SparseImage } from './sparse-image.js';
 import { SnapshotTap } from './tap.js';
 import { bootCellWorld, startCellWorkload } from './world.js';
 import { nemesisOf, type NemesisTarget } from '../nemesis/index.js';
+import { judgeFileItemRestores, type FileItemRestoreRun } from './item-restore.js';
 
 export type TimelineKind = 'boot' | 'writes' | 'dirty' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
 
@@ -110,6 +111,8 @@ export interface ScenarioOutcome {
   readonly cellId: string;
   readonly points: readonly PointRun[];
   readonly vmRestore: VmRestoreRun | null;
+  /** File-level and item restores from the first and last good points (property 16), or null: no point stored. */
+  readonly fileItemRestore: FileItemRestoreRun | null;
   readonly hygiene: Hygiene;
   readonly crashLosses: readonly CrashLoss[];
   /** The guest did not come back after the fault's power loss (why), or null: the backups saw a dead guest. */
@@ -434,9 +437,10 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
     phase('restore');
     const first = judged.find((r) => r.ok);
     const vmRestore = first === undefined ? null : await s.restoreVm(repo, first);
+    const fileItemRestore = await judgeFileItemRestores(s, repo, judged);
     phase('end');
     const outcome: ScenarioOutcome = {
-      cellId: spec.cellId, points: judged, vmRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
+      cellId: spec.cellId, points: judged, vmRestore, fileItemRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
       historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
     };
     return { outcome, repo };

@@ -12,7 +12,8 @@ import { checkMatrixLevel } from '../checkers/matrix-level.js';
 import { checkNoOverclaim } from '../checkers/no-overclaim.js';
 import { checkQuiesceHygiene } from '../checkers/quiesce-hygiene.js';
 import { checkRestoreVerified } from '../checkers/restore-verified.js';
-import { cellId } from '../cells.js';
+import { checkFileItemRestore } from '../checkers/file-item-restore.js';
+import { cellId, cellVm } from '../cells.js';
 import { scenarioArb } from '../scenario/arbitraries.js';
 import { runScenario, type ScenarioOutcome } from '../scenario/run.js';
 import { isQuiesceFault, type ScenarioSpec } from '../scenario/spec.js';
@@ -102,6 +103,14 @@ export const BACKUP_SUITE: Suite<ScenarioSpec & { readonly twin: boolean }, Back
       description: 'The same seed gives the same results.',
       applies: (_cell, spec) => spec.twin,
       check: (_cell, _spec, run) => checkDeterminism(run.outcome, run.twin),
+    },
+    {
+      id: 'P16', name: 'file and item restores',
+      description: 'A file-level restore of the files app\'s directory from the first and last good points gives every file of the image byte for byte, with the records the lab found; on SQL Server cells a row restored as an item has the value the app acknowledged before the cut.',
+      // Every cell's VM runs the files app (cells.ts), so the file-level restore applies everywhere.
+      appliesToCell: (cell) => cellVm(cell).apps.includes('files'),
+      applies: () => true,
+      check: (_cell, _spec, run) => checkFileItemRestore(run.outcome),
     },
   ],
 };

@@ -1,0 +1,179 @@
+/**
+ * File-level and application-item restores of the backup scenario (property 16), through
+ * the engine under test (EngineUnderTest.restoreFiles, .items): from the first good point
+ * and, when it differs, the last good one, whose VmSnapshot the lab could read (its
+ * volumes at crash level at least):
+ *
+ * - File-level restore of the `files` app's directory (/files, on the last disk) into a
+ *   MemoryFileWriter. The truth is the lab's: the same directory read by the simulator's
+ *   own file system from the VmSnapshot's image of that disk (the tap's, journal replayed
+ *   in an overlay as the lab does), and the record ids the lab's `files` app finds in the
+ *   whole image (sim/hypervisor/inspect.ts). Recorded: files missing, extra or differing
+ *   (first differing byte), and the record ids of the restored files against the lab's.
+ * - On SQL Server cells, an item restore of one row: the row whose last acknowledged
+ *   writer is the latest transaction acknowledged before the point's cut and present in
+ *   the lab's committed set, no later acknowledged transaction having written it. The
+ *   expected value is that transaction's write of the row, as the app acknowledged it.
+ *
+ * Leaves out: Exchange mail items and AD users (their acknowledgements do not carry the
+ * item's value or mailbox: the lab would have to supply them), a restore from a point the
+ * lab found inconsistent, restores to a local folder (file-writer-local.ts), a disk
+ * restore onto a VM.
+ */
+
+import type { Repository } from '../../engine/repository/repository.js';
+import { MemoryFileWriter } from '../../engine/restore/file-writer.js';
+import { FILES_DIR, parseRecords } from '../../sim/apps/files/files-app.js';
+import type { SqlServerApp } from '../../sim/apps/sqlserver/index.js';
+import { GUEST_OS } from '../../sim/guest/catalog.js';
+import { FileSystem } from '../../sim/guest/file-system.js';
+import { inspectImage, type ImageInspection } from '../../sim/hypervisor/inspect.js';
+import { Simulation } from '../../sim/kernel/simulation.js';
+import { OverlayDevice } from '../../sim/storage/overlay-device.js';
+import { compareLevels } from '../../core/levels.js';
+import type { PointRun, Scenario } from './run.js';
+import type { SparseImage } from './sparse-image.js';
+
+export interface FileRestoreCheck {
+  readonly pointIndex: number;
+  /** The restore (or opening the point) failed, or null. */
+  readonly error: string | null;
+  /** Files the lab found under /files, and of those the ones restored equal. */
+  readonly labFiles: number;
+  readonly equalFiles: number;
+  /** What differs (missing, extra, differing bytes, entries the restore reported failed). */
+  readonly differences: readonly string[];
+  /** Record ids of the restored files missing from the lab's committed set for `files`, and the reverse. */
+  readonly idsNotInLab: readonly string[];
+  readonly idsNotRestored: readonly string[];
+  readonly idsRestored: number;
+}
+
+export interface ItemRestoreCheck {
+  readonly pointIndex: number;
+  readonly kind: 'sql-row';
+  readonly what: string;
+  readonly expected: string;
+  /** What the engine answered (value and writer), or its error. */
+  readonly got: string;
+  readonly equal: boolean;
+}
+
+export interface FileItemRestoreRun {
+  readonly files: readonly FileRestoreCheck[];
+  readonly items: readonly ItemRestoreCheck[];
+  /** Points skipped (lab found them inconsistent, or no image), with why. */
+  readonly skipped: readonly string[];
+}
+
+const MAX_DIFFERENCES = 20;
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+/** The files under /files of the image's last disk, as the simulator's own file system reads them. */
+function labFilesOf(s: Scenario, images: readonly SparseImage[]): Map<string, Uint8Array> | string {
+  const sim = new Simulation({ seed: 0 });
+  const image = images[images.length - 1];
+  if (image === undefined) return 'no disk image';
+  const fs = FileSystem.mount(new OverlayDevice(image), { clock: sim.clock, queue: sim.queue, history: sim.history, writeback: GUEST_OS[s.cell.os].writeback, label: 'lab:files' });
+  if (!fs.ok) return `the lab cannot mount the last disk: ${fs.error.kind}`;
+  const names = fs.value.readdir(FILES_DIR);
+  const out = new Map<string, Uint8Array>();
+  if (!names.ok) return out;
+  for (const name of names.value) {
+    const h = fs.value.open(`${FILES_DIR}/${name}`);
+    if (!h.ok) continue;
+    const size = fs.value.size(h.value);
+    const bytes = size.ok ? fs.value.read(h.value, 0, size.value) : size;
+    fs.value.close(h.value);
+    if (bytes.ok) out.set(name, bytes.value);
+  }
+  return out;
+}
+
+function describeError(e: unknown): string {
+  return typeof e === 'string' ? e : JSON.stringify(e);
+}
+
+async function checkFiles(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<FileRestoreCheck> {
+  const base = { pointIndex: run.index, labFiles: 0, equalFiles: 0, differences: [], idsNotInLab: [], idsNotRestored: [], idsRestored: 0 };
+  const truth = labFilesOf(s, images);
+  if (typeof truth === 'string') return { ...base, error: truth };
+  const source = await s.engine.source(repo, run.pointId ?? '');
+  if (!source.ok) return { ...base, labFiles: truth.size, error: `opening the point: ${source.error}` };
+  const disk = source.value.disks().at(-1);
+  if (disk === undefined) return { ...base, labFiles: truth.size, error: 'the point has no disk' };
+  const writer = new MemoryFileWriter();
+  const r = await s.engine.restoreFiles(source.value, disk.diskId, { paths: [FILES_DIR] }, writer);
+  if (!r.ok) return { ...base, labFiles: truth.size, error: `file-level restore of ${FILES_DIR}: ${describeError(r.error)}` };
+  const restored = new Map<string, Uint8Array>();
+  for (const [path, bytes] of writer.files()) if (path.startsWith('files/')) restored.set(path.slice('files/'.length), bytes);
+  const differences: string[] = r.value.failed.map((f) => `${f.guestNames.join('/')}: ${f.error.kind}`);
+  let equalFiles = 0;
+  for (const [name, want] of truth) {
+    const got = restored.get(name);
+    const at = got === undefined ? -2 : firstDifference(got, want);
+    if (at === -1) equalFiles++;
+    else differences.push(got === undefined ? `${name} not restored` : `${name}: ${got.length} bytes restored, ${want.length} in the image, first difference at byte ${at}`);
+  }
+  for (const name of restored.keys()) if (!truth.has(name)) differences.push(`${name} restored, not in the image`);
+  const ids = new Set<string>();
+  for (const bytes of restored.values()) for (const rec of parseRecords(bytes)) ids.add(`w${rec.id}`);
+  const labIds = lab.apps.files?.committed ?? new Set<string>();
+  return {
+    pointIndex: run.index, error: null, labFiles: truth.size, equalFiles, differences: differences.slice(0, MAX_DIFFERENCES),
+    idsNotInLab: [...ids].filter((id) => !labIds.has(id)).slice(0, MAX_DIFFERENCES), idsNotRestored: [...labIds].filter((id) => !ids.has(id)).slice(0, MAX_DIFFERENCES), idsRestored: ids.size,
+  };
+}
+
+/** The row to ask for at `run`'s point and the value the app acknowledged for it (see the header), or null. */
+function sqlRowToAsk(s: Scenario, run: PointRun, lab: ImageInspection): { table: string; key: string; value: string; txn: string } | null {
+  const cutUs = run.truth?.cutUs;
+  const committed = lab.apps.sqlserver?.committed;
+  if (cutUs === undefined || committed === undefined || s.vm.guest === null || !s.vm.apps.includes('sqlserver')) return null;
+  const app = s.vm.app('sqlserver') as unknown as SqlServerApp;
+  const last = new Map<string, { table: string; key: string; value: string; txn: string; timeUs: number }>();
+  for (const t of app.ackedTransactions()) for (const [table, key, value] of t.writes) last.set(`${table}\u0000${key}`, { table, key, value, txn: t.id, timeUs: t.timeUs });
+  let best: { table: string; key: string; value: string; txn: string; timeUs: number } | null = null;
+  for (const w of last.values()) if (w.timeUs < cutUs && committed.has(w.txn) && (best === null || w.timeUs > best.timeUs)) best = w;
+  return best === null ? null : { table: best.table, key: best.key, value: best.value, txn: best.txn };
+}
+
+async function checkSqlRow(s: Scenario, repo: Repository, run: PointRun, lab: ImageInspection): Promise<ItemRestoreCheck | null> {
+  const ask = sqlRowToAsk(s, run, lab);
+  if (ask === null) return null;
+  const what = `SQL Server row ${ask.table}/${ask.key}`;
+  const expected = `${JSON.stringify(ask.value)} by ${ask.txn}`;
+  const r = await s.engine.items.findSqlRow(repo, run.pointId ?? '', { table: ask.table, key: ask.key });
+  if (!r.ok) return { pointIndex: run.index, kind: 'sql-row', what, expected, got: `error: ${describeError(r.error)}`, equal: false };
+  const got = `${JSON.stringify(r.value.value)} by t${r.value.txn}`;
+  return { pointIndex: run.index, kind: 'sql-row', what, expected, got, equal: got === expected };
+}
+
+/** Property 16's restores from the first and the last good point (see the header); null when no point was stored. */
+export async function judgeFileItemRestores(s: Scenario, repo: Repository, points: readonly PointRun[]): Promise<FileItemRestoreRun | null> {
+  const good = points.filter((p) => p.ok && p.pointId !== null);
+  if (good.length === 0) return null;
+  const chosen = [...new Set([good[0], good[good.length - 1]])] as PointRun[];
+  const files: FileRestoreCheck[] = [];
+  const items: ItemRestoreCheck[] = [];
+  const skipped: string[] = [];
+  for (const run of chosen) {
+    const images = s.tap.snapshotOf(run.index)?.images ?? null;
+    const labVm = run.restored?.verdict.vm;
+    if (images === null || labVm === undefined || compareLevels(labVm, 'crash') < 0) {
+      skipped.push(`point ${run.index}: ${images === null ? 'no VmSnapshot image' : `the lab found it ${labVm ?? 'unread'}`}`);
+      continue;
+    }
+    const lab = inspectImage(images, { os: GUEST_OS[s.cell.os], apps: s.vm.apps, factories: s.factories });
+    files.push(await checkFiles(s, repo, run, images, lab));
+    const item = await checkSqlRow(s, repo, run, lab);
+    if (item !== null) items.push(item);
+  }
+  s.note('restore', `file-level restore of ${FILES_DIR} from ${files.length} point(s): ${files.map((f) => `${f.equalFiles}/${f.labFiles} files equal`).join(', ')}${items.length === 0 ? '' : `; ${items.length} item restore(s): ${items.map((i) => `${i.what} ${i.equal ? 'as acknowledged' : `gave ${i.got}`}`).join(', ')}`}`);
+  return { files, items, skipped };
+}
