@@ -39,7 +39,7 @@ export async function replay(token: ReplayToken, engines: { resolve(mutant: stri
     // candidates (the property passes), which are not the counterexample: skip them.
     if (box.found !== null) return true;
     // As the shrink ran it (runner.ts).
-    const spec: unknown = suite.forProperty?.(drawn, property.id) ?? drawn;
+    const spec: unknown = suite.forProperty?.(drawn, property.id, Number(token.path.split(':')[0])) ?? drawn;
     const outcome: unknown = await suite.run(spec, engine);
     const verdict = guarded(() => property.check(cell, spec, outcome));
     box.found = { cell, suite, property, spec, outcome, verdict };

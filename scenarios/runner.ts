@@ -89,7 +89,8 @@ async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell
   const box: { last: { spec: S; verdict: Verdict; timeline: readonly TimelineEntry[] } | null } = { last: null };
   const result = await fc.check(fc.asyncProperty(suite.arbitrary(cell) as fc.Arbitrary<S>, async (drawn) => {
     if (failed && ++evaluations > options.budget) return true;
-    const spec = (suite.forProperty?.(drawn, property.id) ?? drawn) as S;
+    // Shrunk values come from the failing run's: they keep its stratum (forRun's run index).
+    const spec = (suite.forProperty?.(drawn, property.id, options.firstFailRun) ?? drawn) as S;
     if (!property.applies(cell, spec)) return true;
     let verdict: Verdict;
     let timeline: readonly TimelineEntry[] = [];

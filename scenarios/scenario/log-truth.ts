@@ -34,6 +34,7 @@
 
 import { assert } from '../../core/assert.js';
 import type { TimeUs } from '../../core/clock.js';
+import { boundaryTarget } from './log-boundaries.js';
 import type { LogApp, TargetPlan } from './logs-spec.js';
 
 export interface AckPoint {
@@ -226,11 +227,16 @@ function between(lo: number, hi: number, whereMille: number): number {
 }
 
 /**
- * The concrete target of `plan` inside `region`: at an instant (or commit LSN) the chain
+ * The concrete target of `plan` inside `region`: at the chain boundary the plan names
+ * (log-boundaries.ts) when it has one and the region holds such a boundary; else at an instant (or commit LSN) the chain
  * turns on — an acknowledgement (SQL Server), a WAL read (SQLite) — or just before one, or
  * anywhere in the region. Null when the region holds nothing of the plan's kind.
  */
 export function chooseTarget(truth: LogTruth, region: ChainRegion, plan: TargetPlan): ConcreteTarget | null {
+  if (plan.boundary !== null) {
+    const at = boundaryTarget(truth, region, plan.kind, plan.boundary, plan.whereMille);
+    if (at !== null) return at;
+  }
   if (plan.kind === 'transaction') {
     const r = region.transaction;
     return r === null ? null : { kind: 'transaction', index: between(r[0], r[1], plan.whereMille) };

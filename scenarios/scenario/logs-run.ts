@@ -34,14 +34,18 @@ import { describeLogStoreError } from '../../engine/logbackup/log-store.js';
 import type { BackupError } from '../../engine/backup/job.js';
 import type { RollForwardTarget } from '../../engine/logbackup/chain.js';
 import type { LogSchedule } from '../../engine/logbackup/schedule.js';
-import { MemoryLogStore, type LogBackupError } from '../../engine/logbackup/sql-job.js';
+import { MemoryLogStore, type LogBackupError, type LogStore } from '../../engine/logbackup/sql-job.js';
+import { startSqliteLogShipping } from '../../engine/logbackup/sqlite-job.js';
 import type { SqliteTarget } from '../../engine/logbackup/sqlite-chain.js';
-import { MemorySqliteWalStore, type ShipError, type SqliteWalRecord } from '../../engine/logbackup/sqlite-shipper.js';
-import { Repository } from '../../engine/repository/repository.js';
+import { MemorySqliteWalStore, type ShipError, type SqliteWalRecord, type SqliteWalStore } from '../../engine/logbackup/sqlite-shipper.js';
+import { repositoryLogStore, repositorySqliteWalStore } from '../../engine/repository/log-store.js';
+import { decodeLogRecordObject, LOGS_PREFIX } from '../../engine/repository/log-record.js';
+import { describeRepoError, Repository } from '../../engine/repository/repository.js';
 import type { RollForwardError } from '../../engine/restore/sql-rollforward.js';
 import type { SqliteRollForwardError } from '../../engine/restore/sqlite-rollforward.js';
 import type { PointSource } from '../../engine/restore/source.js';
 import type { RestoreError } from '../../engine/restore/vm.js';
+import type { ByteStore } from '../../engine/store/byte-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { DB_PATH, JOURNAL_PATH, WAL_PATH } from '../../sim/apps/sqlite/sqlite-app.js';
 import { decodeLogBackup } from '../../sim/apps/sqlserver/format.js';
@@ -54,6 +58,7 @@ import { GuestTap, type GuestRun, type RunStart } from './guest-tap.js';
 import { AckLedger } from './ledger.js';
 import { chainReach, chooseTarget, describeTarget, type ConcreteTarget, type LogBackupTiming, type LogTruth, type SqlCapture } from './log-truth.js';
 import { breaksChain, logAppOf, type ChainBreakPlan, type LogApp, type LogsSpec } from './logs-spec.js';
+import { logsNemesisOf, MIN_BREAK_WAIT_US, OVERRUN, type LogsNemesisTarget } from '../nemesis/logs.js';
 import { SnapshotTap } from './tap.js';
 import { bootCellWorld, startCellWorkload } from './world.js';
 
@@ -110,8 +115,6 @@ export interface LogsOutcome {
   readonly endUs: TimeUs;
 }
 
-/** A wait must be at least this long for the nemesis to act in it (a quarter in: its operations take a few ms). */
-const MIN_BREAK_WAIT_US: TimeUs = 60_000;
 const MAX_LOG_BACKUPS = 64;
 const MAX_TIMELINE = 1_000;
 
@@ -133,6 +136,10 @@ function describeError(e: BackupError | LogBackupError | ShipError | RestoreErro
   if (e.kind === 'guest') return `${'step' in e ? `${e.step}: ` : ''}exit ${e.exitCode}: ${e.stderr}`;
   if (e.kind === 'log-store') return `log-store: ${describeLogStoreError(e.error)}`;
   return `${e.kind}: ${e.reason}`;
+}
+
+function shipFailure(e: ShipError): string {
+  return `${e.kind}${'step' in e ? ` during ${e.step}` : ''}${'reason' in e ? `: ${e.reason}` : ''}`;
 }
 
 function rollForwardError(e: RollForwardError | SqliteRollForwardError): NonNullable<RestoreRun['error']> {
@@ -186,8 +193,9 @@ class LogScenario {
   readonly guest: GuestTap;
   /** What the engine sees. */
   readonly port: HypervisorPort;
-  readonly sqlLogs = new MemoryLogStore();
-  readonly walLogs = new MemorySqliteWalStore();
+  /** Where log backups go (spec.logStore): the in-memory stores, or the repository's (useRepositoryLogs). */
+  private logs: { kind: 'memory'; sql: MemoryLogStore; wal: MemorySqliteWalStore } | { kind: 'repository'; store: ByteStore; sql: LogStore; wal: SqliteWalStore }
+    = { kind: 'memory', sql: new MemoryLogStore(), wal: new MemorySqliteWalStore() };
   /** SQLite rounds: timing and the records each added to the store. */
   readonly rounds: { startUs: TimeUs; endUs: TimeUs; records: string[]; failed: string | null }[] = [];
   basePointId = '';
@@ -213,6 +221,14 @@ class LogScenario {
     this.note('boot', `${cell.os} with Tools ${cell.tools}, apps ${this.vm.apps.join(', ')}; log interval ${spec.intervalMs} ms for ${spec.windowTicks} ticks`);
   }
 
+  get sqlLogs(): LogStore {
+    return this.logs.sql;
+  }
+
+  get walLogs(): SqliteWalStore {
+    return this.logs.wal;
+  }
+
   get nowUs(): TimeUs {
     return this.hv.sim.clock.nowUs();
   }
@@ -225,14 +241,15 @@ class LogScenario {
     return this.guest.runs.filter((r) => r.vmId === this.vmId && r.phase === 'logs' && isSqlLogBackup(r));
   }
 
-  /** The overrun: scheduled log backup `index` (SQLite: its round's first WAL read) takes longer. */
+  /** The overrun (the logs nemesis's OVERRUN entry): scheduled log backup `index` (SQLite: its round's first WAL read) takes longer. */
   private slowness(run: RunStart): TimeUs {
-    const o = this.spec.overrun;
-    if (o === null || run.vmId !== this.vmId || run.phase !== 'logs') return 0;
-    const extraUs = Math.round((o.extraPct / 100) * this.spec.intervalMs * 1000);
-    if (this.app === 'sqlserver') return isSqlLogBackup(run) && this.scheduledSqlRuns().length === o.index ? extraUs : 0;
-    if (!isWalRead(run) || this.currentRound !== o.index || this.roundSlowed) return 0;
-    this.roundSlowed = true;
+    if (run.vmId !== this.vmId || run.phase !== 'logs') return 0;
+    const sql = this.app === 'sqlserver';
+    const extraUs = OVERRUN.slowUs(this.spec, {
+      sqlLogBackup: sql && isSqlLogBackup(run), walRead: !sql && isWalRead(run),
+      logBackupsBefore: sql ? this.scheduledSqlRuns().length : this.currentRound, roundSlowed: this.roundSlowed,
+    });
+    if (extraUs > 0 && !sql) this.roundSlowed = true;
     return extraUs;
   }
 
@@ -240,49 +257,45 @@ class LogScenario {
     return this.app === 'sqlserver' ? this.scheduledSqlRuns().length : this.rounds.length;
   }
 
-  /** The schedule's wait; the nemesis acts a quarter into the first long enough wait after log backup `after`. */
+  /** The schedule's wait; an `in-wait` break strikes a quarter into the first long enough wait after log backup `after`. */
   private async waitUntil(untilUs: TimeUs): Promise<void> {
     const plan = this.spec.chainBreak;
-    if (this.chainBreak === null && 'after' in plan && this.logBackupsDone() > plan.after && untilUs - this.nowUs >= MIN_BREAK_WAIT_US) {
+    const strike = logsNemesisOf(plan).strikes(plan);
+    if (this.chainBreak === null && strike.kind === 'in-wait' && this.logBackupsDone() > strike.after && untilUs - this.nowUs >= MIN_BREAK_WAIT_US) {
       this.hv.runFor(Math.floor((untilUs - this.nowUs) / 4));
-      await this.breakNow(plan);
+      await this.breakNow();
       // The nemesis must not delay the engine's next log backup (the schedule would be judged on the harness's delay).
       if (this.nowUs > untilUs) this.nemesisLateUs = this.nowUs - untilUs;
     }
     if (untilUs > this.nowUs) this.hv.runFor(untilUs - this.nowUs);
   }
 
-  private async breakNow(plan: ChainBreakPlan): Promise<void> {
+  /** The drawn break's nemesis entry strikes now. */
+  async breakNow(): Promise<void> {
+    const plan = this.spec.chainBreak;
     const atUs = this.nowUs;
-    const outside = async (phase: string, program: string, args: readonly string[]): Promise<string> => {
-      this.guest.phase = phase;
-      const r = await this.guest.port.runInGuest(this.vmId, program, args);
-      this.guest.phase = 'logs';
-      return r.ok ? `exit ${r.value.exitCode}${r.value.stderr === '' ? '' : `: ${r.value.stderr}`}` : r.error.kind;
-    };
-    let detail: string;
-    switch (plan.kind) {
-      case 'copy-only': {
+    const done = await logsNemesisOf(plan).inject(this.nemesisTarget(), plan);
+    if (done === null) return;
+    this.chainBreak = { plan, atUs: done.atUs ?? atUs, detail: done.detail };
+    this.note('fault', done.detail, this.chainBreak.atUs);
+  }
+
+  private nemesisTarget(): LogsNemesisTarget {
+    return {
+      outside: async (phase, program, args) => {
+        this.guest.phase = phase;
+        const r = await this.guest.port.runInGuest(this.vmId, program, args);
+        this.guest.phase = 'logs';
+        return r.ok ? `exit ${r.value.exitCode}${r.value.stderr === '' ? '' : `: ${r.value.stderr}`}` : r.error.kind;
+      },
+      engineCopyOnly: async () => {
         this.guest.phase = 'copy-only';
         const r = await this.engine.log.sqlLogBackup({ port: this.port, clock: this.hv.sim.clock, store: this.sqlLogs }, { vmId: this.vmId, basePointId: this.basePointId, copyOnly: true });
         this.guest.phase = 'logs';
-        detail = `the engine takes a copy-only log backup: ${r.ok ? `LSN ${r.value.firstLsn} to ${r.value.lastLsn}` : describeError(r.error)}`;
-        break;
-      }
-      case 'to-nul':
-        detail = `someone else backs the log up to NUL (${await outside('to-nul', 'sqlcmd', ['backup-log', '--to-nul'])})`;
-        break;
-      case 'outside-log-backup':
-        detail = `someone else takes a log backup without COPY_ONLY, kept outside the store (${await outside('outside', 'sqlcmd', ['backup-log'])})`;
-        break;
-      case 'outside-checkpoint':
-        detail = `someone else checkpoints the WAL (${await outside('outside', 'sqlite3', [DB_PATH, 'checkpoint'])})`;
-        break;
-      default:
-        return;
-    }
-    this.chainBreak = { plan, atUs, detail };
-    this.note('fault', detail, atUs);
+        return r.ok ? `LSN ${r.value.firstLsn} to ${r.value.lastLsn}` : describeError(r.error);
+      },
+      removeLogBackup: (index) => (this.app === 'sqlserver' ? this.removeSqlBackup(index) : this.removeSegment(index)),
+    };
   }
 
   async fullBackup(repo: Repository): Promise<{ ok: boolean; appAware: boolean; detail: string; quiesce: QuiesceOutcome | null }> {
@@ -313,11 +326,13 @@ class LogScenario {
     this.note('log-backup', `${runs.length} log backups on schedule${failed > 0 ? `, ${failed} failed` : ''}`);
   }
 
-  /** SQLite: shipping rounds on the seed 003 rule (the engine's `nextLogBackupStart`); every n-th round the engine's checkpoint. */
-  async sqliteRounds(schedule: LogSchedule): Promise<void> {
+  /**
+   * SQLite: shipping rounds on the seed 003 rule (the engine's `nextLogBackupStart`, as its
+   * scheduler applies it), each run by `round` — the engine's job (sqlite-job.ts), or the
+   * shipper's entry points with every n-th round the engine's checkpoint.
+   */
+  async sqliteRounds(schedule: LogSchedule, round: () => Promise<{ ok: boolean; why: string }>): Promise<void> {
     this.guest.phase = 'logs';
-    const request = { vmId: this.vmId, dbPath: DB_PATH, basePointId: this.basePointId };
-    const env = { port: this.port, clock: this.hv.sim.clock, store: this.walLogs };
     const until = schedule.nextFullUs ?? schedule.fullDoneUs;
     let next: TimeUs | null = schedule.fullDoneUs;
     let errors = 0;
@@ -328,42 +343,106 @@ class LogScenario {
       const before = new Set(unwrap(await this.walLogs.list(this.vmId)).map((r) => r.id));
       this.currentRound = this.rounds.length;
       this.roundSlowed = false;
-      const every = this.spec.checkpointEvery;
-      const r = every > 0 && (this.rounds.length + 1) % every === 0 ? await this.engine.log.checkpointSqliteWal(env, request) : await this.engine.log.shipSqliteWal(env, request);
+      const r = await round();
       if (!r.ok) errors++;
       const records = unwrap(await this.walLogs.list(this.vmId)).filter((x) => !before.has(x.id)).map((x) => x.id);
-      this.rounds.push({ startUs, endUs: this.nowUs, records, failed: r.ok ? null : `the engine's round failed: ${r.error.kind}${'step' in r.error ? ` during ${r.error.step}` : ''}${'reason' in r.error ? `: ${r.error.reason}` : ''}` });
+      this.rounds.push({ startUs, endUs: this.nowUs, records, failed: r.ok ? null : `the engine's round failed: ${r.why}` });
       next = this.engine.log.nextLogBackupStart(schedule, startUs, this.nowUs);
     }
     this.currentRound = -1;
-    this.note('log-backup', `${this.rounds.length} WAL shipping rounds on schedule${errors > 0 ? `, ${errors} failed` : ''}`);
+    this.note('log-backup', `${this.rounds.length} WAL shipping rounds on schedule (${this.spec.shipping === 'job' ? `the engine's job, checkpoint at ${this.spec.checkpointAtWalBytes} WAL bytes` : `checkpoint every ${this.spec.checkpointEvery} rounds`})${errors > 0 ? `, ${errors} failed` : ''}`);
   }
 
-  /** The `missing` break: a stored log backup (SQLite: a segment with commits) of round `index` or later leaves the store. */
-  async removeFromStore(index: number): Promise<void> {
-    if (this.app === 'sqlserver') {
-      const run = this.scheduledSqlRuns().filter((r) => r.exitCode === 0)[index];
-      const decoded = run?.stdout == null ? null : decodeLogBackup(run.stdout);
-      if (run === undefined || decoded === null || !decoded.ok) return;
-      const h = decoded.value.header;
-      const stored = unwrap(await this.sqlLogs.list(this.vmId)).find((b) => b.firstLsn === h.firstLsn && b.lastLsn === h.lastLsn && !b.copyOnly);
-      if (stored === undefined) return;
-      this.sqlLogs.remove(stored.id);
-      this.removedSqlBackup = this.scheduledSqlRuns().indexOf(run);
-      this.chainBreak = { plan: { kind: 'missing', index }, atUs: run.atUs, detail: `log backup ${stored.id} (LSN ${h.firstLsn} to ${h.lastLsn}, taken at ${run.atUs} us) is removed from the store` };
-    } else {
-      const records = unwrap(await this.walLogs.list(this.vmId));
-      const byId = new Map<string, SqliteWalRecord>(records.map((r) => [r.id, r]));
-      const victim = this.rounds.slice(index).flatMap((round) => round.records).map((id) => byId.get(id)).find((r) => r?.kind === 'segment' && r.commits > 0);
-      if (victim === undefined) return;
-      const reads = this.walReadRuns().map((r) => r.atUs);
-      const round = this.rounds.find((x) => x.records.includes(victim.id));
-      // The segment's frames came from the WAL read at its ship instant (cross-checked with the tap).
-      const readUs = reads.includes(victim.atUs) ? victim.atUs : reads.find((t) => round !== undefined && t >= round.startUs && t <= round.endUs) ?? victim.atUs;
-      this.walLogs.remove(victim.id);
-      this.chainBreak = { plan: { kind: 'missing', index }, atUs: readUs, detail: `segment ${victim.id} (${victim.kind === 'segment' ? victim.commits : 0} commits, WAL read at ${readUs} us) is removed from the store` };
+  /** SQLite, `rounds`: the chain anchored by the harness, then the shipper's rounds and checkpoints. */
+  async sqliteByRounds(schedule: LogSchedule, q: QuiesceOutcome | null, fullDoneUs: TimeUs): Promise<void> {
+    const request = { vmId: this.vmId, dbPath: DB_PATH, basePointId: this.basePointId };
+    const env = { port: this.port, clock: this.hv.sim.clock, store: this.walLogs };
+    const anchored = await this.engine.log.startSqliteChain(env, {
+      ...request, baseCheckpointed: q !== null && freezeScriptRan(q), baseAtUs: this.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs,
+    });
+    if (!anchored.ok) this.note('note', `starting the chain fails: ${describeError(anchored.error)}`);
+    const every = this.spec.checkpointEvery;
+    await this.sqliteRounds(schedule, async () => {
+      const r = every > 0 && (this.rounds.length + 1) % every === 0 ? await this.engine.log.checkpointSqliteWal(env, request) : await this.engine.log.shipSqliteWal(env, request);
+      return { ok: r.ok, why: r.ok ? '' : shipFailure(r.error) };
+    });
+  }
+
+  /** SQLite, `job`: the engine's scheduled shipping job (sqlite-job.ts) anchors the chain and runs each round. */
+  async sqliteByJob(schedule: LogSchedule, q: QuiesceOutcome, fullDoneUs: TimeUs): Promise<void> {
+    const env = { port: this.port, clock: this.hv.sim.clock, store: this.walLogs };
+    const started = await startSqliteLogShipping(env, {
+      vmId: this.vmId, dbPath: DB_PATH, basePointId: this.basePointId, scriptPath: SQLITE_SCRIPT_PATH,
+      full: { doneUs: fullDoneUs, snapshotAtUs: this.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs, quiesce: q },
+      intervalUs: schedule.intervalUs, ...schedule.nextFullUs === undefined ? {} : { nextFullUs: schedule.nextFullUs }, checkpointAtWalBytes: this.spec.checkpointAtWalBytes,
+    });
+    if (!started.ok) {
+      this.note('note', `the engine's shipping job refuses to start: ${started.error.kind === 'refused' ? started.error.refusal.reason : describeError(started.error.error)}`);
+      return;
     }
-    this.note('fault', this.chainBreak.detail, this.chainBreak.atUs);
+    const job = started.value;
+    let checkpoints = 0;
+    await this.sqliteRounds(job.schedule, async () => {
+      const r = await job.run();
+      if (r.ok && r.value.checkpoint !== null) checkpoints++;
+      return { ok: r.ok, why: r.ok ? '' : shipFailure(r.error) };
+    });
+    this.note('note', `the job checkpointed ${checkpoints} times`);
+  }
+
+  /** The `missing` break, SQL Server: scheduled log backup `index` (of those that succeeded) leaves the store. */
+  private async removeSqlBackup(index: number): Promise<{ atUs: TimeUs; detail: string } | null> {
+    const run = this.scheduledSqlRuns().filter((r) => r.exitCode === 0)[index];
+    const decoded = run?.stdout == null ? null : decodeLogBackup(run.stdout);
+    if (run === undefined || decoded === null || !decoded.ok) return null;
+    const h = decoded.value.header;
+    const stored = unwrap(await this.sqlLogs.list(this.vmId)).find((b) => b.firstLsn === h.firstLsn && b.lastLsn === h.lastLsn && !b.copyOnly);
+    if (stored === undefined) return null;
+    await this.removeRecord(stored.id);
+    this.removedSqlBackup = this.scheduledSqlRuns().indexOf(run);
+    return { atUs: run.atUs, detail: `log backup ${stored.id} (LSN ${h.firstLsn} to ${h.lastLsn}, taken at ${run.atUs} us) is removed from the ${this.spec.logStore} store` };
+  }
+
+  /** The `missing` break, SQLite: the first segment with commits of round `index` or later leaves the store. */
+  private async removeSegment(index: number): Promise<{ atUs: TimeUs; detail: string } | null> {
+    const records = unwrap(await this.walLogs.list(this.vmId));
+    const byId = new Map<string, SqliteWalRecord>(records.map((r) => [r.id, r]));
+    const victim = this.rounds.slice(index).flatMap((round) => round.records).map((id) => byId.get(id)).find((r) => r?.kind === 'segment' && r.commits > 0);
+    if (victim === undefined) return null;
+    const reads = this.walReadRuns().map((r) => r.atUs);
+    const round = this.rounds.find((x) => x.records.includes(victim.id));
+    // The segment's frames came from the WAL read at its ship instant (cross-checked with the tap).
+    const readUs = reads.includes(victim.atUs) ? victim.atUs : reads.find((t) => round !== undefined && t >= round.startUs && t <= round.endUs) ?? victim.atUs;
+    await this.removeRecord(victim.id);
+    return { atUs: readUs, detail: `segment ${victim.id} (${victim.kind === 'segment' ? victim.commits : 0} commits, WAL read at ${readUs} us) is removed from the ${this.spec.logStore} store` };
+  }
+
+  /** Drops a log record and its blob from the store the scenario uses (the repository's: its record object). */
+  private async removeRecord(id: string): Promise<void> {
+    if (this.logs.kind === 'memory') {
+      this.logs.sql.remove(id);
+      this.logs.wal.remove(id);
+      return;
+    }
+    const store = this.logs.store;
+    for (const name of unwrap(await store.list(LOGS_PREFIX))) {
+      const decoded = decodeLogRecordObject(name, unwrap(await store.get(name)));
+      if (decoded.ok && decoded.value.file.record.id === id) unwrap(await store.delete(name));
+    }
+  }
+
+  /** Log backups go to the repository's log stores (spec.logStore): the harness opened `repo` as the writer on `store`. */
+  useRepositoryLogs(store: ByteStore, repo: Repository): void {
+    if (this.spec.logStore !== 'repository') return;
+    this.logs = { kind: 'repository', store, sql: repositoryLogStore(repo), wal: repositorySqliteWalStore(repo) };
+  }
+
+  /** The log stores a restore reads: the same in-memory ones, or the repository's opened again (a restore is another process). */
+  private async restoreLogs(): Promise<{ sql: LogStore; wal: SqliteWalStore } | { error: string }> {
+    if (this.logs.kind === 'memory') return this.logs;
+    const reader = await this.engine.openRepository(this.logs.store, { clock: this.hv.sim.clock });
+    if (!reader.ok) return { error: describeRepoError(reader.error) };
+    return { sql: repositoryLogStore(reader.value), wal: repositorySqliteWalStore(reader.value) };
   }
 
   walReadRuns(): GuestRun[] {
@@ -409,7 +488,9 @@ class LogScenario {
     const base: Omit<RestoreRun, 'ok' | 'error'> = { role, target, committed: null, opened: null, logsApplied: 0 };
     const source = await this.engine.source(repo, this.basePointId);
     if (!source.ok) return { ...base, ok: false, error: { kind: 'source', detail: source.error, refusal: null } };
-    const run = this.app === 'sqlserver' ? await this.restoreSql(source.value, target, base) : await this.restoreSqlite(source.value, target, base);
+    const logs = await this.restoreLogs();
+    if ('error' in logs) return { ...base, ok: false, error: { kind: 'log-store', detail: `opening the repository again: ${logs.error}`, refusal: null } };
+    const run = this.app === 'sqlserver' ? await this.restoreSql(source.value, logs.sql, target, base) : await this.restoreSqlite(source.value, logs.wal, target, base);
     this.note('restore', `restore to ${describeTarget(target)} (${role}): ${run.ok ? `${run.committed?.length ?? 0} transactions read on the restored VM` : `${run.error?.kind ?? 'error'}: ${run.error?.detail ?? ''}`}`);
     return run;
   }
@@ -430,24 +511,24 @@ class LogScenario {
     return { committed: [...vm.app(appId).committed()], opened: { ok: report?.ok ?? false, detail: report?.detail ?? 'the app did not open' } };
   }
 
-  private async restoreSql(source: PointSource, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
+  private async restoreSql(source: PointSource, sqlLogs: LogStore, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
     const restored = await this.restoreVm(source, base.role, true);
     if ('error' in restored) return { ...base, ok: false, error: { kind: 'restore-vm', detail: restored.error, refusal: null } };
     assert(target.kind !== 'transaction', 'SQL Server targets are times or LSNs');
     const t: RollForwardTarget = target.kind === 'lsn' ? { kind: 'lsn', lsn: target.lsn } : { kind: 'time', timeUs: target.timeUs };
     const log = this.engine.log;
-    const r = await log.rollForwardSql({ port: this.port, clock: this.hv.sim.clock, logs: this.sqlLogs, plan: log.planSqlRollForward }, { vmId: restored.vmId, sourceVmId: this.vmId }, t);
+    const r = await log.rollForwardSql({ port: this.port, clock: this.hv.sim.clock, logs: sqlLogs, plan: log.planSqlRollForward }, { vmId: restored.vmId, sourceVmId: this.vmId }, t);
     const logsApplied = this.guest.runs.filter((x) => x.vmId === restored.vmId && x.program === 'sqlcmd' && x.args[0] === 'restore-log' && x.exitCode === 0).length;
     const read = this.readRestored(restored.vmId);
     unwrap(await this.hv.destroyVm(restored.vmId));
     return { ...base, ...read, logsApplied, ok: r.ok, error: r.ok ? null : rollForwardError(r.error) };
   }
 
-  private async restoreSqlite(source: PointSource, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
+  private async restoreSqlite(source: PointSource, walLogs: SqliteWalStore, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
     assert(target.kind !== 'lsn', 'SQLite targets are transactions or times');
     const t: SqliteTarget = target.kind === 'transaction' ? { kind: 'transaction', index: target.index } : { kind: 'time', timeUs: target.timeUs };
     const log = this.engine.log;
-    const r = await log.rollForwardSqlite({ logs: this.walLogs, plan: log.planSqliteRollForward }, source, { vmId: this.vmId, dbPath: DB_PATH, target: t });
+    const r = await log.rollForwardSqlite({ logs: walLogs, plan: log.planSqliteRollForward }, source, { vmId: this.vmId, dbPath: DB_PATH, target: t });
     if (!r.ok) return { ...base, ok: false, error: rollForwardError(r.error) };
     const restored = await this.restoreVm(source, base.role, false);
     if ('error' in restored) return { ...base, ok: true, error: null, opened: { ok: false, detail: `restore of the VM: ${restored.error}` } };
@@ -460,6 +541,31 @@ class LogScenario {
   }
 }
 
+/** The full backup, then log backups or WAL shipping on the schedule (seed 003: only after an application-aware full). */
+async function logWindow(s: LogScenario, repo: Repository): Promise<{ full: Awaited<ReturnType<LogScenario['fullBackup']>>; fullDoneUs: TimeUs; schedule: LogSchedule }> {
+  const spec = s.spec;
+  if (s.app === 'sqlite') {
+    s.guest.phase = 'prepare';
+    const observed = await s.engine.log.observeSqliteWal({ port: s.port, clock: s.hv.sim.clock, store: s.walLogs }, { vmId: s.vmId, dbPath: DB_PATH });
+    if (!observed.ok) s.note('note', `observing the WAL fails: ${describeError(observed.error)}`);
+  }
+  const full = await s.fullBackup(repo);
+  const fullDoneUs = s.nowUs;
+  const intervalUs = spec.intervalMs * 1000;
+  const schedule: LogSchedule = { fullDoneUs, intervalUs, nextFullUs: fullDoneUs + spec.windowTicks * intervalUs };
+  const q = full.quiesce;
+  if (!full.ok || !full.appAware) {
+    s.note('note', 'no log backups: the full backup is not application-aware (seed 003)');
+  } else if (s.app === 'sqlserver') {
+    await s.runSqlLogs(schedule);
+  } else if (spec.shipping === 'job' && q !== null) {
+    await s.sqliteByJob(schedule, q, fullDoneUs);
+  } else {
+    await s.sqliteByRounds(schedule, q, fullDoneUs);
+  }
+  return { full, fullDoneUs, schedule };
+}
+
 export async function runLogsScenario(spec: LogsSpec, options: { readonly engine?: EngineUnderTest } = {}): Promise<LogsOutcome> {
   const cell = findCell(spec.cellId);
   assert(cell !== undefined, `unknown cell ${spec.cellId}`);
@@ -467,40 +573,18 @@ export async function runLogsScenario(spec: LogsSpec, options: { readonly engine
   try {
     const store = new MemoryStore();
     unwrap(await Repository.init(store, { clock: s.hv.sim.clock }));
-    const repo = unwrap(await Repository.open(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
+    const repo = unwrap(await s.engine.openRepository(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
+    s.useRepositoryLogs(store, repo);
     startCellWorkload(s, spec.workload);
     s.hv.runFor(spec.warmupMs * 1000);
-    const env = { port: s.port, clock: s.hv.sim.clock, store: s.walLogs };
-    if (s.app === 'sqlite') {
-      s.guest.phase = 'prepare';
-      const observed = await s.engine.log.observeSqliteWal(env, { vmId: s.vmId, dbPath: DB_PATH });
-      if (!observed.ok) s.note('note', `observing the WAL fails: ${describeError(observed.error)}`);
-    }
-    const full = await s.fullBackup(repo);
-    const fullDoneUs = s.nowUs;
-    const intervalUs = spec.intervalMs * 1000;
-    const schedule: LogSchedule = { fullDoneUs, intervalUs, nextFullUs: fullDoneUs + spec.windowTicks * intervalUs };
+    const { full, fullDoneUs, schedule } = await logWindow(s, repo);
     const q = full.quiesce;
-    // Seed 003: log backups need a successful application-aware full backup first.
-    if (full.ok && full.appAware) {
-      if (s.app === 'sqlserver') {
-        await s.runSqlLogs(schedule);
-      } else {
-        const anchored = await s.engine.log.startSqliteChain(env, {
-          vmId: s.vmId, dbPath: DB_PATH, basePointId: s.basePointId, baseCheckpointed: q !== null && freezeScriptRan(q), baseAtUs: s.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs,
-        });
-        if (!anchored.ok) s.note('note', `starting the chain fails: ${describeError(anchored.error)}`);
-        await s.sqliteRounds(schedule);
-      }
-    } else {
-      s.note('note', 'no log backups: the full backup is not application-aware (seed 003)');
-    }
     s.stopWorkload();
-    if (spec.chainBreak.kind === 'missing' && full.appAware) await s.removeFromStore(spec.chainBreak.index);
+    if (logsNemesisOf(spec.chainBreak).strikes(spec.chainBreak).kind === 'before-restore' && full.appAware) await s.breakNow();
     s.ledger.collect(s.vm);
     const snap = s.snapshots.snapshotOf(0)?.info;
     const truth: LogTruth = {
-      app: s.app, cutUs: q?.freezeStartUs ?? snap?.createdAtUs ?? fullDoneUs, snapshotAtUs: snap?.createdAtUs ?? fullDoneUs, fullDoneUs, intervalUs,
+      app: s.app, cutUs: q?.freezeStartUs ?? snap?.createdAtUs ?? fullDoneUs, snapshotAtUs: snap?.createdAtUs ?? fullDoneUs, fullDoneUs, intervalUs: schedule.intervalUs,
       nextFullUs: schedule.nextFullUs ?? fullDoneUs,
       acks: (s.ledger.acks()[s.app] ?? []).map((a) => ({ id: a.id, timeUs: a.timeUs })),
       logBackups: s.logBackupTimings(),

@@ -16,7 +16,8 @@
  */
 
 import fc from 'fast-check';
-import { cellId, type Cell } from '../cells.js';
+import { assert } from '../../core/assert.js';
+import { cellId, findCell, type Cell } from '../cells.js';
 import { seedArb, workloadArb } from './arbitraries.js';
 import type { WorkloadPlan } from './spec.js';
 
@@ -37,12 +38,38 @@ export type ChainBreakPlan =
 
 export type TargetKind = 'time' | 'lsn' | 'transaction';
 
-/** Where in the chain the target lies: a fraction (per mille) of the range, at an acknowledgement or just before one, or anywhere. */
+/** A boundary of the chain (log-boundaries.ts): a log backup's first or last record, a joint, the base's own point. */
+export type Boundary = 'first' | 'last' | 'joint' | 'base';
+
+export interface BoundaryPlan {
+  readonly at: Boundary;
+  /** One before (-1), at (0) or one after (+1). */
+  readonly offset: -1 | 0 | 1;
+}
+
+/**
+ * Where in the chain the target lies: at a boundary of the chain when `boundary` is set
+ * (the `whereMille`-th such boundary), else a fraction (per mille) of the range, at an
+ * acknowledgement or just before one, or anywhere.
+ */
 export interface TargetPlan {
   readonly kind: TargetKind;
   readonly whereMille: number;
   readonly edge: 'at' | 'before' | 'free';
+  readonly boundary: BoundaryPlan | null;
 }
+
+/** Where the log backups go: the in-memory store, or the repository's log stores (engine/repository/log-store.ts). */
+export type LogStoreKind = 'memory' | 'repository';
+
+/**
+ * SQLite: who runs the shipping rounds — `job`, the engine's scheduled job
+ * (engine/logbackup/sqlite-job.ts: it anchors the chain and checkpoints once the WAL it
+ * last read reached `checkpointAtWalBytes`), or `rounds`, the shipper's entry points
+ * called round by round with the engine's checkpoint every `checkpointEvery`-th round.
+ * SQL Server: always `job` (the engine's scheduler runs sql-job.ts).
+ */
+export type ShippingKind = 'job' | 'rounds';
 
 export interface LogsSpec {
   readonly cellId: string;
@@ -58,6 +85,10 @@ export interface LogsSpec {
   readonly checkpointEvery: number;
   readonly chainBreak: ChainBreakPlan;
   readonly target: TargetPlan;
+  readonly logStore: LogStoreKind;
+  readonly shipping: ShippingKind;
+  /** SQLite `job`: the WAL length at which the job's next run is a checkpoint. */
+  readonly checkpointAtWalBytes: number;
 }
 
 /** A break that makes part of the chain unusable (copy-only is not one). */
@@ -89,9 +120,36 @@ function breakArb(app: LogApp): fc.Arbitrary<ChainBreakPlan> {
   );
 }
 
-export function logsArb(cell: Cell): fc.Arbitrary<LogsSpec> {
+/** The app's target kinds, the discrete one first (LSN, transaction index). */
+export function targetKinds(app: LogApp): readonly [TargetKind, TargetKind] {
+  return app === 'sqlite' ? ['transaction', 'time'] : ['lsn', 'time'];
+}
+
+const boundaryArb: fc.Arbitrary<BoundaryPlan> = fc.record({
+  at: fc.constantFrom<Boundary>('first', 'last', 'joint', 'base'),
+  offset: fc.constantFrom<-1 | 0 | 1>(0, -1, 1),
+});
+
+export interface LogsArbOptions {
+  /** BUGGIFY: bias targets toward the chain's boundaries (default on; off for measuring what the bias buys). */
+  readonly boundaries?: boolean;
+}
+
+/** WAL lengths at which the SQLite job checkpoints: small enough that a window of a few rounds crosses one. */
+const CHECKPOINT_AT_WAL_BYTES = [16 * 1024, 64 * 1024, 256 * 1024] as const;
+
+function targetArb(app: LogApp, boundaries: boolean): fc.Arbitrary<TargetPlan> {
+  return fc.record({
+    kind: fc.constantFrom(...targetKinds(app)),
+    whereMille: fc.integer({ min: 0, max: 1000 }),
+    edge: fc.constantFrom<'at' | 'before' | 'free'>('at', 'before', 'free'),
+    // Three draws in four land on a boundary; shrinking goes to the plain draw.
+    boundary: boundaries ? fc.option(boundaryArb, { nil: null, freq: 4 }) : fc.constant(null),
+  });
+}
+
+export function logsArb(cell: Cell, options: LogsArbOptions = {}): fc.Arbitrary<LogsSpec> {
   const app = logAppOf(cell);
-  const kinds: readonly TargetKind[] = app === 'sqlite' ? ['transaction', 'time'] : ['time', 'lsn'];
   return fc.record({
     cellId: fc.constant(cellId(cell)),
     seed: seedArb,
@@ -102,6 +160,38 @@ export function logsArb(cell: Cell): fc.Arbitrary<LogsSpec> {
     overrun: fc.option(fc.record({ index: fc.integer({ min: 0, max: 3 }), extraPct: fc.integer({ min: 50, max: 250 }) }), { nil: null, freq: 2 }),
     checkpointEvery: app === 'sqlite' ? fc.constantFrom(0, 2, 3) : fc.constant(0),
     chainBreak: breakArb(app),
-    target: fc.record({ kind: fc.constantFrom(...kinds), whereMille: fc.integer({ min: 0, max: 1000 }), edge: fc.constantFrom<'at' | 'before' | 'free'>('at', 'before', 'free') }),
+    target: targetArb(app, options.boundaries ?? true),
+    logStore: fc.constantFrom<LogStoreKind>('memory', 'repository'),
+    shipping: app === 'sqlite' ? fc.constantFrom<ShippingKind>('rounds', 'job') : fc.constant<ShippingKind>('job'),
+    checkpointAtWalBytes: fc.constantFrom(...CHECKPOINT_AT_WAL_BYTES),
   });
+}
+
+/**
+ * The survey's stratification (logs-suite.ts, forRun): run i of the first ten targets
+ * boundary BOUNDARY_RUNS[i] with the app's target kind `kind` (0: the discrete one), so
+ * every boundary kind comes up in ten runs whatever the draws (each resolves when the
+ * chain has such a boundary in the target's region).
+ */
+export const BOUNDARY_RUNS: readonly { readonly plan: BoundaryPlan; readonly kind: 0 | 1 }[] = [
+  { plan: { at: 'last', offset: 0 }, kind: 1 },
+  { plan: { at: 'joint', offset: 0 }, kind: 0 },
+  { plan: { at: 'last', offset: 0 }, kind: 0 },
+  { plan: { at: 'base', offset: 0 }, kind: 1 },
+  { plan: { at: 'first', offset: 0 }, kind: 0 },
+  { plan: { at: 'first', offset: -1 }, kind: 1 },
+  { plan: { at: 'last', offset: 1 }, kind: 0 },
+  { plan: { at: 'first', offset: 1 }, kind: 1 },
+  { plan: { at: 'last', offset: -1 }, kind: 0 },
+  { plan: { at: 'joint', offset: 0 }, kind: 0 },
+];
+
+/** The spec of survey run `runIndex` with its stratified boundary (runs past the cycle keep their draw). */
+export function withRunBoundary(spec: LogsSpec, runIndex: number): LogsSpec {
+  const slot = BOUNDARY_RUNS[runIndex];
+  if (slot === undefined) return spec;
+  const cell = findCell(spec.cellId);
+  assert(cell !== undefined, `unknown cell ${spec.cellId}`);
+  const app = logAppOf(cell);
+  return { ...spec, target: { ...spec.target, kind: targetKinds(app)[slot.kind], boundary: slot.plan } };
 }

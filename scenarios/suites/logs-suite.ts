@@ -15,7 +15,7 @@ import { checkLogSchedule } from '../checkers/log-schedule.js';
 import { checkRollForwardExact } from '../checkers/rollforward-exact.js';
 import type { Cell } from '../cells.js';
 import { runLogsScenario, type LogsOutcome } from '../scenario/logs-run.js';
-import { breaksChain, logsArb, type LogsSpec } from '../scenario/logs-spec.js';
+import { breaksChain, logsArb, withRunBoundary, type LogsArbOptions, type LogsSpec } from '../scenario/logs-spec.js';
 import type { Suite } from './suite.js';
 
 export function hasLogChain(cell: Cell): boolean {
@@ -26,37 +26,54 @@ function withBrokenChain(spec: LogsSpec): LogsSpec {
   return breaksChain(spec.chainBreak) ? spec : { ...spec, chainBreak: { kind: 'missing', index: 1 } };
 }
 
-export const LOGS_SUITE: Suite<LogsSpec, LogsOutcome> = {
-  id: 'logs',
-  appliesTo: hasLogChain,
-  runsFor: (runs) => runs,
-  arbitrary: logsArb,
-  // Run 0 breaks the chain (a stored log backup goes missing) if its draw did not, so
-  // property 7 judges a run however few there are; its shrinks and replays do the same
-  // (it judges no unbroken chain anyway).
-  forRun: (spec, runIndex) => (runIndex === 0 ? withBrokenChain(spec) : spec),
-  forProperty: (spec, propertyId) => (propertyId === 'P7' ? withBrokenChain(spec) : spec),
-  run: (spec, engine) => runLogsScenario(spec, { engine }),
-  describe: (spec) => spec,
-  timeline: (outcome) => outcome.timeline,
-  properties: [
-    {
-      id: 'P6', name: 'roll-forward is exact',
-      description: 'Roll-forward to any target T in the log chain is exact (transaction level): the restored database holds exactly the commits acknowledged at or before T (SQLite time targets: at or before the last WAL shipment at or before T).',
-      applies: () => true,
-      check: (_cell, _spec, outcome) => checkRollForwardExact(outcome),
+/**
+ * The suite; `boundaries: false` switches the bias toward chain boundaries off (the draw
+ * and the stratification), to measure what it buys (test/scenarios/log-boundaries.test.ts).
+ */
+export function logsSuite(options: LogsArbOptions = {}): Suite<LogsSpec, LogsOutcome> {
+  const boundaries = options.boundaries ?? true;
+  return {
+    id: 'logs',
+    appliesTo: hasLogChain,
+    runsFor: (runs) => runs,
+    arbitrary: (cell) => logsArb(cell, { boundaries }),
+    // Run 0 breaks the chain (a stored log backup goes missing) if its draw did not, so
+    // property 7 judges a run however few there are; its shrinks and replays do the same
+    // (it judges no unbroken chain anyway). Runs 0-9 each target one boundary kind of the
+    // chain (logs-spec.ts, BOUNDARY_RUNS: BUGGIFY stratified), so each comes up in ten runs.
+    forRun: (spec, runIndex) => {
+      const bounded = boundaries ? withRunBoundary(spec, runIndex) : spec;
+      return runIndex === 0 ? withBrokenChain(bounded) : bounded;
     },
-    {
-      id: 'P7', name: 'broken chain refused',
-      description: 'Roll-forward over a broken chain is refused with a clear reason naming the break, never applied partly; a target before the break still works.',
-      applies: (_cell, spec) => breaksChain(spec.chainBreak),
-      check: (_cell, _spec, outcome) => checkChainRefused(outcome),
+    // A shrink or replay keeps the failing run's stratified boundary (its run index).
+    forProperty: (spec, propertyId, runIndex) => {
+      const bounded = boundaries && runIndex !== undefined ? withRunBoundary(spec, runIndex) : spec;
+      return propertyId === 'P7' || runIndex === 0 ? withBrokenChain(bounded) : bounded;
     },
-    {
-      id: 'P13', name: 'log backup schedule',
-      description: 'Log backups follow the schedule rule of seed 003 (first at the full\'s completion, then each interval tick, at once after an overrun, until the next full); the RPO stays within interval plus the log backup\'s duration.',
-      applies: () => true,
-      check: (_cell, _spec, outcome) => checkLogSchedule(outcome),
-    },
-  ],
-};
+    run: (spec, engine) => runLogsScenario(spec, { engine }),
+    describe: (spec) => spec,
+    timeline: (outcome) => outcome.timeline,
+    properties: [
+      {
+        id: 'P6', name: 'roll-forward is exact',
+        description: 'Roll-forward to any target T in the log chain is exact (transaction level): the restored database holds exactly the commits acknowledged at or before T (SQLite time targets: at or before the last WAL shipment at or before T).',
+        applies: () => true,
+        check: (_cell, _spec, outcome) => checkRollForwardExact(outcome),
+      },
+      {
+        id: 'P7', name: 'broken chain refused',
+        description: 'Roll-forward over a broken chain is refused with a clear reason naming the break, never applied partly; a target before the break still works.',
+        applies: (_cell, spec) => breaksChain(spec.chainBreak),
+        check: (_cell, _spec, outcome) => checkChainRefused(outcome),
+      },
+      {
+        id: 'P13', name: 'log backup schedule',
+        description: 'Log backups follow the schedule rule of seed 003 (first at the full\'s completion, then each interval tick, at once after an overrun, until the next full); the RPO stays within interval plus the log backup\'s duration.',
+        applies: () => true,
+        check: (_cell, _spec, outcome) => checkLogSchedule(outcome),
+      },
+    ],
+  };
+}
+
+export const LOGS_SUITE: Suite<LogsSpec, LogsOutcome> = logsSuite();

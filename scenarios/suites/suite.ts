@@ -43,8 +43,12 @@ export interface Suite<S, O> {
    * what must come up in a fixed share of runs (the backup suite's twin runs, property 11).
    */
   forRun?(spec: S, runIndex: number): S;
-  /** The spec a shrink or a replay of `propertyId`'s failure runs (default: as drawn). */
-  forProperty?(spec: S, propertyId: string): S;
+  /**
+   * The spec a shrink or a replay of `propertyId`'s failure runs (default: as drawn);
+   * `runIndex` is the survey run it failed in (the replay path's first step), for a suite
+   * whose forRun stratifies by run.
+   */
+  forProperty?(spec: S, propertyId: string, runIndex?: number): S;
   run(spec: S, engine: EngineUnderTest): Promise<O>;
   /** What the report keeps of a run's spec (the counterexample): small, JSON. */
   describe(spec: S): unknown;

@@ -12,7 +12,6 @@ import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { replay } from '../../scenarios/replay.js';
 import { runCell, type PropertyResult } from '../../scenarios/runner.js';
 import { LOG_MUTANT_ENGINES } from '../../scenarios/mutants/log-mutants.js';
-import type { LogsSpec } from '../../scenarios/scenario/logs-spec.js';
 import { LOGS_SUITE } from '../../scenarios/suites/logs-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
@@ -61,8 +60,9 @@ describe('the logs suite', () => {
   it('P6 fails on a roll-forward that includes the transaction just after the target; the replay token reproduces it', async () => {
     const r = await runCell(cell(SQL_CELL), { runs: 10, seed: 3, engine: ONE_PAST_TARGET, mutant: ONE_PAST_TARGET.name, shrinkBudget: 60, suites: [LOGS_SUITE] });
     const p = failing(r.properties, 'P6');
-    expect(p.evidence).toMatch(/is not exact: 1 extra: t\d+ \(acknowledged at \d+ us\)/);
-    expect((p.counterexample as LogsSpec).chainBreak).toEqual({ kind: 'none' }); // shrunk: no break needed
+    // One past the target: one transaction too many, or — for a target at the chain's end
+    // (the survey's boundary runs put targets there) — past the end, into the break.
+    expect(p.evidence).toMatch(/is not exact: 1 extra: t\d+ \(acknowledged at \d+ us\)|inside the chain, failed: refused: the log chain breaks/);
     const token = decodeReplayToken(p.replay ?? '');
     if (!token.ok) throw new Error(token.error);
     expect(token.value).toMatchObject({ cell: SQL_CELL, suite: 'logs', property: 'P6', mutant: ONE_PAST_TARGET.name });
