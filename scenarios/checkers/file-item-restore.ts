@@ -6,7 +6,8 @@
  * every file the image holds there, byte for byte, and nothing else, with no entry
  * reported failed; the record ids in the restored files must equal the lab's committed set
  * for `files`. On SQL Server cells, the row item restore must answer the value (and
- * writing transaction) the app acknowledged for it before the point's cut.
+ * writing transaction) the app acknowledged for it before the point's cut. The first such
+ * point's last disk, restored over a scratch VM's disk full of garbage, must equal its image.
  *
  * Unknown (not judged) when no point was stored or the lab could read none: an image the
  * lab found inconsistent may fail to give its files. Does not check: Exchange and AD items
@@ -31,11 +32,13 @@ export function checkFileItemRestore(outcome: ScenarioOutcome): Verdict {
       return fail(`${at}: the restored files hold records the lab did not find (${list(f.idsNotInLab)}) or lack ones it did (${list(f.idsNotRestored)})`);
     }
   }
+  for (const d of r.disks) if (d.problem !== null) return fail(`point ${d.pointIndex}, its last disk restored over a scratch VM's disk: ${d.problem}`);
   const wrong = r.items.filter((i) => !i.equal);
   if (wrong.length > 0) {
     const i = wrong[0];
     return fail(`${wrong.length} of ${r.items.length} item restore(s) wrong; point ${i?.pointIndex ?? '?'}: ${i?.what ?? ''} is ${i?.got ?? ''}, the app acknowledged ${i?.expected ?? ''} before the cut`);
   }
   const files = r.files.map((f) => `point ${f.pointIndex}: ${f.equalFiles} files, ${f.idsRestored} records`).join('; ');
-  return pass(`file-level restores equal the images (${files})${r.items.length === 0 ? '' : `; ${r.items.length} item restore(s) as acknowledged: ${r.items.map((i) => i.what).join(', ')}`}`);
+  const disks = r.disks.map((d) => `; point ${d.pointIndex}'s last disk restored over a scratch disk equals its image`).join('');
+  return pass(`file-level restores equal the images (${files})${disks}${r.items.length === 0 ? '' : `; ${r.items.length} item restore(s) as acknowledged: ${r.items.map((i) => i.what).join(', ')}`}`);
 }

@@ -15,10 +15,14 @@
  *   the lab's committed set, no later acknowledged transaction having written it. The
  *   expected value is that transaction's write of the row, as the app acknowledged it.
  *
+ * - A disk restore (EngineUnderTest.restoreDisk) of the first such point's last disk over
+ *   the disk of a new, powered-off scratch VM filled with 0xa5 first (what the point does
+ *   not hold must come back as zeros): the scratch disk must equal the VmSnapshot's image.
+ *
  * Leaves out: Exchange mail items and AD users (their acknowledgements do not carry the
  * item's value or mailbox: the lab would have to supply them), a restore from a point the
  * lab found inconsistent, restores to a local folder (file-writer-local.ts), a disk
- * restore onto a VM.
+ * restore over the original VM's disk.
  */
 
 import type { Repository } from '../../engine/repository/repository.js';
@@ -59,9 +63,18 @@ export interface ItemRestoreCheck {
   readonly equal: boolean;
 }
 
+export interface DiskRestoreCheck {
+  readonly pointIndex: number;
+  /** The restore failed, or the scratch disk differs from the VmSnapshot's image (where), or null. */
+  readonly problem: string | null;
+  readonly bytesWritten: number;
+}
+
 export interface FileItemRestoreRun {
   readonly files: readonly FileRestoreCheck[];
   readonly items: readonly ItemRestoreCheck[];
+  /** The first good point's last disk restored over a scratch VM's disk (filled with garbage first). */
+  readonly disks: readonly DiskRestoreCheck[];
   /** Points skipped (lab found them inconsistent, or no image), with why. */
   readonly skipped: readonly string[];
 }
@@ -74,8 +87,11 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? -1 : n;
 }
 
-/** The files under /files of the image's last disk, as the simulator's own file system reads them. */
-function labFilesOf(s: Scenario, images: readonly SparseImage[]): Map<string, Uint8Array> | string {
+/**
+ * The files under /files of the image's last disk, as the simulator's own file system reads
+ * them; null when the image has no /files (the app had not created it at the capture).
+ */
+function labFilesOf(s: Scenario, images: readonly SparseImage[]): Map<string, Uint8Array> | null | string {
   const sim = new Simulation({ seed: 0 });
   const image = images[images.length - 1];
   if (image === undefined) return 'no disk image';
@@ -83,7 +99,7 @@ function labFilesOf(s: Scenario, images: readonly SparseImage[]): Map<string, Ui
   if (!fs.ok) return `the lab cannot mount the last disk: ${fs.error.kind}`;
   const names = fs.value.readdir(FILES_DIR);
   const out = new Map<string, Uint8Array>();
-  if (!names.ok) return out;
+  if (!names.ok) return names.error.kind === 'not-found' ? null : `the lab cannot list ${FILES_DIR}: ${names.error.kind}`;
   for (const name of names.value) {
     const h = fs.value.open(`${FILES_DIR}/${name}`);
     if (!h.ok) continue;
@@ -104,14 +120,19 @@ async function checkFiles(s: Scenario, repo: Repository, run: PointRun, images: 
   const truth = labFilesOf(s, images);
   if (typeof truth === 'string') return { ...base, error: truth };
   const source = await s.engine.source(repo, run.pointId ?? '');
-  if (!source.ok) return { ...base, labFiles: truth.size, error: `opening the point: ${source.error}` };
+  if (!source.ok) return { ...base, labFiles: truth?.size ?? 0, error: `opening the point: ${source.error}` };
   const disk = source.value.disks().at(-1);
-  if (disk === undefined) return { ...base, labFiles: truth.size, error: 'the point has no disk' };
+  if (disk === undefined) return { ...base, labFiles: truth?.size ?? 0, error: 'the point has no disk' };
   const writer = new MemoryFileWriter();
   const r = await s.engine.restoreFiles(source.value, disk.diskId, { paths: [FILES_DIR] }, writer);
-  if (!r.ok) return { ...base, labFiles: truth.size, error: `file-level restore of ${FILES_DIR}: ${describeError(r.error)}` };
+  if (!r.ok) return { ...base, labFiles: truth?.size ?? 0, error: `file-level restore of ${FILES_DIR}: ${describeError(r.error)}` };
   const restored = new Map<string, Uint8Array>();
   for (const [path, bytes] of writer.files()) if (path.startsWith('files/')) restored.set(path.slice('files/'.length), bytes);
+  if (truth === null) {
+    // No /files in the image: the restore must say so (not-found) and restore nothing.
+    const said = r.value.failed.length === 1 && r.value.failed[0]?.error.kind === 'not-found';
+    return { ...base, error: said && writer.files().size === 0 ? null : `the image has no ${FILES_DIR}; the restore reported ${r.value.failed.map((f) => f.error.kind).join(', ') || 'no failure'} and wrote ${writer.files().size} file(s)` };
+  }
   const differences: string[] = r.value.failed.map((f) => `${f.guestNames.join('/')}: ${f.error.kind}`);
   let equalFiles = 0;
   for (const [name, want] of truth) {
@@ -154,6 +175,38 @@ async function checkSqlRow(s: Scenario, repo: Repository, run: PointRun, lab: Im
   return { pointIndex: run.index, kind: 'sql-row', what, expected, got, equal: got === expected };
 }
 
+const STEP_BYTES = 1024 * 1024;
+
+/** The point's last disk written by the engine's disk restore over a scratch VM's disk full of 0xa5, read back against the image. */
+async function checkDisk(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[]): Promise<DiskRestoreCheck> {
+  const at = (problem: string, bytesWritten = 0): DiskRestoreCheck => ({ pointIndex: run.index, problem, bytesWritten });
+  const ref = images.at(-1);
+  const source = await s.engine.source(repo, run.pointId ?? '');
+  if (!source.ok) return at(`opening the point: ${source.error}`);
+  const disk = source.value.disks().at(-1);
+  if (disk === undefined || ref === undefined) return at('no disk to restore');
+  const port = s.engine.port(s.tap.port);
+  const vm = await port.createVm({ name: `disk-restore-${run.index}`, guestOs: s.cell.os, tools: s.cell.tools, apps: [], disks: [{ capacityBytes: disk.capacityBytes, sectorSizeBytes: ref.sectorSizeBytes }] });
+  if (!vm.ok) return at(`scratch VM: ${vm.error.kind}`);
+  const target = vm.value.disks[0];
+  if (target === undefined) return at('the scratch VM has no disk');
+  const garbage = new Uint8Array(STEP_BYTES).fill(0xa5);
+  for (let pos = 0; pos < disk.capacityBytes; pos += STEP_BYTES) {
+    const w = await port.writeDisk(vm.value.vmId, target.diskId, pos, garbage.subarray(0, Math.min(STEP_BYTES, disk.capacityBytes - pos)));
+    if (!w.ok) return at(`filling the scratch disk: ${w.error.kind}`);
+  }
+  const r = await s.engine.restoreDisk({ port, clock: s.hv.sim.clock }, source.value, disk.diskId, { vmId: vm.value.vmId, diskId: target.diskId });
+  if (!r.ok) return at(`disk restore: ${r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason}`);
+  const restored = s.hv.vm(vm.value.vmId).disks[0]?.disk;
+  if (restored === undefined) return at('the scratch disk is gone', r.value.bytesWritten);
+  for (let pos = 0; pos < disk.capacityBytes; pos += STEP_BYTES) {
+    const n = Math.min(STEP_BYTES, disk.capacityBytes - pos);
+    const diff = firstDifference(restored.read(pos, n), ref.read(pos, n));
+    if (diff >= 0) return at(`the restored disk differs from the VmSnapshot's image first at byte ${pos + diff}`, r.value.bytesWritten);
+  }
+  return { pointIndex: run.index, problem: null, bytesWritten: r.value.bytesWritten };
+}
+
 /** Property 16's restores from the first and the last good point (see the header); null when no point was stored. */
 export async function judgeFileItemRestores(s: Scenario, repo: Repository, points: readonly PointRun[]): Promise<FileItemRestoreRun | null> {
   const good = points.filter((p) => p.ok && p.pointId !== null);
@@ -161,6 +214,7 @@ export async function judgeFileItemRestores(s: Scenario, repo: Repository, point
   const chosen = [...new Set([good[0], good[good.length - 1]])] as PointRun[];
   const files: FileRestoreCheck[] = [];
   const items: ItemRestoreCheck[] = [];
+  const disks: DiskRestoreCheck[] = [];
   const skipped: string[] = [];
   for (const run of chosen) {
     const images = s.tap.snapshotOf(run.index)?.images ?? null;
@@ -173,7 +227,8 @@ export async function judgeFileItemRestores(s: Scenario, repo: Repository, point
     files.push(await checkFiles(s, repo, run, images, lab));
     const item = await checkSqlRow(s, repo, run, lab);
     if (item !== null) items.push(item);
+    if (disks.length === 0) disks.push(await checkDisk(s, repo, run, images));
   }
   s.note('restore', `file-level restore of ${FILES_DIR} from ${files.length} point(s): ${files.map((f) => `${f.equalFiles}/${f.labFiles} files equal`).join(', ')}${items.length === 0 ? '' : `; ${items.length} item restore(s): ${items.map((i) => `${i.what} ${i.equal ? 'as acknowledged' : `gave ${i.got}`}`).join(', ')}`}`);
-  return { files, items, skipped };
+  return { files, items, disks, skipped };
 }
