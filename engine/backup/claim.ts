@@ -15,6 +15,20 @@
 import type { AppId, QuiesceOutcome } from '../../core/hypervisor-port.js';
 import type { ConsistencyLevel } from '../../core/levels.js';
 
+/**
+ * Apps with no agent of their own (a program writing files): their best level is the file
+ * system's, so the `require` policy asks file-system quiescing of them, and application
+ * quiescing of every other app the VM runs.
+ */
+export const APPS_WITHOUT_AGENT: readonly AppId[] = ['files'];
+
+/** Under the `require` policy: why this claim is not enough, or null when it is. */
+export function requireShortfall(claim: Claim, apps: readonly AppId[]): string | null {
+  if (claim.vm !== 'filesystem') return `the guest was not quiesced (claim ${claim.vm})`;
+  const short = apps.filter((a) => !APPS_WITHOUT_AGENT.includes(a) && claim.apps[a] !== 'application');
+  return short.length === 0 ? null : `not application-consistent: ${short.join(', ')}`;
+}
+
 export interface Claim {
   readonly vm: ConsistencyLevel;
   readonly apps: Readonly<Partial<Record<AppId, ConsistencyLevel>>>;

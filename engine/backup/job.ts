@@ -6,7 +6,8 @@
  * removed on every path, failure included.
  *
  * Policy (application-aware processing): `require` fails the job when the guest cannot be
- * quiesced or an application with a VSS writer is not application-consistent; `try` falls
+ * quiesced (a crash claim: no quiescing, or the sync-only driver) or an application other
+ * than a plain file writer is not application-consistent (claim.ts, requireShortfall); `try` falls
  * back to a crash-consistent snapshot and records why; `off` takes a plain snapshot.
  *
  * Reading: full backups ask CBT for the allocated areas (`*`) when CBT is on, else read the
@@ -23,7 +24,7 @@ import type { AppId, HypervisorPort, PortError, QuiesceOutcome, SnapshotInfo, Vm
 import type { ChangeId, SnapshotId, VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import { isAllZero } from '../../core/zero.js';
-import { claimFor, type Claim } from './claim.js';
+import { claimFor, requireShortfall, type Claim } from './claim.js';
 import type { BackupTarget, DiskSink, ParentPoint, PointSink } from './sink.js';
 
 export type AppAwarePolicy = 'require' | 'try' | 'off';
@@ -245,13 +246,8 @@ async function backupOnce(env: EngineEnv, request: BackupRequest): Promise<Resul
       ...orphans.length === 0 ? [] : [`removed ${orphans.length} snapshot(s) a crashed job left behind: ${orphans.join(', ')}`],
       ...claim.reasons,
     ];
-    if (request.policy === 'require') {
-      const short = vm.apps.filter((a) => snapshot.quiesce.writers.some((w) => w.app === a) || (request.appScripts?.[a] !== undefined))
-        .filter((a) => claim.apps[a] !== 'application');
-      if (snapshot.quiesce.mode === 'none' || short.length > 0) {
-        return err({ kind: 'quiesce-required', reason: short.length > 0 ? `not application-consistent: ${short.join(', ')} (${reasons.join('; ')})` : 'the guest was not quiesced' });
-      }
-    }
+    const short = request.policy === 'require' ? requireShortfall(claim, vm.apps) : null;
+    if (short !== null) return err({ kind: 'quiesce-required', reason: `${short} (${reasons.join('; ')})` });
     point = await env.target.begin(vm.vmId, parent);
     const ctx: ReadContext = { port: env.port, vmId: vm.vmId, snapshotId: snapshot.snapshotId, chunkBytes: request.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES };
     const disks: DiskReport[] = [];

@@ -6,13 +6,14 @@
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../scenario/engine.js';
 import { BACKUP_MUTANTS } from './backup-mutants.js';
 import { DC_MUTANTS } from './dc-mutants.js';
+import { JOB_MUTANTS } from './job-mutants.js';
 import { LOG_MUTANTS } from './log-mutants.js';
 import { REPOSITORY_MUTANTS } from './repository-mutants.js';
 import { RESTORE_MUTANTS } from './restore-mutants.js';
 import { UNWRITE_MUTANTS } from './unwrite-mutants.js';
 import type { Mutant } from './mutant.js';
 
-export const MUTANTS: readonly Mutant[] = [...BACKUP_MUTANTS, ...LOG_MUTANTS, ...REPOSITORY_MUTANTS, ...DC_MUTANTS, ...UNWRITE_MUTANTS, ...RESTORE_MUTANTS];
+export const MUTANTS: readonly Mutant[] = [...BACKUP_MUTANTS, ...JOB_MUTANTS, ...LOG_MUTANTS, ...REPOSITORY_MUTANTS, ...DC_MUTANTS, ...UNWRITE_MUTANTS, ...RESTORE_MUTANTS];
 
 export function findMutant(id: string): Mutant | undefined {
   return MUTANTS.find((m) => m.id === id);

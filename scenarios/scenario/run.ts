@@ -43,6 +43,7 @@ import { SnapshotTap } from './tap.js';
 import { bootCellWorld, startCellWorkload } from './world.js';
 import { nemesisOf, type NemesisTarget } from '../nemesis/index.js';
 import { judgeFileItemRestores, type FileItemRestoreRun } from './item-restore.js';
+import { jobFaultPort, leaveOrphan, newJobFaultProbe, resetCbt, type JobFaultProbe } from '../nemesis/job-faults.js';
 
 export type TimelineKind = 'boot' | 'writes' | 'dirty' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
 
@@ -59,6 +60,8 @@ export interface PointTruth {
   readonly cutUs: TimeUs;
   /** The quiesced attempt of this backup failed (the engine fell back, or gave up). */
   readonly quiesceFailed: string | null;
+  /** Apps the quiescer really quiesced (their writer came through, or their freeze script ran). */
+  readonly appsQuiesced: readonly AppId[];
 }
 
 export interface PointClaim {
@@ -92,6 +95,8 @@ export interface PointRun {
   /** The engine reported success. */
   readonly ok: boolean;
   readonly error: string | null;
+  /** The kind of the engine's error (`quiesce-required`: the require policy refused), or null. */
+  readonly errorKind: string | null;
   readonly pointId: string | null;
   readonly truth: PointTruth | null;
   readonly claimed: PointClaim | null;
@@ -115,6 +120,8 @@ export interface ScenarioOutcome {
   readonly fileItemRestore: FileItemRestoreRun | null;
   readonly hygiene: Hygiene;
   readonly crashLosses: readonly CrashLoss[];
+  /** How often each fault of the job's own path struck (the spec's JobPlan). */
+  readonly jobFaults: JobFaultProbe;
   /** The guest did not come back after the fault's power loss (why), or null: the backups saw a dead guest. */
   readonly guestLost: string | null;
   readonly timeline: readonly TimelineEvent[];
@@ -171,6 +178,7 @@ export interface ReadBack {
 export class Scenario implements NemesisTarget {
   readonly timeline: TimelineEvent[] = [];
   readonly ledger = new AckLedger();
+  readonly jobFaults = newJobFaultProbe();
   readonly hv: SimHypervisor;
   readonly vm: SimVm;
   readonly vmId: VmId;
@@ -286,7 +294,8 @@ export class Scenario implements NemesisTarget {
   /** The scenario's `index`-th backup by the engine under test, recorded with the truth the tap saw. */
   async backup(repo: Repository, index: number, parent: ParentPoint | null): Promise<{ report: BackupReport | null; run: PointRun }> {
     if (this.backupEnv?.repo !== repo) {
-      const port: HypervisorPort = this.backupEnv?.env.port ?? this.engine.port(this.tap.port);
+      const faults = jobFaultPort(this.tap.port, this.spec.job, this.jobFaults, (d) => { this.note('fault', d); });
+      const port: HypervisorPort = this.backupEnv?.env.port ?? this.engine.port(faults);
       this.backupEnv = { repo, env: { port, target: this.engine.target(repo), clock: this.hv.sim.clock } };
     }
     const env = this.backupEnv.env;
@@ -294,12 +303,13 @@ export class Scenario implements NemesisTarget {
     this.tap.backupIndex = index;
     this.noteWrites();
     const kind = parent === null ? 'full' : 'incremental';
-    const r = await this.engine.backup(env, { vmId: this.vmId, policy: 'try', parent, appScripts });
+    const r = await this.engine.backup(env, { vmId: this.vmId, policy: this.spec.job.policy, parent, appScripts });
     const tapped = this.tap.snapshotOf(index);
     const failed = this.tap.failedQuiesces.find((f) => f.backupIndex === index);
     const quiesceFailed = failed === undefined ? null : failed.error.kind === 'quiesce' ? `${failed.error.fault.kind}: ${failed.error.fault.reason}` : failed.error.kind;
     const truth: PointTruth | null = tapped === undefined ? null : {
       quiesce: tapped.info.quiesce, snapshotAtUs: tapped.info.createdAtUs, cutUs: tapped.info.quiesce.freezeStartUs ?? tapped.info.createdAtUs, quiesceFailed,
+      appsQuiesced: [...appsQuiesced(tapped.info.quiesce, this.scripts)].sort(),
     };
     if (truth !== null) {
       const q = truth.quiesce;
@@ -311,12 +321,12 @@ export class Scenario implements NemesisTarget {
     if (!r.ok) {
       const error = r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason;
       this.note('backup', `${kind} backup failed: ${error}`);
-      return { report: null, run: { index, kind, ok: false, error, pointId: null, truth, claimed: null, restored: null, restoreError: null } };
+      return { report: null, run: { index, kind, ok: false, error, errorKind: r.error.kind, pointId: null, truth, claimed: null, restored: null, restoreError: null } };
     }
     const manifest = unwrap(await repo.readManifest(RecoveryPointId(r.value.pointId)));
     const claimed = claimOf(manifest.meta.attributes, manifest.meta.claimedLevel, manifest.meta.reasons);
     this.note('backup', `${kind} RecoveryPoint ${r.value.pointId.slice(0, 12)} claims ${claimed.apps[this.cell.app] ?? claimed.vm} for ${this.cell.app}`);
-    return { report: r.value, run: { index, kind, ok: true, error: null, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null } };
+    return { report: r.value, run: { index, kind, ok: true, error: null, errorKind: null, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null } };
   }
 
   /** The spec's backups: a full, then CBT incrementals from the last point stored, each followed by its gap of workload. */
@@ -325,12 +335,15 @@ export class Scenario implements NemesisTarget {
     const runs: PointRun[] = [];
     let parent: ParentPoint | null = null;
     assert(this.spec.backupGapsMs.length >= 1 && this.spec.backupGapsMs.length <= MAX_BACKUPS, 'backups per scenario');
+    const noteFault = (d: string): void => { this.note('fault', d); };
+    if (this.spec.job.orphan) await leaveOrphan(this.tap.port, this.vmId, this.jobFaults, noteFault);
     for (const [index, gapMs] of this.spec.backupGapsMs.entries()) {
       const { report, run } = await this.backup(repo, index, parent);
       reports.push(report);
       runs.push(run);
       if (report !== null) parent = parentOf(report);
       this.hv.runFor(gapMs * 1000);
+      if (index === 0 && this.spec.job.cbtReset) resetCbt(this.hv, this.vmId, this.jobFaults, noteFault);
     }
     nemesisOf(this.spec.fault).heal(this, this.spec.fault);
     this.noteWrites();
@@ -440,7 +453,7 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
     const fileItemRestore = await judgeFileItemRestores(s, repo, judged);
     phase('end');
     const outcome: ScenarioOutcome = {
-      cellId: spec.cellId, points: judged, vmRestore, fileItemRestore, hygiene, crashLosses: s.ledger.crashLosses, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
+      cellId: spec.cellId, points: judged, vmRestore, fileItemRestore, hygiene, crashLosses: s.ledger.crashLosses, jobFaults: { ...s.jobFaults }, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
       historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
     };
     return { outcome, repo };

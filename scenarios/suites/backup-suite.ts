@@ -8,15 +8,16 @@ import { checkAppNoLoss } from '../checkers/app-no-loss.js';
 import { checkCrashRecovers, DATABASES } from '../checkers/crash-recovers.js';
 import { checkDeterminism } from '../checkers/determinism.js';
 import { checkIncrementalEqualsFull } from '../checkers/incremental-equals-full.js';
+import { checkJobPolicy } from '../checkers/job-policy.js';
 import { checkMatrixLevel } from '../checkers/matrix-level.js';
 import { checkNoOverclaim } from '../checkers/no-overclaim.js';
 import { checkQuiesceHygiene } from '../checkers/quiesce-hygiene.js';
 import { checkRestoreVerified } from '../checkers/restore-verified.js';
 import { checkFileItemRestore } from '../checkers/file-item-restore.js';
-import { cellId, cellVm } from '../cells.js';
-import { scenarioArb } from '../scenario/arbitraries.js';
+import { jobArb, scenarioArb } from '../scenario/arbitraries.js';
 import { runScenario, type ScenarioOutcome } from '../scenario/run.js';
-import { isQuiesceFault, type ScenarioSpec } from '../scenario/spec.js';
+import { cellId, cellVm } from '../cells.js';
+import { isPlainJob, isQuiesceFault, PLAIN_JOB, type JobPlan, type ScenarioSpec } from '../scenario/spec.js';
 import type { Suite } from './suite.js';
 
 /** A backup run and, for property 11, a second run of the same spec. */
@@ -28,11 +29,40 @@ export interface BackupRun {
 /** Every this many runs (the first included), property 11 runs the spec twice. */
 export const DETERMINISM_EVERY = 10;
 
-function withoutQuiesceFault<S extends ScenarioSpec>(spec: S): S {
-  return isQuiesceFault(spec.fault) ? { ...spec, fault: { kind: 'none' } } : spec;
+/**
+ * Of every this many runs, the sixth and the eighth run a job variant (property 17) with
+ * every job fault: the sixth under policy require, the eighth under try (when the draw gave
+ * the plain job; a drawn variant is kept), each with at least two backups so that the CBT
+ * reset comes before an incremental.
+ */
+export const JOB_VARIANT_EVERY = 10;
+const FORCED_VARIANTS: Readonly<Record<number, JobPlan>> = {
+  5: { policy: 'require', cbtReset: true, refuseRemoval: true, orphan: true },
+  7: { policy: 'try', cbtReset: true, refuseRemoval: true, orphan: true },
+};
+
+/** Property 1's runs: no quiesce fault, the plain job (policy try). */
+function forLevel<S extends ScenarioSpec>(spec: S): S {
+  return { ...spec, fault: isQuiesceFault(spec.fault) ? { kind: 'none' } : spec.fault, job: PLAIN_JOB };
 }
 
-export const BACKUP_SUITE: Suite<ScenarioSpec & { readonly twin: boolean }, BackupRun> = {
+function withJobVariant<S extends ScenarioSpec>(spec: S, variant: JobPlan): S {
+  const job = isPlainJob(spec.job) ? variant : spec.job;
+  const backupGapsMs = spec.backupGapsMs.length >= 2 ? spec.backupGapsMs : [...spec.backupGapsMs, spec.backupGapsMs[0] ?? 100];
+  return { ...spec, job, backupGapsMs };
+}
+
+type BackupSpec = ScenarioSpec & { readonly twin: boolean };
+
+/** What run `runIndex` of the survey runs: its twin (P11), its level run (P1), its job variant (P17). */
+function stratum(spec: BackupSpec, runIndex: number): BackupSpec {
+  const twin = runIndex % DETERMINISM_EVERY === 0 ? { ...spec, twin: true } : spec;
+  if (runIndex === 0) return forLevel(twin);
+  const variant = FORCED_VARIANTS[runIndex % JOB_VARIANT_EVERY];
+  return variant === undefined ? twin : withJobVariant(twin, variant);
+}
+
+export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
   id: 'backup',
   appliesTo: () => true,
   runsFor: (runs) => runs,
@@ -40,12 +70,14 @@ export const BACKUP_SUITE: Suite<ScenarioSpec & { readonly twin: boolean }, Back
   // tenth of the runs whatever the draws), and so does every spec of its shrink or replay.
   // Run 0 has no quiesce fault, so property 1 judges a run however few there are; its
   // shrinks and replays drop a quiesce fault the same way (P1 judges no such run anyway).
-  arbitrary: (cell) => scenarioArb(cellId(cell)).map((spec) => ({ ...spec, twin: false })),
-  forRun: (spec, runIndex) => {
-    const twin = runIndex % DETERMINISM_EVERY === 0 ? { ...spec, twin: true } : spec;
-    return runIndex === 0 ? withoutQuiesceFault(twin) : twin;
+  // Runs 5 and 7, 15 and 17, … run a job variant (property 17) whatever the draw.
+  arbitrary: (cell) => scenarioArb(cellId(cell), { override: { job: jobArb } }).map((spec) => ({ ...spec, twin: false })),
+  forRun: stratum,
+  // A shrink or replay keeps the failing run's stratum (its job variant) when it is known.
+  forProperty: (drawn, propertyId, runIndex) => {
+    const spec = runIndex === undefined ? drawn : stratum(drawn, runIndex);
+    return propertyId === 'P11' ? { ...spec, twin: true } : propertyId === 'P1' ? forLevel(spec) : spec;
   },
-  forProperty: (spec, propertyId) => (propertyId === 'P11' ? { ...spec, twin: true } : propertyId === 'P1' ? withoutQuiesceFault(spec) : spec),
   async run(spec, engine) {
     const outcome = await runScenario(spec, { engine });
     const twin = spec.twin ? await runScenario(spec, { engine }) : null;
@@ -56,8 +88,8 @@ export const BACKUP_SUITE: Suite<ScenarioSpec & { readonly twin: boolean }, Back
   properties: [
     {
       id: 'P1', name: 'matrix level',
-      description: 'The achieved level equals the matrix\'s level for the cell (runs without a quiesce fault).',
-      applies: (_cell, spec) => !isQuiesceFault(spec.fault),
+      description: 'The achieved level equals the matrix\'s level for the cell (runs without a quiesce fault, policy try).',
+      applies: (_cell, spec) => !isQuiesceFault(spec.fault) && spec.job.policy === 'try',
       check: (cell, _spec, run) => checkMatrixLevel(cell, run.outcome),
     },
     {
@@ -97,6 +129,12 @@ export const BACKUP_SUITE: Suite<ScenarioSpec & { readonly twin: boolean }, Back
       description: 'The first good point restored as a new VM boots, and every application the lab recovered from that point opens its data there (a SureBackup-style check, not only a timing).',
       applies: () => true,
       check: (_cell, _spec, run) => checkRestoreVerified(run.outcome),
+    },
+    {
+      id: 'P17', name: 'job policy and job faults',
+      description: 'Policy require stores a point only when the guest and every application were quiesced (else refuses), policy off never quiesces; after a CBT reset, a refused snapshot removal or an orphan snapshot of a crashed job the backups still succeed and no VmSnapshot is left.',
+      applies: (_cell, spec) => !isPlainJob(spec.job),
+      check: (cell, spec, run) => checkJobPolicy(spec, run.outcome, cellVm(cell).apps),
     },
     {
       id: 'P11', name: 'determinism',

@@ -211,6 +211,25 @@ export class SimHypervisor implements HypervisorPort {
     }));
   }
 
+  /**
+   * Resets CBT on every disk of the VM as an administrator does (VMware KB 2139574:
+   * disable, then enable again) or as a storage vMotion does: a new epoch starts, and
+   * every change id issued before is refused from now on. Not a HypervisorPort call: the
+   * harness's nemesis (the engine finds out when its next query is refused). Returns the
+   * disks reset (those with CBT on).
+   */
+  resetChangeTracking(vmId: VmId): number {
+    const vm = this.vm(vmId);
+    let reset = 0;
+    for (const d of vm.disks) {
+      if (!d.disk.changeTrackingEnabled) continue;
+      d.disk.disableChangeTracking();
+      d.disk.enableChangeTracking();
+      reset++;
+    }
+    return reset;
+  }
+
   queryChangedDiskAreas(vmId: VmId, snapshotId: SnapshotId, diskId: DiskId, startOffsetBytes: number, changeId: ChangeId | '*'): Promise<Result<ChangedAreasPage, PortError>> {
     return done(this.withVm(vmId, (vm) => {
       const found = this.diskSnapshot(vm, snapshotId, diskId);
