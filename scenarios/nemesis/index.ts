@@ -15,8 +15,8 @@
  * backup); a power loss heals itself in the warm-up (the VM is powered on again, the apps
  * restart), and what it cost is judged from then on.
  *
- * Leaves out: faults of the logs suite (chain breaks: scenarios/scenario/logs-spec.ts) and
- * of the repository suite (a crash at a store call, a flipped byte: repository-suite.ts),
+ * Leaves out: faults of the logs suite (chain breaks and the slow log backup: their own
+ * registry, logs.ts beside this one) and of the repository suite (a crash at a store call, a flipped byte: repository-suite.ts),
  * which act on the engine's log chain and storage rather than on the VM.
  */
 

@@ -12,12 +12,14 @@
  *   index of its first commit (SQLite transactions);
  * - `last`: its last record — LSN lastLsn(k) - 1; the log backup's own instant (SQL
  *   Server: BACKUP LOG ran then; SQLite: the WAL read); the index of its last commit;
- * - `joint`: where k ends and k+1 begins — LSN lastLsn(k) = firstLsn(k+1), preferring
- *   joints where a commit record sits (there a lost record is a lost transaction); the
+ * - `joint`: where k ends and k+1 begins — LSN lastLsn(k) = firstLsn(k+1); the
  *   first commit of k+1 (transactions); k's instant (time);
  * - `base`: the region's first value — the full backup's own instant, the last LSN before
  *   any commit after its freeze, the first transaction after it.
- * An offset of -1 / +1 takes the value one before / after. Values outside the region are
+ * LSN boundaries prefer log backups whose record there is a commit (a record lost there is
+ * a lost transaction; elsewhere an off-by-one loses a begin or a row of an open
+ * transaction, which no read can tell). An offset of -1 / +1 takes the value one before /
+ * after. Values outside the region are
  * left out; when none is left, the caller falls back to the plain draw.
  *
  * Ground truth only (log-truth.ts's inputs), never what the engine recorded.
@@ -40,8 +42,9 @@ interface Backup {
   readonly lastCommit: number | null;
   readonly firstCommitUs: TimeUs | null;
   readonly atUs: TimeUs;
-  /** SQL Server: a commit record sits at the joint after this backup. */
+  /** SQL Server: a commit record sits at the joint after this backup / is its last record. */
   readonly commitAtJoint: boolean;
+  readonly commitAtLast: boolean;
 }
 
 function sqlBackups(truth: LogTruth): Backup[] {
@@ -54,7 +57,8 @@ function sqlBackups(truth: LogTruth): Backup[] {
       const times = c.commits.map(([id]) => ackUs.get(id)).filter((t): t is TimeUs => t !== undefined);
       return {
         firstLsn: c.firstLsn, lastLsn: (c.lastLsn ?? 1) - 1, firstCommit: null, lastCommit: null,
-        firstCommitUs: times.length === 0 ? null : Math.min(...times), atUs: c.atUs, commitAtJoint: commitAt.has(c.lastLsn ?? -1),
+        firstCommitUs: times.length === 0 ? null : Math.min(...times), atUs: c.atUs,
+        commitAtJoint: commitAt.has(c.lastLsn ?? -1), commitAtLast: commitAt.has((c.lastLsn ?? 0) - 1),
       };
     });
 }
@@ -69,7 +73,7 @@ function sqliteBackups(truth: LogTruth): Backup[] {
     const has = n > 0 && lo >= 0;
     return {
       firstLsn: null, lastLsn: null, firstCommit: has ? lo + 1 : null, lastCommit: has ? lo + n : null,
-      firstCommitUs: has ? after[lo]?.timeUs ?? null : null, atUs: readUs, commitAtJoint: false,
+      firstCommitUs: has ? after[lo]?.timeUs ?? null : null, atUs: readUs, commitAtJoint: false, commitAtLast: false,
     };
   });
 }
@@ -90,7 +94,7 @@ function boundaryValues(backups: readonly Backup[], kind: TargetKind, at: Exclud
     else v = at === 'first' ? b.firstCommitUs : at === 'last' || next !== undefined ? b.atUs : null;
     if (v === null) return;
     all.push(v);
-    if (at === 'joint' && kind === 'lsn' && b.commitAtJoint) preferred.push(v);
+    if (kind === 'lsn' && ((at === 'joint' && b.commitAtJoint) || (at === 'last' && b.commitAtLast))) preferred.push(v);
   });
   return { preferred, all };
 }

@@ -2,14 +2,19 @@
  * One log scenario, end to end (DESIGN.md roles). The client drives the engine under test
  * (EngineUnderTest.log): an application-aware full backup of the cell's VM under workload,
  * then, from the instant it completed (seed 003's T0), SQL Server log backups with the
- * engine's scheduler, or SQLite WAL shipping rounds that the harness starts on the
- * engine's schedule rule (a thin loop: the shipper has no scheduler of its own), every
- * n-th round the engine's own checkpoint. The nemesis makes one log backup slow (an
+ * engine's scheduler, or SQLite WAL shipping rounds on the engine's schedule rule, each
+ * round either the engine's scheduled shipping job (engine/logbackup/sqlite-job.ts: it
+ * anchors the chain and checkpoints by WAL size) or the shipper's entry points with every
+ * n-th round the engine's checkpoint (spec.shipping). Log backups go to the in-memory
+ * stores or the repository's log stores (spec.logStore; the restore then reads them
+ * from the repository opened again, as another process would). The logs nemesis
+ * (scenarios/nemesis/logs.ts) makes one log backup slow (an
  * overrun) and breaks the chain as drawn: someone else backs the log up to NUL or without
  * COPY_ONLY, or checkpoints the WAL, in a wait between log backups; or a stored log backup
  * disappears from the store before the restore. Then the full is restored with
- * roll-forward to a target drawn inside the chain — and, when the chain is broken, to one
- * beyond the break — and the restored database is read on a booted VM: SQL Server through
+ * roll-forward to a target drawn inside the chain, often at one of its boundaries
+ * (log-boundaries.ts) — and, when the chain is broken, to one beyond the break — and the
+ * restored database is read on a booted VM: SQL Server through
  * the engine's restore of the VM and RESTORE LOG in the guest; SQLite through the engine's
  * byte-level roll-forward, whose output file the harness writes into the powered-off
  * restored VM's file system before it boots (the engine leaves where to put it to its
@@ -208,7 +213,7 @@ class LogScenario {
   private roundSlowed = false;
 
   constructor(readonly spec: LogsSpec, readonly cell: Cell, readonly engine: EngineUnderTest) {
-    const world = bootCellWorld(cell, { seed: spec.seed });
+    const world = bootCellWorld(cell, { seed: spec.seed, disks: spec.disks });
     this.hv = world.hv;
     this.vm = world.vm;
     this.vmId = world.vm.vmId;
@@ -218,7 +223,7 @@ class LogScenario {
     this.guest.keep = (run) => run.vmId === this.vmId && isSqlLogBackup(run);
     this.guest.slowUs = (run) => this.slowness(run);
     this.port = engine.port(this.guest.port);
-    this.note('boot', `${cell.os} with Tools ${cell.tools}, apps ${this.vm.apps.join(', ')}; log interval ${spec.intervalMs} ms for ${spec.windowTicks} ticks`);
+    this.note('boot', `${cell.os} with Tools ${cell.tools}, ${this.vm.disks.length} disk(s), apps ${this.vm.apps.join(', ')}; log interval ${spec.intervalMs} ms for ${spec.windowTicks} ticks`);
   }
 
   get sqlLogs(): LogStore {

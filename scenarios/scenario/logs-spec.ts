@@ -10,8 +10,12 @@
  * someone else without COPY_ONLY (kept outside the engine's store: the copy-only misuse),
  * a log backup removed from the store; and, as a control that must not break anything, a
  * copy-only log backup by the engine. SQLite — a checkpoint by someone else, a segment
- * removed from the store. Shrinking goes towards no break, no slow backup, fewer ticks, a
- * lighter workload. Leaves out: corrupt log backups (repository verify's business), a
+ * removed from the store. Targets (BUGGIFY): three draws in four sit on a boundary of the
+ * chain (log-boundaries.ts), and the suite's first ten survey runs each take one boundary
+ * kind (BOUNDARY_RUNS). Half the runs keep log backups in the repository's log stores,
+ * half of the SQLite runs ship through the engine's scheduled job (sqlite-job.ts); half
+ * the SQL Server runs give the VM two disks (the data on one, the log on the other).
+ * Shrinking goes towards no break, no slow backup, fewer ticks, a lighter workload. Leaves out: corrupt log backups (repository verify's business), a
  * failing log backup, faults of the full backup (the backup suite's).
  */
 
@@ -89,6 +93,8 @@ export interface LogsSpec {
   readonly shipping: ShippingKind;
   /** SQLite `job`: the WAL length at which the job's next run is a checkpoint. */
   readonly checkpointAtWalBytes: number;
+  /** Disks of the VM: SQL Server with 2 keeps its data on the first, its log on the second (SQLite: 1). */
+  readonly disks: 1 | 2;
 }
 
 /** A break that makes part of the chain unusable (copy-only is not one). */
@@ -164,6 +170,7 @@ export function logsArb(cell: Cell, options: LogsArbOptions = {}): fc.Arbitrary<
     logStore: fc.constantFrom<LogStoreKind>('memory', 'repository'),
     shipping: app === 'sqlite' ? fc.constantFrom<ShippingKind>('rounds', 'job') : fc.constant<ShippingKind>('job'),
     checkpointAtWalBytes: fc.constantFrom(...CHECKPOINT_AT_WAL_BYTES),
+    disks: app === 'sqlserver' ? fc.constantFrom<1 | 2>(1, 2) : fc.constant<1 | 2>(1),
   });
 }
 
