@@ -11,6 +11,7 @@ import { findCell } from '../../scenarios/cells.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { replay } from '../../scenarios/replay.js';
 import { runCell, type PropertyResult } from '../../scenarios/runner.js';
+import { findMutant } from '../../scenarios/mutants/index.js';
 import { LOG_MUTANT_ENGINES } from '../../scenarios/mutants/log-mutants.js';
 import { LOGS_SUITE } from '../../scenarios/suites/logs-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
@@ -86,4 +87,25 @@ describe('the logs suite', () => {
     // Only a run with an overrun can show it; nothing else is needed.
     expect(p.counterexample).toMatchObject({ overrun: { index: 0 }, chainBreak: { kind: 'none' } });
   });
+
+  // The boundary mutants: only a target on a chain boundary shows them (the suite's
+  // BUGGIFY stratification puts one there in the first ten runs); the repository one only
+  // a restore that reads the log records from the repository opened again.
+  it.each([
+    ['rollforward-boundary-exclusive', SQL_CELL, /roll-forward to LSN \d+ is not exact: 1 acknowledged by the target missing/],
+    ['sqlite-base-instant-refused', SQLITE_CELL, /inside the chain, failed: refused: the target is not after the base/],
+    ['repo-log-reopen-hides-blobless', SQLITE_CELL, /inside the chain, failed: refused/],
+  ])('P6 kills %s within 10 runs on %s, and its replay token reproduces it', async (id, cellName, evidence) => {
+    const mutant = findMutant(id);
+    if (mutant === undefined) throw new Error(`no mutant ${id}`);
+    const r = await runCell(cell(cellName), { runs: 10, seed: 1, engine: mutant.engine, mutant: id, shrinkBudget: 20, suites: [LOGS_SUITE] });
+    const p = failing(r.properties, 'P6');
+    expect(p.evidence).toMatch(evidence);
+    const token = decodeReplayToken(p.replay ?? '');
+    if (!token.ok) throw new Error(token.error);
+    const replayed = await replay(token.value, { resolve: (m) => (m === id ? mutant.engine : undefined) });
+    if (!replayed.ok) throw new Error(replayed.error);
+    expect(replayed.value.verdict).toEqual({ valid: false, evidence: p.evidence });
+    if (id === 'repo-log-reopen-hides-blobless') expect(replayed.value.spec).toMatchObject({ logStore: 'repository' });
+  }, 120_000);
 });
