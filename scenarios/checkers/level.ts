@@ -7,7 +7,8 @@
  * - crash: every volume is consistent (after journal replay where needed). Multi-disk
  *   atomicity holds by construction: the hypervisor captures every disk at one instant.
  * - filesystem: no volume needs journal replay, every file write acknowledged before
- *   the freeze (the `files` app's writes) is present, and no file record whose removal was
+ *   the freeze (the `files` app's writes) and not taken back by the capture is present
+ *   (see below for removals inside the freeze window), and no file record whose removal was
  *   acknowledged before the freeze is (a zeroed, truncated or deleted record back in the
  *   image is stale data: the removal was a completed write too, and a freeze flushes it).
  *   A crash-consistent image may still hold such a record (the removal was not on disk).
@@ -16,10 +17,14 @@
  *   recovery and holds every commit acknowledged before the freeze.
  *
  * Also reports, per app, the acknowledged commits missing from the image (with whether
- * they were acknowledged as durable), which is the data loss; a record removed at or
- * before the cut is not expected (not lost), one removed after it is. A removal at the
- * cut's very instant is neither expected gone nor expected present. Does not check: transaction
- * level (roll-forward restores), RPO/RTO, whether the engine's claim matches (property 2).
+ * they were acknowledged as durable), which is the data loss; a record removed before the
+ * cut is expected gone, one removed after the capture is expected present. A removal
+ * from the cut's instant up to the capture's is neither: the cut is the start of the
+ * freeze window, and an app no agent quiesces (the `files` app) goes on until the file
+ * system's own freeze, which comes later (after the VSS writers' Freeze, after the freeze
+ * scripts) — what it takes back in between may or may not be in the image. Does not
+ * check: transaction level (roll-forward restores), RPO/RTO, whether the engine's claim
+ * matches (property 2).
  */
 
 import type { TimeUs } from '../../core/clock.js';
@@ -53,18 +58,26 @@ export interface LevelInput {
   readonly acks: Readonly<Partial<Record<AppId, readonly AckRecord[]>>>;
   /** Start of the freeze window; for an unquiesced capture, the capture instant. */
   readonly cutUs: TimeUs;
+  /**
+   * The instant the image was captured (the snapshot), at or after `cutUs` (default
+   * `cutUs`): a removal in [cutUs, captureUs] is neither expected gone nor present.
+   */
+  readonly captureUs?: TimeUs;
   /** Apps whose own agent quiesced them for this capture. */
   readonly appQuiesced: ReadonlySet<AppId>;
   /** Every acknowledged removal of each app up to the capture (apps that take data back). */
   readonly removals?: Readonly<Partial<Record<AppId, readonly AckRecord[]>>>;
 }
 
-/** Acks before the cut, less the records removed at or before it (not expected in the image). */
-function before(acks: readonly AckRecord[] | undefined, removals: readonly AckRecord[] | undefined, cutUs: TimeUs): { all: Set<string>; durable: Set<string>; removed: Set<string> } {
+/**
+ * Acks before the cut, less the records removed at or before the capture (not expected in
+ * the image); `removed`: the records removed before the cut (expected gone).
+ */
+function before(acks: readonly AckRecord[] | undefined, removals: readonly AckRecord[] | undefined, cutUs: TimeUs, captureUs: TimeUs): { all: Set<string>; durable: Set<string>; removed: Set<string> } {
   const gone = new Set<string>();
   const removed = new Set<string>();
   for (const r of removals ?? []) {
-    if (r.timeUs > cutUs) continue;
+    if (r.timeUs > Math.max(cutUs, captureUs)) continue;
     gone.add(r.id);
     if (r.timeUs < cutUs) removed.add(r.id);
   }
@@ -105,11 +118,12 @@ export function judgeLevel(input: LevelInput): LevelVerdict {
     vm = 'filesystem';
     why = 'every volume is clean';
   }
-  ({ vm, why } = judgeFileWrites(vm, why, before(input.acks.files, input.removals?.files, input.cutUs), inspection.apps.files?.committed));
+  const captureUs = input.captureUs ?? input.cutUs;
+  ({ vm, why } = judgeFileWrites(vm, why, before(input.acks.files, input.removals?.files, input.cutUs, captureUs), inspection.apps.files?.committed));
 
   const apps: Partial<Record<AppId, AppVerdict>> = {};
   for (const [appId, found] of Object.entries(inspection.apps) as [AppId, NonNullable<ImageInspection['apps'][AppId]>][]) {
-    const acked = before(input.acks[appId], input.removals?.[appId], input.cutUs);
+    const acked = before(input.acks[appId], input.removals?.[appId], input.cutUs, captureUs);
     const lost = [...acked.all].filter((id) => !found.committed.has(id));
     const resurrected = [...acked.removed].filter((id) => found.committed.has(id));
     const lostDurable = lost.filter((id) => acked.durable.has(id));

@@ -392,7 +392,7 @@ export class Scenario implements NemesisTarget {
     }
     const inspection = inspectImage(images, { os: GUEST_OS[this.cell.os], apps: this.vm.apps, factories: this.factories });
     this.ledger.collect(this.vm);
-    const verdict = judgeLevel({ inspection, acks: this.ledger.acks(), removals: this.ledger.removals(), cutUs: run.truth.cutUs, appQuiesced: appsQuiesced(run.truth.quiesce, this.scripts) });
+    const verdict = judgeLevel({ inspection, acks: this.ledger.acks(), removals: this.ledger.removals(), cutUs: run.truth.cutUs, captureUs: run.truth.snapshotAtUs, appQuiesced: appsQuiesced(run.truth.quiesce, this.scripts) });
     this.note('verdict', `point ${run.index}: ${this.cell.app} ${verdict.apps[this.cell.app]?.level ?? verdict.vm} (${verdict.apps[this.cell.app]?.why ?? verdict.why})`);
     return { ...run, restored: { verdict, equalsSnapshot, bytesRead } };
   }
