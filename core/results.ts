@@ -32,6 +32,24 @@ export interface TimelineEntry {
  */
 export type PropertyStatus = 'pass' | 'fail' | 'not-exercised';
 
+/**
+ * A failing checker's findings as data (Jepsen's checkers return counts and examples, not
+ * only a sentence): named counts, the first, worst and last failing example (one line
+ * each), and every id the failure concerns — each lost commit, each damaged object — up to
+ * MAX_EVIDENCE_IDS, with how many more there were.
+ */
+export interface EvidenceData {
+  readonly counts: Readonly<Record<string, number>>;
+  readonly first: string | null;
+  readonly worst: string | null;
+  readonly last: string | null;
+  readonly ids: readonly string[];
+  readonly idsOmitted: number;
+}
+
+/** Most ids an EvidenceData lists. */
+export const MAX_EVIDENCE_IDS = 200;
+
 export interface PropertyResult {
   readonly id: string;
   readonly name: string;
@@ -54,6 +72,10 @@ export interface PropertyResult {
   readonly shrinks: number | null;
   /** The failing (or first unknown) verdict's evidence. */
   readonly evidence: string | null;
+  /** The failing verdict's findings as data (the shrunk run's, else the first failing run's), or null. */
+  readonly data: EvidenceData | null;
+  /** Every run (index in the survey) the property failed on. */
+  readonly failedRuns: readonly number[];
   readonly replay: string | null;
   /** The shrunk counterexample's run as a timeline (at most MAX_TIMELINE entries), or null when it passed. */
   readonly timeline: readonly TimelineEntry[] | null;

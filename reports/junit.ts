@@ -14,7 +14,7 @@
  * the evidence needs no care beyond escaping `>`.
  */
 
-import type { CellResult, MatrixResults, MutantOutcome, PropertyResult } from '../core/results.js';
+import type { CellResult, EvidenceData, MatrixResults, MutantOutcome, PropertyResult } from '../core/results.js';
 import { timelineText } from './timeline-text.js';
 
 /** Everything XML 1.0 forbids: C0 controls but tab/LF/CR, lone surrogates, U+FFFE and U+FFFF. */
@@ -59,9 +59,19 @@ function testcase(classname: string, name: string, child: { readonly xml: string
   return { name, failed: child.failed ?? false, skipped: child.skipped ?? false, xml: `    ${element('testcase', { classname, name, time: 0 }, child.xml === '' ? undefined : `\n      ${child.xml}\n    `)}` };
 }
 
+/** A failure's findings as data, a line each: the counts, first / worst / last example, every id. */
+function findingLines(data: EvidenceData): string[] {
+  const lines = [`counts: ${Object.entries(data.counts).map(([k, v]) => `${k}=${v}`).join(' ')}`];
+  for (const k of ['first', 'worst', 'last'] as const) if (data[k] !== null) lines.push(`${k}: ${data[k] ?? ''}`);
+  if (data.ids.length > 0) lines.push(`ids (${data.ids.length + data.idsOmitted}): ${data.ids.join(' ')}${data.idsOmitted === 0 ? '' : ` … and ${data.idsOmitted} more`}`);
+  return lines;
+}
+
 /** The failure's body: what a CI page shows under the test. */
 function failureBody(p: PropertyResult): string {
   const lines = [`${p.id} ${p.name}: failed on ${p.failures} of ${p.runs} runs${p.shrinks === null ? '' : `, shrunk in ${p.shrinks} steps`}`, `evidence: ${p.evidence ?? '(none recorded)'}`];
+  if (p.failedRuns.length > 0) lines.push(`failed runs: ${p.failedRuns.join(', ')}`);
+  if (p.data !== null) lines.push(...findingLines(p.data));
   lines.push(p.replay === null ? 'replay: no token (the failure did not shrink to a replayable run)' : `replay: quiescelab replay ${p.replay}`);
   if (p.counterexample !== null) lines.push('counterexample:', JSON.stringify(p.counterexample, null, 2));
   if (p.timeline !== null && p.timeline.length > 0) lines.push('timeline:', timelineText(p.timeline));

@@ -33,7 +33,9 @@ const object = (o: Record<string, Shape>): Shape => ({ object: o });
 const PROPERTY = object({
   id: { pattern: /^P[0-9]+$/ }, name: str, suite: str, pass: bool, status: { oneOf: ['pass', 'fail', 'not-exercised'] },
   runs: count, judged: count, minJudged: 'positive', failures: count, unknown: count,
-  counterexample: 'any', counterexampleSize: nullable(count), shrinks: nullable(count), evidence: nullable(str), replay: nullable({ pattern: /^ql1\.[A-Za-z0-9_-]+$/ }),
+  counterexample: 'any', counterexampleSize: nullable(count), shrinks: nullable(count), evidence: nullable(str),
+  data: nullable(object({ counts: { record: count }, first: nullable(str), worst: nullable(str), last: nullable(str), ids: arrayOf(str), idsOmitted: count })),
+  failedRuns: arrayOf(count), replay: nullable({ pattern: /^ql1\.[A-Za-z0-9_-]+$/ }),
   timeline: nullable(arrayOf(object({ atUs: 'nonneg', kind: str, detail: str }))),
 });
 

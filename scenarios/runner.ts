@@ -62,6 +62,8 @@ interface Tally {
   failures: number;
   unknown: number;
   first: Verdict | null;
+  /** Every survey run index it failed on. */
+  failedRuns: number[];
 }
 
 const MAX_EXAMPLES = 20;
@@ -134,7 +136,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
     if (!suite.appliesTo(cell)) continue;
     const seed = deriveSeed(options.seed, `${id}#${suite.id}`);
     const runs = suite.runsFor(options.runs);
-    const tallies = new Map<string, Tally>(suite.properties.map((p) => [p.id, { firstFailRun: -1, runs: 0, failures: 0, unknown: 0, first: null }]));
+    const tallies = new Map<string, Tally>(suite.properties.map((p) => [p.id, { firstFailRun: -1, runs: 0, failures: 0, unknown: 0, first: null, failedRuns: [] }]));
     let runIndex = 0;
     const cellProperties = (suite.properties as readonly SuiteProperty<unknown, unknown>[]).filter((p) => p.appliesToCell?.(cell) ?? true);
     await fc.check(fc.asyncProperty(suite.arbitrary(cell), async (drawn: unknown) => {
@@ -153,6 +155,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
         const tally = tallies.get(property.id) as Tally;
         const verdict = crashed ?? judge(property, cell, spec, outcome);
         tally.runs++;
+        if (verdict.valid === false) tally.failedRuns.push(runIndex);
         if (verdict.valid === false && tally.failures++ === 0) tally.firstFailRun = runIndex;
         if (verdict.valid === 'unknown') tally.unknown++;
         if (verdict.valid !== true && (tally.first === null || (tally.first.valid === 'unknown' && verdict.valid === false))) tally.first = verdict;
@@ -160,7 +163,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       if (suite.id === BACKUP_SUITE.id && crashed === null) {
         const s = spec as ScenarioSpec;
         const o = (outcome as { outcome: ScenarioOutcome }).outcome;
-        const level = !isQuiesceFault(s.fault) && o.guestLost === null ? levelOfRun(cell, o) : null;
+        const level = !isQuiesceFault(s.fault) && s.job.policy === 'try' && o.guestLost === null ? levelOfRun(cell, o) : null;
         if (level !== null) achieved[level] = (achieved[level] ?? 0) + 1;
         const d = dataLossOf(cell.app, o);
         perRun.committedLost.push(d.committedLost);
@@ -185,6 +188,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       let replay: string | null = null;
       let shrinks: number | null = null;
       let evidence = tally.first?.evidence ?? null;
+      let data = tally.first?.valid === false ? tally.first.data ?? null : null;
       let timeline: readonly TimelineEntry[] | null = null;
       if (tally.failures > 0) {
         const shrunk = await shrink(suite, property, cell, { seed, runs, firstFailRun: tally.firstFailRun, engine, budget: options.shrinkBudget ?? 150 });
@@ -192,6 +196,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
           counterexample = suite.describe(shrunk.spec);
           shrinks = shrunk.shrinks;
           evidence = shrunk.verdict.evidence;
+          data = shrunk.verdict.data ?? data;
           timeline = shrunk.timeline.slice(0, MAX_TIMELINE);
           replay = encodeReplayToken({ cell: id, suite: suite.id, property: property.id, seed, runs, path: shrunk.path, mutant: options.mutant ?? null });
         }
@@ -202,7 +207,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       if (status === 'not-exercised') evidence = notExercised(judged, runs, minJudged, tally.first);
       properties.push({
         id: property.id, name: property.name, suite: suite.id, pass: status === 'pass', status, runs: tally.runs, judged, minJudged, failures: tally.failures, unknown: tally.unknown,
-        counterexample, counterexampleSize: counterexample === null ? null : JSON.stringify(counterexample).length, shrinks, evidence, replay, timeline,
+        counterexample, counterexampleSize: counterexample === null ? null : JSON.stringify(counterexample).length, shrinks, evidence, data, failedRuns: tally.failedRuns, replay, timeline,
       });
     }
   }

@@ -4,7 +4,7 @@
  * (virtual time; each kind a badge of its own) and the replay command.
  */
 
-import type { MatrixResults, MutantOutcome, PropertyResult, TimelineEntry } from '../../core/results.js';
+import type { EvidenceData, MatrixResults, MutantOutcome, PropertyResult, TimelineEntry } from '../../core/results.js';
 import { kindClass } from './assets.js';
 import { h, renderPage, seconds } from './page.js';
 
@@ -32,6 +32,18 @@ ${items}
 
 function prettyJson(value: unknown): string {
   return value === undefined ? 'null' : JSON.stringify(value, null, 2);
+}
+
+/** A failure's findings as data: counts, first / worst / last example, every id. */
+function findings(data: EvidenceData | null): string {
+  if (data === null) return '';
+  const counts = Object.entries(data.counts).map(([k, v]) => `<tr><th scope="row">${h(k)}</th><td>${v}</td></tr>`).join('');
+  const examples = (['first', 'worst', 'last'] as const).filter((k) => data[k] !== null).map((k) => `<tr><th scope="row">${k}</th><td>${h(data[k] ?? '')}</td></tr>`).join('');
+  const ids = data.ids.length === 0 ? '' : `<h3>Every id concerned (${data.ids.length + data.idsOmitted})</h3>
+<pre class="evidence">${h(data.ids.join(' '))}${data.idsOmitted === 0 ? '' : h(` … and ${data.idsOmitted} more`)}</pre>`;
+  return `<h3>Findings</h3>
+<table>${counts}${examples}</table>
+${ids}`;
 }
 
 export function renderFailurePage(results: MatrixResults, ctx: FailureContext): string {
@@ -65,12 +77,12 @@ ${mutantFacts}
 <tr><th scope="row">suite</th><td>${h(p.suite)}</td></tr>
 ${p.status === 'not-exercised'
     ? `<tr><th scope="row">not exercised</th><td>judged ${p.judged} of ${p.runs} runs (${p.unknown} unknown); at least ${p.minJudged} needed: the cell fails it</td></tr>`
-    : `<tr><th scope="row">failed runs</th><td>${p.failures} of ${p.runs} (${p.unknown} unknown)</td></tr>`}
+    : `<tr><th scope="row">failed runs</th><td>${p.failures} of ${p.runs} (${p.unknown} unknown)${p.failedRuns.length === 0 ? '' : `: run${p.failedRuns.length === 1 ? '' : 's'} ${h(p.failedRuns.join(', '))}`}</td></tr>`}
 <tr><th scope="row">counterexample</th><td>${p.counterexampleSize ?? '—'} chars after ${p.shrinks ?? '—'} shrinks</td></tr>
 </table>
 <h2>Evidence</h2>
 <pre class="evidence">${h(p.evidence ?? 'none recorded')}</pre>
-<h2>Replay</h2>
+${findings(p.data)}<h2>Replay</h2>
 ${replay}
 <h2>Timeline of the shrunk run</h2>
 ${timeline(p.timeline)}

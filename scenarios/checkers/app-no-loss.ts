@@ -9,9 +9,10 @@
 
 import type { Cell } from '../cells.js';
 import type { ScenarioOutcome } from '../scenario/run.js';
-import { fail, pass, type Verdict } from '../verdict.js';
+import { Findings, unknown, type Verdict } from '../verdict.js';
 
 export function checkAppNoLoss(cell: Cell, outcome: ScenarioOutcome): Verdict {
+  const found = new Findings();
   let checked = 0;
   for (const p of outcome.points) {
     if (p.restored === null) continue;
@@ -19,7 +20,12 @@ export function checkAppNoLoss(cell: Cell, outcome: ScenarioOutcome): Verdict {
     const claimsApp = p.claimed?.apps[cell.app] === 'application';
     if (app === undefined || (app.level !== 'application' && !claimsApp)) continue;
     checked++;
-    if (app.lost.length > 0) return fail(`point ${p.index} (${claimsApp ? 'claims application' : 'application-consistent'}) lost ${app.lost.length} commit(s) acknowledged before the freeze, first ${app.lost[0] ?? ''}`);
+    found.count('points');
+    if (app.lost.length === 0) continue;
+    found.count('lost', app.lost.length);
+    found.count('lostDurable', app.lostDurable.length);
+    found.fail(`point ${p.index} (${claimsApp ? 'claims application' : 'application-consistent'}) lost ${app.lost.length} commit(s) acknowledged before the freeze (${app.lostDurable.length} as durable), first ${app.lost[0] ?? ''}`, app.lost.length, app.lost);
   }
-  return pass(checked === 0 ? 'no application-consistent point in this run' : `${checked} application-consistent point(s) hold every commit before the freeze`);
+  if (checked === 0 && !found.failed) return unknown('no application-consistent point in this run');
+  return found.verdict(`${checked} application-consistent point(s) hold every commit before the freeze`);
 }

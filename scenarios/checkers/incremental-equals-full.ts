@@ -9,16 +9,23 @@
  */
 
 import type { ScenarioOutcome } from '../scenario/run.js';
-import { fail, pass, type Verdict } from '../verdict.js';
+import { Findings, pass, unknown, type Verdict } from '../verdict.js';
 
 export function checkIncrementalEqualsFull(outcome: ScenarioOutcome): Verdict {
-  let checked = 0;
+  const found = new Findings();
   for (const p of outcome.points) {
     if (!p.ok) continue;
-    if (p.restored === null) return fail(`point ${p.index} (${p.kind}) cannot be read back: ${p.restoreError ?? 'no snapshot'}`);
+    found.count('points');
+    if (p.restored === null) {
+      found.fail(`point ${p.index} (${p.kind}) cannot be read back: ${p.restoreError ?? 'no snapshot'}`, 2, [`point-${p.index}`]);
+      continue;
+    }
     if (p.restored.equalsSnapshot === null) continue;
-    checked++;
-    if (!p.restored.equalsSnapshot.equal) return fail(`point ${p.index} (${p.kind}) differs from its VmSnapshot: ${p.restored.equalsSnapshot.detail}`);
+    found.count('compared');
+    if (!p.restored.equalsSnapshot.equal) found.fail(`point ${p.index} (${p.kind}) differs from its VmSnapshot: ${p.restored.equalsSnapshot.detail}`, 1, [`point-${p.index}`]);
   }
-  return pass(`${checked} point(s) equal their VmSnapshot byte for byte`);
+  const v = found.verdict('');
+  if (v.valid === false) return v;
+  const compared = found.data().counts['compared'] ?? 0;
+  return compared === 0 ? unknown('no stored point could be compared with its VmSnapshot') : pass(`${compared} point(s) equal their VmSnapshot byte for byte`);
 }

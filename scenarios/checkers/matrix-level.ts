@@ -17,23 +17,35 @@
 
 import type { Cell } from '../cells.js';
 import type { ScenarioOutcome } from '../scenario/run.js';
-import { fail, pass, type Verdict } from '../verdict.js';
+import { compareLevels } from '../../core/levels.js';
+import { fail, Findings, unknown, type Verdict } from '../verdict.js';
 
 export function checkMatrixLevel(cell: Cell, outcome: ScenarioOutcome): Verdict {
   const expected = cell.expected.level;
-  if (outcome.guestLost !== null) return pass(`not applicable: the guest did not survive the power loss (${outcome.guestLost})`);
+  if (outcome.guestLost !== null) return unknown(`not judged: the guest did not survive the power loss (${outcome.guestLost})`);
   if (outcome.points.length === 0) return fail('no backup was attempted');
+  const found = new Findings();
   let lucky = 0;
   for (const p of outcome.points) {
-    if (!p.ok) return fail(`backup ${p.index} (${p.kind}) failed under policy try: ${p.error ?? ''}`);
-    if (p.restored === null) return fail(`point ${p.index} could not be read back: ${p.restoreError ?? 'no snapshot recorded'}`);
+    found.count('points');
+    if (!p.ok) {
+      found.fail(`backup ${p.index} (${p.kind}) failed under policy try: ${p.error ?? ''}`, 3, [`point-${p.index}`]);
+      continue;
+    }
+    if (p.restored === null) {
+      found.fail(`point ${p.index} could not be read back: ${p.restoreError ?? 'no snapshot recorded'}`, 3, [`point-${p.index}`]);
+      continue;
+    }
     const app = p.restored.verdict.apps[cell.app];
-    if (app === undefined) return fail(`point ${p.index}: the lab found no ${cell.app} data`);
+    if (app === undefined) {
+      found.fail(`point ${p.index}: the lab found no ${cell.app} data`, 2, [`point-${p.index}`]);
+      continue;
+    }
     if (app.level === 'filesystem' && expected === 'crash') {
       lucky++;
       continue;
     }
-    if (app.level !== expected) return fail(`point ${p.index} (${p.kind}) reached ${app.level}, the matrix says ${expected} (${cell.expected.why}): ${app.why}`);
+    if (app.level !== expected) found.fail(`point ${p.index} (${p.kind}) reached ${app.level}, the matrix says ${expected} (${cell.expected.why}): ${app.why}`, expected === 'unsupported' ? 1 : Math.abs(compareLevels(app.level, expected)), [`point-${p.index}`]);
   }
-  return pass(`${outcome.points.length - lucky} point(s) reached ${expected}${lucky === 0 ? '' : `, ${lucky} found the volumes clean by chance (filesystem)`}`);
+  return found.verdict(`${outcome.points.length - lucky} point(s) reached ${expected}${lucky === 0 ? '' : `, ${lucky} found the volumes clean by chance (filesystem)`}`);
 }

@@ -17,31 +17,41 @@
 
 import { compareLevels } from '../../core/levels.js';
 import type { AppId } from '../../core/hypervisor-port.js';
-import type { PointTruth, ScenarioOutcome } from '../scenario/run.js';
-import { fail, pass, unknown, type Verdict } from '../verdict.js';
+import type { LevelVerdict } from './level.js';
+import type { PointClaim, PointTruth, ScenarioOutcome } from '../scenario/run.js';
+import { Findings, unknown, type Verdict } from '../verdict.js';
 
 export function checkNoOverclaim(outcome: ScenarioOutcome): Verdict {
-  if (outcome.guestLost !== null) return pass(`not applicable: the guest did not survive the power loss (${outcome.guestLost})`);
+  if (outcome.guestLost !== null) return unknown(`not judged: the guest did not survive the power loss (${outcome.guestLost})`);
+  const found = new Findings();
   let checked = 0;
   let exact = 0;
   for (const p of outcome.points) {
     if (!p.ok || p.claimed === null) continue;
     if (p.restored === null) return unknown(`point ${p.index} could not be read back to judge its claim: ${p.restoreError ?? ''}`);
-    const v = p.restored.verdict;
-    if (compareLevels(p.claimed.vm, v.vm) > 0) return fail(`point ${p.index} claims ${p.claimed.vm} for the VM, it reached ${v.vm} (${v.why})`);
     const quiesced = quiescedCleanly(p.truth);
-    if (quiesced !== null && compareLevels(p.claimed.vm, v.vm) < 0) return fail(`point ${p.index} claims ${p.claimed.vm} for the VM, it reached ${v.vm} and ${quiesced}: an under-claim; claim reasons: ${p.claimed.reasons.join('; ') || 'none'}`);
-    for (const [app, achieved] of Object.entries(v.apps) as [AppId, NonNullable<typeof v.apps[AppId]>][]) {
-      const claimed = p.claimed.apps[app] ?? p.claimed.vm;
-      if (compareLevels(claimed, achieved.level) > 0) return fail(`point ${p.index} claims ${claimed} for ${app}, it reached ${achieved.level} (${achieved.why}); claim reasons: ${p.claimed.reasons.join('; ') || 'none'}`);
-      if (quiesced !== null && compareLevels(claimed, achieved.level) < 0) {
-        return fail(`point ${p.index} claims ${claimed} for ${app}, it reached ${achieved.level} (${achieved.why}) and ${quiesced}: an under-claim; claim reasons: ${p.claimed.reasons.join('; ') || 'none'}`);
-      }
-    }
+    for (const problem of claimProblems(p.index, p.claimed, p.restored.verdict, quiesced)) found.fail(problem.line, problem.over ? 2 : 1, [`point-${p.index}`]);
     checked++;
     if (quiesced !== null) exact++;
   }
-  return pass(`${checked} point(s): no claim above the level reached; ${exact} quiesced point(s) claim exactly the level reached`);
+  found.count('points', checked);
+  found.count('quiescedPoints', exact);
+  if (checked === 0) return unknown('no stored point to judge a claim of');
+  return found.verdict(`${checked} point(s): no claim above the level reached; ${exact} quiesced point(s) claim exactly the level reached`);
+}
+
+/** Every claim of one point above (an overclaim) or, when it quiesced cleanly, below (an under-claim) the level reached. */
+function claimProblems(index: number, claimed: PointClaim, v: LevelVerdict, quiesced: string | null): { line: string; over: boolean }[] {
+  const out: { line: string; over: boolean }[] = [];
+  const reasons = `claim reasons: ${claimed.reasons.join('; ') || 'none'}`;
+  if (compareLevels(claimed.vm, v.vm) > 0) out.push({ line: `point ${index} claims ${claimed.vm} for the VM, it reached ${v.vm} (${v.why})`, over: true });
+  if (quiesced !== null && compareLevels(claimed.vm, v.vm) < 0) out.push({ line: `point ${index} claims ${claimed.vm} for the VM, it reached ${v.vm} and ${quiesced}: an under-claim; ${reasons}`, over: false });
+  for (const [app, achieved] of Object.entries(v.apps) as [AppId, NonNullable<typeof v.apps[AppId]>][]) {
+    const c = claimed.apps[app] ?? claimed.vm;
+    if (compareLevels(c, achieved.level) > 0) out.push({ line: `point ${index} claims ${c} for ${app}, it reached ${achieved.level} (${achieved.why}); ${reasons}`, over: true });
+    else if (quiesced !== null && compareLevels(c, achieved.level) < 0) out.push({ line: `point ${index} claims ${c} for ${app}, it reached ${achieved.level} (${achieved.why}) and ${quiesced}: an under-claim; ${reasons}`, over: false });
+  }
+  return out;
 }
 
 /** What the hypervisor recorded of a quiesce that succeeded, or null when it did not quiesce (or fell short). */

@@ -17,11 +17,11 @@
 import { compareLevels } from '../../core/levels.js';
 import type { AppId } from '../../core/hypervisor-port.js';
 import type { ScenarioOutcome } from '../scenario/run.js';
-import { fail, pass, type Verdict } from '../verdict.js';
+import { fail, pass, unknown, type Verdict } from '../verdict.js';
 
 export function checkRestoreVerified(outcome: ScenarioOutcome): Verdict {
   const first = outcome.points.find((p) => p.ok);
-  if (first === undefined) return pass('not applicable: no backup succeeded, nothing to restore');
+  if (first === undefined) return unknown('not judged: no backup succeeded, nothing to restore');
   const restore = outcome.vmRestore;
   if (restore === null) return fail(`point ${first.index} was stored but no VM was restored from it`);
   const lab = first.restored?.verdict ?? null;

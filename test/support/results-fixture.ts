@@ -45,7 +45,7 @@ function passed(id: string, name: string, runs: number, unknownEvidence: string 
   return {
     id, name, suite: SUITES[id] ?? 'backup', pass: true, status: 'pass', runs, failures: 0, unknown: unknownEvidence === null ? 0 : 1,
     judged: unknownEvidence === null ? runs : runs - 1, minJudged: Math.max(1, Math.ceil(runs / 10)),
-    counterexample: null, counterexampleSize: null, shrinks: null, evidence: unknownEvidence, replay: null, timeline: null,
+    counterexample: null, counterexampleSize: null, shrinks: null, evidence: unknownEvidence, data: null, failedRuns: [], replay: null, timeline: null,
   };
 }
 
@@ -53,6 +53,11 @@ function failed(id: string, name: string, runs: number, failures: number, counte
   return {
     id, name, suite: SUITES[id] ?? 'backup', pass: false, status: 'fail', runs, failures, unknown: 0, judged: runs, minJudged: Math.max(1, Math.ceil(runs / 10)),
     counterexample, counterexampleSize: JSON.stringify(counterexample).length, shrinks, evidence,
+    data: {
+      counts: { points: 3, failing: failures, lost: failures * 2 }, first: evidence, worst: evidence, last: evidence,
+      ids: Array.from({ length: failures * 2 }, (_, i) => `w${i + 1}`), idsOmitted: 0,
+    },
+    failedRuns: Array.from({ length: failures }, (_, i) => i * 2),
     replay: token(JSON.stringify({ id, counterexample })), timeline,
   };
 }
