@@ -104,6 +104,22 @@ export const JOB_MUTANTS: readonly Mutant[] = [
     engine: withPort('no-removal-retry', noRemovalRetry),
   },
   {
+    id: 'copy-only-truncates',
+    description: 'Drops the copy-only flag on its way to VSS: a copy backup is taken as a full one, and Exchange truncates the logs another backup product still needs.',
+    area: 'quiesce', cells: [EXCHANGE], expectedKiller: 'P18',
+    engine: {
+      ...QUIESCELAB_ENGINE,
+      name: 'copy-only-truncates',
+      backup: (env, request) => QUIESCELAB_ENGINE.backup(env, { ...request, copyOnly: false, vssBackupType: 'full' }),
+    },
+  },
+  {
+    id: 'no-backup-complete',
+    description: 'Never sends BackupComplete after storing a point: the writers are not told the backup succeeded, so Exchange never truncates its logs and the volume fills.',
+    area: 'quiesce', cells: [EXCHANGE], expectedKiller: 'P18',
+    engine: withPort('no-backup-complete', () => ({ completeBackup: () => Promise.resolve(ok([])) })),
+  },
+  {
     id: 'orphans-kept',
     description: 'Never looks for VmSnapshots a crashed job left behind (the cleanup reads an empty snapshot list): they stay forever.',
     area: 'snapshot', cells: [FILES, SQL], expectedKiller: 'P8',

@@ -57,7 +57,7 @@ export const CBT_PAGE_AREAS = 1024;
 
 /**
  * The backup suite's job variants: mostly the plain job (policy try, no job fault), else a
- * policy of require or off, a CBT reset before the first incremental, a refused first
+ * policy of require or off, a VSS copy backup, a CBT reset before the first incremental, a refused first
  * snapshot removal, an orphan snapshot of a crashed job — each alone or together.
  */
 export const jobArb: fc.Arbitrary<JobPlan> = fc.oneof(
@@ -66,6 +66,7 @@ export const jobArb: fc.Arbitrary<JobPlan> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       policy: fc.constantFrom<JobPlan['policy']>('try', 'require', 'off'),
+      backupType: fc.constantFrom<JobPlan['backupType']>('full', 'copy'),
       cbtReset: fc.boolean(), refuseRemoval: fc.boolean(), orphan: fc.boolean(),
     }),
   },

@@ -64,6 +64,14 @@ export interface PointTruth {
   readonly appsQuiesced: readonly AppId[];
 }
 
+/** A writer told BackupComplete: the backup type it saw, whether the backup succeeded, the log generations it truncated. */
+export interface WriterCompletion {
+  readonly writer: string;
+  readonly backupType: string;
+  readonly succeeded: boolean;
+  readonly truncated: number;
+}
+
 export interface PointClaim {
   readonly vm: ConsistencyLevel;
   readonly apps: Readonly<Partial<Record<AppId, ConsistencyLevel>>>;
@@ -97,6 +105,8 @@ export interface PointRun {
   readonly error: string | null;
   /** The kind of the engine's error (`quiesce-required`: the require policy refused), or null. */
   readonly errorKind: string | null;
+  /** What each VSS writer recorded of BackupComplete during this backup (the hypervisor's history, not the engine's word). */
+  readonly writersCompleted: readonly WriterCompletion[];
   readonly pointId: string | null;
   readonly truth: PointTruth | null;
   readonly claimed: PointClaim | null;
@@ -303,7 +313,9 @@ export class Scenario implements NemesisTarget {
     this.tap.backupIndex = index;
     this.noteWrites();
     const kind = parent === null ? 'full' : 'incremental';
-    const r = await this.engine.backup(env, { vmId: this.vmId, policy: this.spec.job.policy, parent, appScripts });
+    const historyFrom = this.hv.sim.history.events().length;
+    const r = await this.engine.backup(env, { vmId: this.vmId, policy: this.spec.job.policy, copyOnly: this.spec.job.backupType === 'copy', parent, appScripts });
+    const writersCompleted = this.completionsSince(historyFrom);
     const tapped = this.tap.snapshotOf(index);
     const failed = this.tap.failedQuiesces.find((f) => f.backupIndex === index);
     const quiesceFailed = failed === undefined ? null : failed.error.kind === 'quiesce' ? `${failed.error.fault.kind}: ${failed.error.fault.reason}` : failed.error.kind;
@@ -321,12 +333,25 @@ export class Scenario implements NemesisTarget {
     if (!r.ok) {
       const error = r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason;
       this.note('backup', `${kind} backup failed: ${error}`);
-      return { report: null, run: { index, kind, ok: false, error, errorKind: r.error.kind, pointId: null, truth, claimed: null, restored: null, restoreError: null } };
+      return { report: null, run: { index, kind, ok: false, error, errorKind: r.error.kind, writersCompleted, pointId: null, truth, claimed: null, restored: null, restoreError: null } };
     }
     const manifest = unwrap(await repo.readManifest(RecoveryPointId(r.value.pointId)));
     const claimed = claimOf(manifest.meta.attributes, manifest.meta.claimedLevel, manifest.meta.reasons);
     this.note('backup', `${kind} RecoveryPoint ${r.value.pointId.slice(0, 12)} claims ${claimed.apps[this.cell.app] ?? claimed.vm} for ${this.cell.app}`);
-    return { report: r.value, run: { index, kind, ok: true, error: null, errorKind: null, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null } };
+    return { report: r.value, run: { index, kind, ok: true, error: null, errorKind: null, writersCompleted, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null } };
+  }
+
+  /** BackupComplete as the VSS writers recorded it in the history since event `from`. */
+  private completionsSince(from: number): WriterCompletion[] {
+    const out: WriterCompletion[] = [];
+    const events = this.hv.sim.history.events();
+    for (let i = from; i < events.length; i++) {
+      const e = events[i] as (typeof events)[number];
+      if (e.kind !== 'vss.writer.backup-complete' || !e.subject.startsWith(`${this.vmId}/`)) continue;
+      const d = e.data as { writer?: unknown; backupType?: unknown; succeeded?: unknown; truncated?: unknown };
+      out.push({ writer: String(d.writer), backupType: String(d.backupType), succeeded: d.succeeded !== false, truncated: Array.isArray(d.truncated) ? d.truncated.length : 0 });
+    }
+    return out;
   }
 
   /** The spec's backups: a full, then CBT incrementals from the last point stored, each followed by its gap of workload. */

@@ -37,7 +37,7 @@ export type FaultPlan =
 
 /**
  * How the engine is asked to back up, and the faults of the job's own path (not the
- * guest's): the application-aware policy; CBT reset between the full and the first
+ * guest's): the application-aware policy; the VSS backup type (full or copy); CBT reset between the full and the first
  * incremental (vSphere resets it after a storage vMotion or a crash of the host, and the
  * parent's change id is then refused); the hypervisor refusing the first removal of each
  * VmSnapshot (a busy datastore: a job must retry); and a VmSnapshot named as this engine
@@ -45,16 +45,18 @@ export type FaultPlan =
  */
 export interface JobPlan {
   readonly policy: 'try' | 'require' | 'off';
+  /** The VSS backup type asked for: a full (writers truncate their logs once it is stored) or a copy (they keep them). */
+  readonly backupType: 'full' | 'copy';
   readonly cbtReset: boolean;
   readonly refuseRemoval: boolean;
   readonly orphan: boolean;
 }
 
 /** The plan of every suite but the backup suite's variants: policy try, no job faults. */
-export const PLAIN_JOB: JobPlan = { policy: 'try', cbtReset: false, refuseRemoval: false, orphan: false };
+export const PLAIN_JOB: JobPlan = { policy: 'try', backupType: 'full', cbtReset: false, refuseRemoval: false, orphan: false };
 
 export function isPlainJob(job: JobPlan): boolean {
-  return job.policy === 'try' && !job.cbtReset && !job.refuseRemoval && !job.orphan;
+  return job.policy === 'try' && job.backupType === 'full' && !job.cbtReset && !job.refuseRemoval && !job.orphan;
 }
 
 export interface ScenarioSpec {

@@ -5,6 +5,7 @@
  */
 
 import { checkAppNoLoss } from '../checkers/app-no-loss.js';
+import { checkBackupType } from '../checkers/backup-type.js';
 import { checkCrashRecovers, DATABASES } from '../checkers/crash-recovers.js';
 import { checkDeterminism } from '../checkers/determinism.js';
 import { checkIncrementalEqualsFull } from '../checkers/incremental-equals-full.js';
@@ -33,13 +34,14 @@ export const DETERMINISM_EVERY = 10;
  * Of every this many runs, the second and the sixth run a job variant (property 17) with
  * every job fault (when the draw gave the plain job; a drawn variant is kept): the second
  * under policy off — a plain snapshot, so that property 4 judges a crash-consistent point
- * of a database cell from two runs on — the sixth under require; each with at least two
+ * of a database cell from two runs on — the sixth under require as a VSS copy backup
+ * (property 18: the writers keep their logs); each with at least two
  * backups so that the CBT reset comes before an incremental.
  */
 export const JOB_VARIANT_EVERY = 10;
 const FORCED_VARIANTS: Readonly<Record<number, JobPlan>> = {
-  1: { policy: 'off', cbtReset: true, refuseRemoval: true, orphan: true },
-  5: { policy: 'require', cbtReset: true, refuseRemoval: true, orphan: true },
+  1: { policy: 'off', backupType: 'full', cbtReset: true, refuseRemoval: true, orphan: true },
+  5: { policy: 'require', backupType: 'copy', cbtReset: true, refuseRemoval: true, orphan: true },
 };
 
 /**
@@ -142,6 +144,14 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
       description: 'Policy require stores a point only when the guest and every application were quiesced (else refuses), policy off never quiesces; after a CBT reset, a refused snapshot removal or an orphan snapshot of a crashed job the backups still succeed and no VmSnapshot is left.',
       applies: (_cell, spec) => !isPlainJob(spec.job),
       check: (cell, spec, run) => checkJobPolicy(spec, run.outcome, cellVm(cell).apps),
+    },
+    {
+      id: 'P18', name: 'VSS backup type',
+      description: 'A copy backup leaves Exchange\'s logs alone (the writer sees copy, truncates nothing); a stored full backup tells the Exchange writer (BackupComplete), so the logs are truncated; a failed backup never tells it that it succeeded.',
+      // Where the Exchange writer can take part: the cells the matrix promises application.
+      appliesToCell: (cell) => cell.app === 'exchange' && cell.expected.level === 'application',
+      applies: (cell) => cell.app === 'exchange',
+      check: (_cell, spec, run) => checkBackupType(spec, run.outcome),
     },
     {
       id: 'P11', name: 'determinism',

@@ -7,6 +7,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findCell } from '../../scenarios/cells.js';
+import { checkBackupType } from '../../scenarios/checkers/backup-type.js';
 import { checkIncrementalEqualsFull } from '../../scenarios/checkers/incremental-equals-full.js';
 import { checkJobPolicy } from '../../scenarios/checkers/job-policy.js';
 import { checkQuiesceHygiene } from '../../scenarios/checkers/quiesce-hygiene.js';
@@ -26,7 +27,7 @@ beforeAll(async () => {
 const FILES = 'linux/esx41/files/default';
 const SQL = 'win2019/esx41/sqlserver/default';
 const SQL_NO_UUID = 'win2008r2/esx41/sqlserver/no-uuid';
-const ALL_FAULTS: JobPlan = { policy: 'try', cbtReset: true, refuseRemoval: true, orphan: true };
+const ALL_FAULTS: JobPlan = { policy: 'try', backupType: 'full', cbtReset: true, refuseRemoval: true, orphan: true };
 
 function spec(cellId: string, job: JobPlan, disks = 1, seed = 3): ScenarioSpec {
   return {
@@ -86,6 +87,26 @@ describe('job faults strike and the real engine survives them', () => {
     const s = spec(SQL, PLAIN_JOB, 3);
     const o = await runScenario(s);
     expect(o.points.every((p) => p.restored?.equalsSnapshot?.equal === true && p.restored.equalsSnapshot.detail.includes('every disk'))).toBe(true);
+  }, 60_000);
+});
+
+describe('VSS backup type (P18)', () => {
+  const EXCHANGE = 'win2019/esx41/exchange/default';
+  it('a copy backup keeps Exchange\'s logs, a full one tells the writer and it truncates', async () => {
+    const copy = spec(EXCHANGE, { ...PLAIN_JOB, backupType: 'copy' });
+    const c = await runScenario(copy);
+    const seen = c.points.flatMap((p) => p.writersCompleted.filter((w) => w.writer === 'Microsoft Exchange Writer'));
+    expect(seen.length).toBe(2);
+    expect(seen.every((w) => w.backupType === 'copy' && w.truncated === 0)).toBe(true);
+    expect(checkBackupType(copy, c).valid).toBe(true);
+    const full = spec(EXCHANGE, PLAIN_JOB);
+    const f = await runScenario(full);
+    const told = f.points.flatMap((p) => p.writersCompleted.filter((w) => w.writer === 'Microsoft Exchange Writer'));
+    expect(told.every((w) => w.backupType === 'full' && w.succeeded)).toBe(true);
+    expect(told.reduce((n, w) => n + w.truncated, 0)).toBeGreaterThan(0);
+    expect(checkBackupType(full, f).valid).toBe(true);
+    const mutated = await runScenario(copy, { engine: mutant('copy-only-truncates') });
+    expect(checkBackupType(copy, mutated).valid).toBe(false);
   }, 60_000);
 });
 
