@@ -63,6 +63,7 @@ function unfired(spec: ScenarioSpec, outcome: ScenarioOutcome): string[] {
   if (spec.job.orphan && f.orphansLeft === 0) out.push('orphan');
   if (spec.job.refuseRemoval && f.removalsRefused === 0 && outcome.points.some((p) => p.truth !== null)) out.push('refused removal');
   if (spec.job.cbtReset && f.cbtResets === 0 && spec.backupGapsMs.length > 1) out.push('CBT reset');
+  if (spec.job.readFault && f.readsFailed === 0) out.push('failed read');
   return out;
 }
 
@@ -71,16 +72,21 @@ export function checkJobPolicy(spec: ScenarioSpec, outcome: ScenarioOutcome, app
   if (outcome.guestLost !== null) return unknown(`not judged: the guest did not survive the power loss (${outcome.guestLost})`);
   const missed = unfired(spec, outcome);
   if (missed.length > 0) return unknown(`not judged: the plan's ${missed.join(', ')} did not strike`);
+  const struck = spec.job.readFault ? outcome.points.find((p) => !p.ok && p.errorKind === 'port' && (p.error ?? '').startsWith('readSnapshotDisk')) : undefined;
   for (const p of outcome.points) {
-    const problem = spec.job.policy === 'require' ? checkRequire(p, apps) : spec.job.policy === 'off' ? checkOff(p) : null;
+    if (p === struck) continue;
+    const problem = spec.job.policy === 'require' ? checkRequire(p, apps) : spec.job.policy === 'off' ? checkOff(p) : !p.ok && !isQuiesceFaultFailure(p) ? `backup ${p.index} failed: ${p.error ?? ''}` : null;
     if (problem !== null) return fail(problem);
   }
-  if (spec.job.cbtReset) {
-    const after = outcome.points.slice(1).filter((p) => !p.ok && p.errorKind !== 'quiesce-required');
-    if (after.length > 0) return fail(`after the CBT reset, backup ${after[0]?.index ?? '?'} failed: ${after[0]?.error ?? ''}`);
-  }
-  if (outcome.hygiene.snapshotsLeft.length > 0) return fail(`VmSnapshot(s) left behind after the job faults: ${outcome.hygiene.snapshotsLeft.join(', ')}`);
+  if (spec.job.readFault && struck === undefined) return fail(`a snapshot read failed (the probe) but no backup failed on it: ${outcome.points.map((p) => p.ok ? 'ok' : p.error ?? '?').join('; ')}`);
   const stored = outcome.points.filter((p) => p.ok).length;
+  if (outcome.pointsListed !== null && outcome.pointsListed !== stored) return fail(`the repository lists ${outcome.pointsListed} point(s), ${stored} backup(s) succeeded: a failed backup left a point behind`);
+  if (outcome.hygiene.snapshotsLeft.length > 0) return fail(`VmSnapshot(s) left behind after the job faults: ${outcome.hygiene.snapshotsLeft.join(', ')}`);
   const f = outcome.jobFaults;
-  return pass(`policy ${spec.job.policy}: ${stored} of ${outcome.points.length} backup(s) stored as the policy allows; faults struck: ${f.orphansLeft} orphan(s), ${f.removalsRefused} refused removal(s), ${f.cbtResets} CBT reset(s); no VmSnapshot left`);
+  return pass(`policy ${spec.job.policy}: ${stored} of ${outcome.points.length} backup(s) stored as the policy allows; faults struck: ${f.orphansLeft} orphan(s), ${f.removalsRefused} refused removal(s), ${f.cbtResets} CBT reset(s), ${f.readsFailed} failed read(s); no VmSnapshot left, no point of a failed backup`);
+}
+
+/** A backup under try that failed because its quiesce fault made even the fallback fail (property 8's to judge). */
+function isQuiesceFaultFailure(p: PointRun): boolean {
+  return p.errorKind === 'port' && (p.error ?? '').startsWith('createSnapshot');
 }

@@ -19,7 +19,7 @@ export function checkQuiesceHygiene(spec: ScenarioSpec, outcome: ScenarioOutcome
   if (h.snapshotsLeft.length > 0) return fail(`VmSnapshot(s) left behind: ${h.snapshotsLeft.join(', ')}`);
   if (!isQuiesceFault(spec.fault)) return pass(`${h.snapshotsCreated} VmSnapshot(s) created and removed; the guest is thawed`);
   for (const p of outcome.points) {
-    if (!p.ok && spec.job.policy === 'try') return fail(`backup ${p.index} failed under policy try instead of falling back: ${p.error ?? ''}`);
+    if (!p.ok && spec.job.policy === 'try' && !spec.job.readFault) return fail(`backup ${p.index} failed under policy try instead of falling back: ${p.error ?? ''}`);
     // A refusal under policy require is property 17's to judge; it stored nothing to claim.
     if (!p.ok) continue;
     const t = p.truth;

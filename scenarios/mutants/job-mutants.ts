@@ -120,6 +120,22 @@ export const JOB_MUTANTS: readonly Mutant[] = [
     engine: withPort('no-backup-complete', () => ({ completeBackup: () => Promise.resolve(ok([])) })),
   },
   {
+    id: 'failed-backup-leaks-snapshot',
+    description: 'When a snapshot read fails mid-backup, the job returns the error at once: its clean-up path never removes the VmSnapshot.',
+    area: 'snapshot', cells: [FILES, SQL], expectedKiller: 'P8',
+    engine: withPort('failed-backup-leaks-snapshot', (port) => {
+      const failed = new Set<string>();
+      return {
+        readSnapshotDisk: async (vmId, snapshotId, diskId, offsetBytes, lengthBytes) => {
+          const r = await port.readSnapshotDisk(vmId, snapshotId, diskId, offsetBytes, lengthBytes);
+          if (!r.ok) failed.add(snapshotId);
+          return r;
+        },
+        removeSnapshot: (vmId, snapshotId) => (failed.has(snapshotId) ? Promise.resolve(ok(undefined)) : port.removeSnapshot(vmId, snapshotId)),
+      };
+    }),
+  },
+  {
     id: 'orphans-kept',
     description: 'Never looks for VmSnapshots a crashed job left behind (the cleanup reads an empty snapshot list): they stay forever.',
     area: 'snapshot', cells: [FILES, SQL], expectedKiller: 'P8',

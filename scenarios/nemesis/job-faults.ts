@@ -14,6 +14,10 @@
  *   does): a new epoch, and the parent's change ids are refused by QueryChangedDiskAreas.
  *   Heal: the engine reads the disks in full.
  *
+ * - readFault: the second VmSnapshot read of the run fails once (a transport connection
+ *   reset): that backup fails; it must remove its snapshot, store no point, and never tell
+ *   the writers it succeeded. The next backup works (a full: there is no parent).
+ *
  * A probe proves each fault fired (FoundationDB's rule): the scenario's timeline gets a
  * `fault` event each time, and `JobFaultProbe` counts them for the checkers.
  */
@@ -32,18 +36,41 @@ export interface JobFaultProbe {
   orphansLeft: number;
   removalsRefused: number;
   cbtResets: number;
+  readsFailed: number;
 }
 
 export function newJobFaultProbe(): JobFaultProbe {
-  return { orphansLeft: 0, removalsRefused: 0, cbtResets: 0 };
+  return { orphansLeft: 0, removalsRefused: 0, cbtResets: 0, readsFailed: 0 };
 }
+
+/** The snapshot read that fails under `readFault`: the second of the run. */
+const FAILING_READ = 2;
 
 /**
  * The port the engine's port wraps: with `refuseRemoval`, the first removal of each
  * VmSnapshot created through it is refused (invalid-state), the next passes.
  */
 export function jobFaultPort(port: HypervisorPort, plan: JobPlan, probe: JobFaultProbe, note: (detail: string) => void): HypervisorPort {
-  if (!plan.refuseRemoval) return port;
+  const withRead = plan.readFault ? failingRead(port, probe, note) : port;
+  return plan.refuseRemoval ? refusingRemoval(withRead, probe, note) : withRead;
+}
+
+/** The FAILING_READ-th snapshot read fails once (the transport's connection reset). */
+function failingRead(port: HypervisorPort, probe: JobFaultProbe, note: (detail: string) => void): HypervisorPort {
+  let reads = 0;
+  return wrapPort(port, {
+    readSnapshotDisk: async (vmId, snapshotId, diskId, offsetBytes, lengthBytes) => {
+      if (++reads === FAILING_READ) {
+        probe.readsFailed++;
+        note(`the read of ${diskId} at ${offsetBytes} from VmSnapshot ${snapshotId} fails: the transport's connection was reset`);
+        return err({ kind: 'invalid-state', vmId, reason: 'NFC connection reset by the host' });
+      }
+      return port.readSnapshotDisk(vmId, snapshotId, diskId, offsetBytes, lengthBytes);
+    },
+  });
+}
+
+function refusingRemoval(port: HypervisorPort, probe: JobFaultProbe, note: (detail: string) => void): HypervisorPort {
   const taken = new Set<string>();
   const refused = new Set<string>();
   return wrapPort(port, {

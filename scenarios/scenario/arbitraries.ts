@@ -67,7 +67,7 @@ export const jobArb: fc.Arbitrary<JobPlan> = fc.oneof(
     arbitrary: fc.record({
       policy: fc.constantFrom<JobPlan['policy']>('try', 'require', 'off'),
       backupType: fc.constantFrom<JobPlan['backupType']>('full', 'copy'),
-      cbtReset: fc.boolean(), refuseRemoval: fc.boolean(), orphan: fc.boolean(),
+      cbtReset: fc.boolean(), refuseRemoval: fc.boolean(), orphan: fc.boolean(), readFault: fc.boolean(),
     }),
   },
 );

@@ -129,6 +129,8 @@ export interface ScenarioOutcome {
   /** File-level and item restores from the first and last good points (property 16), or null: no point stored. */
   readonly fileItemRestore: FileItemRestoreRun | null;
   readonly hygiene: Hygiene;
+  /** Points the repository lists after the backups (a failed backup must have stored none), or null when the listing failed. */
+  readonly pointsListed: number | null;
   readonly crashLosses: readonly CrashLoss[];
   /** How often each fault of the job's own path struck (the spec's JobPlan). */
   readonly jobFaults: JobFaultProbe;
@@ -469,6 +471,8 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
     const repo = await s.openRepository(new MemoryStore());
     const { runs } = await s.backups(repo);
     const hygiene = s.hygiene();
+    const listed = await repo.listPoints();
+    const pointsListed = listed.ok ? listed.value.length : null;
     phase('classify');
     const judged: PointRun[] = [];
     for (const run of runs) judged.push(await s.judge(repo, run));
@@ -478,7 +482,7 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
     const fileItemRestore = await judgeFileItemRestores(s, repo, judged);
     phase('end');
     const outcome: ScenarioOutcome = {
-      cellId: spec.cellId, points: judged, vmRestore, fileItemRestore, hygiene, crashLosses: s.ledger.crashLosses, jobFaults: { ...s.jobFaults }, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
+      cellId: spec.cellId, points: judged, vmRestore, fileItemRestore, hygiene, pointsListed, crashLosses: s.ledger.crashLosses, jobFaults: { ...s.jobFaults }, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
       historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
     };
     return { outcome, repo };

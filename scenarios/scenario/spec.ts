@@ -40,7 +40,8 @@ export type FaultPlan =
  * guest's): the application-aware policy; the VSS backup type (full or copy); CBT reset between the full and the first
  * incremental (vSphere resets it after a storage vMotion or a crash of the host, and the
  * parent's change id is then refused); the hypervisor refusing the first removal of each
- * VmSnapshot (a busy datastore: a job must retry); and a VmSnapshot named as this engine
+ * VmSnapshot (a busy datastore: a job must retry); a snapshot read failing mid-backup (the
+ * job fails, and must leave no snapshot, no point and no success told to the writers); and a VmSnapshot named as this engine
  * names its own, left by an earlier job that crashed (a job must remove it first).
  */
 export interface JobPlan {
@@ -49,14 +50,16 @@ export interface JobPlan {
   readonly backupType: 'full' | 'copy';
   readonly cbtReset: boolean;
   readonly refuseRemoval: boolean;
+  /** The second snapshot read of the first backup fails (a transport connection reset): that backup fails and must clean up. */
+  readonly readFault: boolean;
   readonly orphan: boolean;
 }
 
 /** The plan of every suite but the backup suite's variants: policy try, no job faults. */
-export const PLAIN_JOB: JobPlan = { policy: 'try', backupType: 'full', cbtReset: false, refuseRemoval: false, orphan: false };
+export const PLAIN_JOB: JobPlan = { policy: 'try', backupType: 'full', cbtReset: false, refuseRemoval: false, orphan: false, readFault: false };
 
 export function isPlainJob(job: JobPlan): boolean {
-  return job.policy === 'try' && job.backupType === 'full' && !job.cbtReset && !job.refuseRemoval && !job.orphan;
+  return job.policy === 'try' && job.backupType === 'full' && !job.cbtReset && !job.refuseRemoval && !job.orphan && !job.readFault;
 }
 
 export interface ScenarioSpec {

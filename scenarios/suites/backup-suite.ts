@@ -40,8 +40,8 @@ export const DETERMINISM_EVERY = 10;
  */
 export const JOB_VARIANT_EVERY = 10;
 const FORCED_VARIANTS: Readonly<Record<number, JobPlan>> = {
-  1: { policy: 'off', backupType: 'full', cbtReset: true, refuseRemoval: true, orphan: true },
-  5: { policy: 'require', backupType: 'copy', cbtReset: true, refuseRemoval: true, orphan: true },
+  1: { policy: 'off', backupType: 'full', cbtReset: true, refuseRemoval: true, orphan: true, readFault: true },
+  5: { policy: 'require', backupType: 'copy', cbtReset: true, refuseRemoval: true, orphan: true, readFault: false },
 };
 
 /**
@@ -96,7 +96,7 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
     {
       id: 'P1', name: 'matrix level',
       description: 'The achieved level equals the matrix\'s level for the cell (runs without a quiesce fault, policy try).',
-      applies: (_cell, spec) => !isQuiesceFault(spec.fault) && spec.job.policy === 'try',
+      applies: (_cell, spec) => !isQuiesceFault(spec.fault) && spec.job.policy === 'try' && !spec.job.readFault,
       check: (cell, _spec, run) => checkMatrixLevel(cell, run.outcome),
     },
     {

@@ -27,7 +27,7 @@ beforeAll(async () => {
 const FILES = 'linux/esx41/files/default';
 const SQL = 'win2019/esx41/sqlserver/default';
 const SQL_NO_UUID = 'win2008r2/esx41/sqlserver/no-uuid';
-const ALL_FAULTS: JobPlan = { policy: 'try', backupType: 'full', cbtReset: true, refuseRemoval: true, orphan: true };
+const ALL_FAULTS: JobPlan = { policy: 'try', backupType: 'full', cbtReset: true, refuseRemoval: true, orphan: true, readFault: false };
 
 function spec(cellId: string, job: JobPlan, disks = 1, seed = 3): ScenarioSpec {
   return {
@@ -56,13 +56,28 @@ describe('job faults strike and the real engine survives them', () => {
   it('every fault fires (the probe) and no snapshot is left, the incremental after a CBT reset is whole', async () => {
     const s = spec(FILES, ALL_FAULTS, 2);
     const o = await runScenario(s);
-    expect(o.jobFaults).toEqual({ orphansLeft: 1, removalsRefused: 2, cbtResets: 1 });
+    expect(o.jobFaults).toEqual({ orphansLeft: 1, removalsRefused: 2, cbtResets: 1, readsFailed: 0 });
     expect(o.points.map((p) => p.ok)).toEqual([true, true]);
     expect(o.hygiene.snapshotsLeft).toEqual([]);
     expect(checkIncrementalEqualsFull(o).valid).toBe(true);
     expect(checkQuiesceHygiene(s, o).valid).toBe(true);
     expect(p17(s, o).valid).toBe(true);
     expect(o.timeline.filter((e) => e.kind === 'fault').length).toBe(4);
+  }, 60_000);
+
+  it('a backup whose snapshot read fails leaves no snapshot and no point, and never tells a writer it succeeded', async () => {
+    const s = spec('win2019/esx41/exchange/default', { ...PLAIN_JOB, readFault: true });
+    const o = await runScenario(s);
+    expect(o.jobFaults.readsFailed).toBe(1);
+    const failed = o.points.filter((p) => !p.ok);
+    expect(failed.length).toBe(1);
+    expect(failed[0]?.error).toMatch(/^readSnapshotDisk/);
+    expect(failed[0]?.writersCompleted.every((w) => !w.succeeded)).toBe(true);
+    expect(o.pointsListed).toBe(o.points.length - 1);
+    expect(o.hygiene.snapshotsLeft).toEqual([]);
+    expect(p17(s, o).valid).toBe(true);
+    const leaky = await runScenario(s, { engine: mutant('failed-backup-leaks-snapshot') });
+    expect(p17(s, leaky).valid).toBe(false);
   }, 60_000);
 
   it('require refuses where Tools cannot reach application level, and stores where it can', async () => {
