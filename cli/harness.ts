@@ -94,7 +94,7 @@ export function registerHarness(program: Command): void {
       }
       for (const row of rows) {
         if (typeof row === 'string') process.stdout.write(`${row}\n`);
-        else if ('cells' in (row as object)) process.stdout.write(`${(row as { id: string }).id.padEnd(28)} ${(row as { description: string }).description}\n`);
+        else if ('cells' in (row as object)) process.stdout.write(`${(row as { id: string }).id.padEnd(30)} ${(row as { description: string }).description}\n`);
         else process.stdout.write(`${(row as { id: string }).id.padEnd(5)} ${(row as { name: string }).name.padEnd(36)} ${(row as { description: string }).description}\n`);
       }
     });
