@@ -74,6 +74,21 @@ function noRemovalRetry(port: HypervisorPort): Partial<HypervisorPort> {
   };
 }
 
+/** Writer failures at Thaw or PostSnapshot — after the snapshot, at the freeze window's far edge — read as success. */
+function ignoresLateWriterFailure(port: HypervisorPort): Partial<HypervisorPort> {
+  const late = new Set(['FAILED_AT_THAW', 'FAILED_AT_POST_SNAPSHOT']);
+  return {
+    createSnapshot: async (vmId, spec) => {
+      const r = await port.createSnapshot(vmId, spec);
+      if (!r.ok || !r.value.quiesce.writers.some((w) => late.has(w.state))) return r;
+      const q = r.value.quiesce;
+      const writers = q.writers.map((w) => (late.has(w.state) ? { ...w, error: null, state: 'STABLE' as const } : w));
+      const clean = writers.every((w) => w.error === null);
+      return ok({ ...r.value, quiesce: { ...q, writers, ...clean ? { mode: 'application' as const, fault: null } : {} } });
+    },
+  };
+}
+
 export const JOB_MUTANTS: readonly Mutant[] = [
   {
     id: 'disks-read-apart',
@@ -134,6 +149,12 @@ export const JOB_MUTANTS: readonly Mutant[] = [
         removeSnapshot: (vmId, snapshotId) => (failed.has(snapshotId) ? Promise.resolve(ok(undefined)) : port.removeSnapshot(vmId, snapshotId)),
       };
     }),
+  },
+  {
+    id: 'ignores-late-writer-failure',
+    description: 'Reads the writers\' status once the snapshot exists, before Thaw and PostSnapshot are over: a writer failing at Thaw (the hold ran too long) is taken as healthy and the point claims application level.',
+    area: 'claim', cells: [SQL, EXCHANGE], expectedKiller: 'P2',
+    engine: withPort('ignores-late-writer-failure', ignoresLateWriterFailure),
   },
   {
     id: 'orphans-kept',

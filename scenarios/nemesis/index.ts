@@ -55,7 +55,8 @@ export interface Nemesis<F extends FaultPlan> {
   describe(fault: F): string;
 }
 
-const WRITER_OF: Partial<Record<AppId, string>> = { sqlserver: 'SqlServerWriter', exchange: 'Microsoft Exchange Writer', ntds: 'NTDS' };
+/** The VSS writer of each app that has one: the writer a `writer` fault strikes. */
+export const WRITER_OF: Partial<Record<AppId, string>> = { sqlserver: 'SqlServerWriter', exchange: 'Microsoft Exchange Writer', ntds: 'NTDS' };
 export const FAULT_SCRIPT_PATH = `${SCRIPTS_DIR}/10-fault`;
 /** Beyond the 10 s VSS commit hold. */
 const COMMIT_TIMEOUT_US = 11_000_000;

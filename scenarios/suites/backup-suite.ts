@@ -17,8 +17,9 @@ import { checkRestoreVerified } from '../checkers/restore-verified.js';
 import { checkFileItemRestore } from '../checkers/file-item-restore.js';
 import { jobArb, scenarioArb } from '../scenario/arbitraries.js';
 import { runScenario, type ScenarioOutcome } from '../scenario/run.js';
-import { cellId, cellVm } from '../cells.js';
-import { isPlainJob, isQuiesceFault, PLAIN_JOB, type JobPlan, type ScenarioSpec } from '../scenario/spec.js';
+import { cellId, cellVm, findCell } from '../cells.js';
+import { WRITER_OF } from '../nemesis/index.js';
+import { isPlainJob, isQuiesceFault, PLAIN_JOB, type FaultPlan, type JobPlan, type ScenarioSpec } from '../scenario/spec.js';
 import type { Suite } from './suite.js';
 
 /** A backup run and, for property 11, a second run of the same spec. */
@@ -61,12 +62,29 @@ function withJobVariant<S extends ScenarioSpec>(spec: S, variant: JobPlan): S {
 
 type BackupSpec = ScenarioSpec & { readonly twin: boolean };
 
+/**
+ * BUGGIFY for the freeze window (issue 15, class 8): runs 3, 13, … fail the cell's VSS
+ * writer at Freeze, the window's first instant, and runs 7, 17, … at Thaw, its last (a
+ * TIMEOUT: the hold ran too long); drawn uniformly, a given phase comes up in 2 % of runs.
+ * Cells whose app has no VSS writer keep their drawn fault.
+ */
+const FREEZE_EDGES: Readonly<Record<number, FaultPlan>> = {
+  3: { kind: 'writer', phase: 'freeze', error: 'NONRETRYABLE' },
+  7: { kind: 'writer', phase: 'thaw', error: 'TIMEOUT' },
+};
+
+function withFreezeEdge<S extends ScenarioSpec>(spec: S, runIndex: number): S {
+  const edge = FREEZE_EDGES[runIndex % DETERMINISM_EVERY];
+  const app = findCell(spec.cellId)?.app;
+  return edge === undefined || app === undefined || WRITER_OF[app] === undefined ? spec : { ...spec, fault: edge };
+}
+
 /** What run `runIndex` of the survey runs: its twin (P11), its level run (P1), its job variant (P17). */
 function stratum(spec: BackupSpec, runIndex: number): BackupSpec {
   const twin = runIndex % DETERMINISM_EVERY === 0 ? { ...spec, twin: true } : spec;
   if (runIndex === 0) return forLevel(twin, true);
   const variant = FORCED_VARIANTS[runIndex % JOB_VARIANT_EVERY];
-  return variant === undefined ? twin : withJobVariant(twin, variant);
+  return variant === undefined ? withFreezeEdge(twin, runIndex) : withJobVariant(twin, variant);
 }
 
 export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {

@@ -157,7 +157,7 @@ describe('the mutants fail the property on the same spec', () => {
 });
 
 describe('stratification', () => {
-  it('runs 1 and 5 of ten run a job variant, run 0 the plain job', () => {
+  it('runs 1 and 5 of ten run a job variant, run 0 the plain job, runs 3 and 7 fail a VSS writer at the freeze window\'s edges', () => {
     const drawn = { ...spec(FILES, PLAIN_JOB), backupGapsMs: [100], twin: false };
     const forRun = (d: typeof drawn, i: number) => BACKUP_SUITE.forRun?.(d, i) ?? d;
     expect(forRun(drawn, 0).job).toEqual(PLAIN_JOB);
@@ -165,6 +165,10 @@ describe('stratification', () => {
     expect(forRun(drawn, 1).job.policy).toBe('off');
     expect(forRun(drawn, 5).backupGapsMs.length).toBe(2);
     expect(forRun(drawn, 3).job).toEqual(PLAIN_JOB);
+    expect(forRun(drawn, 3).fault).toEqual({ kind: 'none' });
+    const sql = { ...drawn, cellId: SQL };
+    expect(forRun(sql, 3).fault).toEqual({ kind: 'writer', phase: 'freeze', error: 'NONRETRYABLE' });
+    expect(forRun(sql, 17).fault).toEqual({ kind: 'writer', phase: 'thaw', error: 'TIMEOUT' });
   });
 });
 
