@@ -2,12 +2,15 @@
  * Mutants of the repository (the repository suite kills them, properties 9 and 10): a
  * store that publishes a point's manifest before its packs, a store that renames without
  * fsync (names durable at once, bytes only when the writer closes), a verify that reads
- * no pack data, a prune that marks only the newest point's chunks (property 15 kills it).
- * Each wraps the ByteStore the engine opens, or substitutes verify or prune.
+ * no pack data, a prune that marks only the newest point's chunks (property 15 kills it),
+ * a repair that throws away every pack indexed together with a damaged one (property 19).
+ * Each wraps the ByteStore the engine opens, or substitutes verify, prune or repair.
  */
 
 import { ok, unwrap, type Result } from '../../core/result.js';
-import { manifestName } from '../../engine/repository/hash.js';
+import { manifestName, packName, sha256Hex } from '../../engine/repository/hash.js';
+import { decodeIndex } from '../../engine/repository/index-file.js';
+import { moveAside, repairRepository } from '../../engine/repository/repair.js';
 import { prune } from '../../engine/repository/prune.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { verifyRepository } from '../../engine/repository/verify.js';
@@ -123,7 +126,42 @@ const PRUNE_NEWEST_ONLY: EngineUnderTest = {
   },
 };
 
-export const REPOSITORY_MUTANT_ENGINES = { MANIFEST_FIRST, NO_FSYNC, SHALLOW_VERIFY, PRUNE_NEWEST_ONLY };
+/** The packs of `store` that are missing or whose bytes do not hash to their name, and the index files that list each pack. */
+async function damagedPacksAndIndexes(store: ByteStore): Promise<{ damaged: Set<string>; packsOf: Map<string, string[]> }> {
+  const damaged = new Set<string>();
+  const packsOf = new Map<string, string[]>();
+  for (const index of unwrap(await store.list('index/'))) {
+    const packs = decodeIndex(unwrap(await store.get(index)));
+    if (packs.ok) packsOf.set(index, packs.value.map((p) => packName(p.packId)));
+  }
+  const present = new Set(unwrap(await store.list('packs/')));
+  for (const name of present) if (sha256Hex(unwrap(await store.get(name))) !== name.split('/')[2]) damaged.add(name);
+  for (const packs of packsOf.values()) for (const p of packs) if (!present.has(p)) damaged.add(p);
+  return { damaged, packsOf };
+}
+
+/**
+ * A repair that does not trust an index file naming a damaged pack (nor the damaged pack):
+ * every pack listed with it is moved to damaged/ before the real repair runs, which then
+ * finds them missing and rewrites the points without their chunks, intact ones too (as a
+ * repair that rebuilds the index per file, dropping a file with any bad entry, would).
+ */
+const REPAIR_DROPS_INTACT: EngineUnderTest = {
+  ...QUIESCELAB_ENGINE,
+  name: 'repair-drops-intact-chunks',
+  async repair(store, options) {
+    const { damaged, packsOf } = await damagedPacksAndIndexes(store);
+    const doomed = new Set<string>(damaged);
+    for (const packs of packsOf.values()) if (packs.some((p) => damaged.has(p))) for (const p of packs) doomed.add(p);
+    for (const name of [...doomed].sort()) {
+      const bytes = await store.get(name);
+      if (bytes.ok) unwrap(await moveAside(store, name, bytes.value));
+    }
+    return repairRepository(store, options);
+  },
+};
+
+export const REPOSITORY_MUTANT_ENGINES = { MANIFEST_FIRST, NO_FSYNC, SHALLOW_VERIFY, PRUNE_NEWEST_ONLY, REPAIR_DROPS_INTACT };
 
 const FILES = 'linux/esx41/files/default';
 const SQL = 'win2019/esx41/sqlserver/default';
@@ -133,4 +171,5 @@ export const REPOSITORY_MUTANTS: readonly Mutant[] = [
   { id: 'success-before-durable', description: 'Reports the point stored before its data is durable: renames without fsync, the bytes reach the disk when the writer closes.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P9', engine: NO_FSYNC },
   { id: 'verify-skips-pack-data', description: 'Verify checks the metadata only and never reads the packs\' data.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P10', engine: SHALLOW_VERIFY },
   { id: 'prune-drops-shared-chunks', description: 'Prune marks only the chunks the newest point references: packs older kept points still need are swept.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P15', engine: PRUNE_NEWEST_ONLY },
+  { id: 'repair-drops-intact-chunks', description: 'Repair throws away a damaged pack whole and every pack an index file lists with it: intact chunks are lost and points that did not need the damaged pack lose data.', area: 'repository', cells: [FILES, SQL], expectedKiller: 'P19', engine: REPAIR_DROPS_INTACT },
 ];

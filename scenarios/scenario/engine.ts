@@ -2,7 +2,7 @@
  * The engine under test, as the harness drives it: the few entry points a scenario needs
  * (open a repository on a store, back up a VM, open a RecoveryPoint for reading, restore a
  * VM, verify a repository; log backups, SQLite WAL shipping and roll-forward, `log`;
- * forget and prune; file-level, disk and application-item restores), each
+ * forget, prune and repair; file-level, disk and application-item restores), each
  * replaceable. The
  * default is quiescelab's own engine (engine/); an engine mutant
  * (scenarios/mutants/) is this record with one piece swapped or wrapped — a port that
@@ -35,6 +35,7 @@ import { rollForwardSql } from '../../engine/restore/sql-rollforward.js';
 import { rollForwardSqlite } from '../../engine/restore/sqlite-rollforward.js';
 import { forget } from '../../engine/repository/forget.js';
 import { prune } from '../../engine/repository/prune.js';
+import { repairRepository } from '../../engine/repository/repair.js';
 import { restoreFiles } from '../../engine/restore/file-restore.js';
 import { restoreDisk } from '../../engine/restore/disk.js';
 import { findAdUser, findMailItem, findSqlRow, type FoundAdUser, type FoundMailItem, type ItemError, type MailItemQuery, type SqlRow, type SqlRowQuery } from '../../engine/restore/app-items.js';
@@ -122,6 +123,8 @@ export interface EngineUnderTest {
   /** Removes points by a keep policy (the CLI's `forget`); `prune` then frees what no kept point needs. */
   readonly forget: typeof forget;
   readonly prune: typeof prune;
+  /** Rebuilds a damaged repository from what still checks and reports what was lost (the CLI's `repair`). */
+  readonly repair: typeof repairRepository;
   /** File-level restore of one disk's guest file system into a FileWriter. */
   readonly restoreFiles: typeof restoreFiles;
   /** One disk of a point written over a disk of a powered-off VM. */
@@ -158,6 +161,7 @@ export const QUIESCELAB_ENGINE: EngineUnderTest = {
   log: QUIESCELAB_LOG_ENGINE,
   forget,
   prune,
+  repair: repairRepository,
   restoreFiles,
   restoreDisk,
   items: QUIESCELAB_ITEM_ENGINE,

@@ -1,6 +1,7 @@
 /**
  * The repository suite: properties 9 (a crash during a backup), 10 (verify finds every
- * injected corruption) and 15 (forget and prune keep the kept points), on one scenario. A cell's VM boots and runs its workload
+ * injected corruption), 15 (forget and prune keep the kept points) and 19 (repair saves
+ * what can be saved), on one scenario. A cell's VM boots and runs its workload
  * (scenarios/scenario/run.ts); the engine under test opens a repository on an in-memory
  * store through a journal (scenarios/scenario/store-journal.ts) and stores k points (a
  * full, then CBT incrementals), each read back through the engine. Then:
@@ -31,6 +32,12 @@
  *   forces it, so it judges at least a tenth of every cell's runs), on another copy of the
  *   store: `forget --keep-last N` and `prune` as the CLI runs them, then every kept point
  *   read back against its VmSnapshot and verify (repository-prune.ts).
+ *
+ * - Property 19, in a share of the runs (drawn; runs 2 and 7 of every ten force it, a
+ *   truncated and a deleted pack), on another copy of the store damaged one way (P10's
+ *   flipped byte, one pack deleted or truncated): `repair` as the CLI runs it, then every
+ *   point read back against its VmSnapshot (the lost ranges as zeros), verify, and the
+ *   objects left (repository-repair.ts).
  *
  * Leaves out: a host power loss while the engine reads the VmSnapshot (the world's side:
  * the job fails and publishes nothing, which the crash at the window's first call already
@@ -67,6 +74,8 @@ import { StoreJournal } from '../scenario/store-journal.js';
 import type { Suite } from './suite.js';
 import { checkPruneKeeps, type PruneRecord } from '../checkers/prune-keeps.js';
 import { forgetAndPrune, type PrunePlan } from './repository-prune.js';
+import { checkRepairSaves, type RepairRecord } from '../checkers/repair-saves.js';
+import { damageAndRepair, type RepairDamage, type RepairPlan } from './repository-repair.js';
 
 export const REPOSITORY_CELLS: readonly string[] = ['linux/esx41/files/default', 'win2019/esx41/sqlserver/default'];
 
@@ -88,15 +97,31 @@ export interface RepositorySpec extends ScenarioSpec {
   };
   /** Property 15's forget and prune (null: not in this run). */
   readonly prune: PrunePlan | null;
+  /** Property 19's damage and repair (null: not in this run). */
+  readonly repair: RepairPlan | null;
 }
 
 /** Every this many survey runs (the first included), property 15's forget and prune run whatever was drawn. */
 export const PRUNE_EVERY = 5;
+/** Survey runs REPAIR_AT (mod REPAIR_EVERY) repair whatever was drawn: a truncated pack in the first, a deleted one in the second. */
+export const REPAIR_EVERY = 5;
+export const REPAIR_AT = 2;
+
+function forcedRepair(spec: RepositorySpec, runIndex: number): RepositorySpec {
+  if (runIndex % REPAIR_EVERY !== REPAIR_AT || spec.repair !== null) return spec;
+  const damage: RepairDamage = Math.floor(runIndex / REPAIR_EVERY) % 2 === 0 ? 'truncate-pack' : 'delete-pack';
+  return { ...spec, repair: { damage } };
+}
+
+function forcedPrune(spec: RepositorySpec, runIndex: number): RepositorySpec {
+  return runIndex % PRUNE_EVERY === 0 && spec.prune === null ? { ...spec, prune: { keepPick: 1 } } : spec;
+}
 
 export interface RepositoryRun {
   readonly crash: CrashRecord;
   readonly corruption: CorruptionRecord;
   readonly prune: PruneRecord | null;
+  readonly repair: RepairRecord | null;
   /** What happened, for a replay. */
   readonly timeline: readonly TimelineEvent[];
 }
@@ -239,9 +264,14 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
     crash: fc.record({ callPick: fc.nat(), seed: fc.nat(0xffff) }),
     corruption: fc.record({ objectPick: fc.nat(), offsetPick: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
     prune: fc.option(fc.record({ keepPick: fc.nat(7) }), { freq: 2 }),
-  }).map(({ base, repository, crash, corruption, prune }) => ({ ...base, repository, crash, corruption, prune })),
-  forRun: (spec, runIndex) => (runIndex % PRUNE_EVERY === 0 && spec.prune === null ? { ...spec, prune: { keepPick: 1 } } : spec),
-  forProperty: (spec, propertyId) => (propertyId === 'P15' && spec.prune === null ? { ...spec, prune: { keepPick: 1 } } : spec),
+    repair: fc.option(fc.record({ damage: fc.constantFrom<RepairDamage>('flip', 'truncate-pack', 'delete-pack') }), { freq: 2 }),
+  }).map(({ base, repository, crash, corruption, prune, repair }) => ({ ...base, repository, crash, corruption, prune, repair })),
+  forRun: (spec, runIndex) => forcedRepair(forcedPrune(spec, runIndex), runIndex),
+  forProperty: (spec, propertyId) => {
+    if (propertyId === 'P15' && spec.prune === null) return { ...spec, prune: { keepPick: 1 } };
+    if (propertyId === 'P19' && spec.repair === null) return { ...spec, repair: { damage: 'truncate-pack' } };
+    return spec;
+  },
   async run(spec, engine) {
     const cell = findCell(spec.cellId);
     assert(cell !== undefined, `unknown cell ${spec.cellId}`);
@@ -255,12 +285,14 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
       const { reports, runs } = await s.backups(repo);
       const earlier: PointDigests[] = [];
       for (const run of runs) if (run.pointId !== null) earlier.push(await digestsOf(s, repo, run.pointId));
-      const corruption = await corrupt(engine, journal.inner.clone(), spec.corruption);
+      const flipped = journal.inner.clone();
+      const corruption = await corrupt(engine, flipped, spec.corruption);
       const t = corruption.target;
       if (t !== null) s.note('fault', `on a copy of the store: byte ${t.offsetBytes} of ${t.name} flipped; verify names ${corruption.corrupted.damages.length} damage(s)`);
       const prune = spec.prune === null ? null : await forgetAndPrune(s, journal.inner.clone(), runs, spec.prune);
+      const repair = spec.repair === null ? null : await damageAndRepair(s, journal.inner, { store: flipped, object: t?.name ?? null }, runs, spec.repair, spec.corruption);
       const crash = await crashDuringBackup(s, repo, journal, { index: runs.length, earlier, parent: reports.filter((r) => r !== null).at(-1) }, spec.crash);
-      return { crash, corruption, prune, timeline: s.timeline };
+      return { crash, corruption, prune, repair, timeline: s.timeline };
     } finally {
       // The writer was closed in the crash window; after a failure before it, its chunk
       // workers end here (a second close is harmless, and its result is not needed).
@@ -288,6 +320,12 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
       description: 'After forget --keep-last N and prune (as the CLI runs them), every kept point reads back equal to its VmSnapshot, verify (reading every pack) finds nothing, every forgotten point is gone, and prune freed what only the forgotten points used, as it reports.',
       applies: (_cell, spec) => spec.prune !== null,
       check: (_cell, _spec, run) => (run.prune === null ? fail('the run did not forget and prune') : checkPruneKeeps(run.prune)),
+    },
+    {
+      id: 'P19', name: 'repair saves what can be saved',
+      description: 'After one object of a copy of the repository is damaged (a flipped byte, a deleted or truncated pack) and repair runs as the CLI runs it: verify finds no damage left; every point that needed nothing lost reads back equal to its VmSnapshot; a point that lost chunks is rewritten, marked by repair with what it lost, its lost ranges read as zeros and its other bytes equal; nothing intact was deleted.',
+      applies: (_cell, spec) => spec.repair !== null,
+      check: (_cell, _spec, run) => (run.repair === null ? fail('the run did not repair') : checkRepairSaves(run.repair)),
     },
   ],
 };

@@ -75,12 +75,13 @@ describe('the repository suite', () => {
     expect(JSON.stringify(twice)).toBe(JSON.stringify(once));
   });
 
-  it.each(REPOSITORY_CELLS)('properties 9, 10 and 15 hold for quiescelab on %s', async (id) => {
+  it.each(REPOSITORY_CELLS)('properties 9, 10, 15 and 19 hold for quiescelab on %s', async (id) => {
     const r = await runCell(cell(id), { runs: 6, seed: 7, suites: [REPOSITORY_SUITE] });
-    expect(r.properties.map((p) => p.id)).toEqual(['P9', 'P10', 'P15']);
+    expect(r.properties.map((p) => p.id)).toEqual(['P9', 'P10', 'P15', 'P19']);
     for (const p of r.properties) {
-      // P15 runs in a share of the runs (every fifth at least: runs 0 and 5 of 6).
+      // P15 and P19 run in a share of the runs (every fifth at least: P15 runs 0 and 5 of 6, P19 run 2).
       if (p.id === 'P15') expect(p.runs).toBeGreaterThanOrEqual(2);
+      else if (p.id === 'P19') expect(p.runs).toBeGreaterThanOrEqual(1);
       else expect(p.runs).toBe(6);
       expect(p.failures + p.unknown, `${p.id}: ${p.evidence ?? ''}`).toBe(0);
     }
