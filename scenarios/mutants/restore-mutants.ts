@@ -2,8 +2,10 @@
  * Mutants of the file-level and item restores (the backup suite's property 16 kills them):
  * a file-level restore that does not write the last partial block of each file, and an
  * item restore whose block cache is keyed by disk and offset but not by point, so a second
- * point of the same repository is answered from the first one's pages. Each wraps one
- * EngineUnderTest entry point.
+ * point of the same repository is answered from the first one's pages, and an Exchange item
+ * restore that canonicalises the mailbox name to upper case (Exchange compares mailbox names
+ * case-insensitively), so the item comes back filed under a mailbox the database does not
+ * have. Each wraps one EngineUnderTest entry point.
  */
 
 import { ok, type Result } from '../../core/result.js';
@@ -78,10 +80,23 @@ const ITEM_RESTORE_STALE_PAGE: EngineUnderTest = {
   },
 };
 
-export const RESTORE_MUTANT_ENGINES = { FILE_RESTORE_DROPS_LAST_BLOCK, ITEM_RESTORE_STALE_PAGE };
+const MAIL_ITEM_WRONG_MAILBOX: EngineUnderTest = {
+  ...QUIESCELAB_ENGINE,
+  name: 'mail-item-wrong-mailbox',
+  items: {
+    ...QUIESCELAB_ITEM_ENGINE,
+    async findMailItem(repo, pointId, query) {
+      const r = await QUIESCELAB_ITEM_ENGINE.findMailItem(repo, pointId, query);
+      return r.ok ? ok({ ...r.value, value: { ...r.value.value, mailbox: r.value.value.mailbox.toUpperCase() } }) : r;
+    },
+  },
+};
+
+export const RESTORE_MUTANT_ENGINES = { FILE_RESTORE_DROPS_LAST_BLOCK, ITEM_RESTORE_STALE_PAGE, MAIL_ITEM_WRONG_MAILBOX };
 
 const FILES = 'linux/esx41/files/default';
 const SQL = 'win2019/esx41/sqlserver/default';
+const EXCHANGE = 'win2019/esx41/exchange/default';
 
 export const RESTORE_MUTANTS: readonly Mutant[] = [
   {
@@ -91,5 +106,9 @@ export const RESTORE_MUTANTS: readonly Mutant[] = [
   {
     id: 'item-restore-stale-page', description: 'An item restore caches the point\'s blocks by disk and offset but not by point: a row restored from a later point is read from an earlier point\'s pages.',
     area: 'restore', cells: [SQL], expectedKiller: 'P16', engine: ITEM_RESTORE_STALE_PAGE,
+  },
+  {
+    id: 'mail-item-wrong-mailbox', description: 'An Exchange item restore canonicalises the mailbox name to upper case (Exchange compares them case-insensitively): the item comes back filed under a mailbox the database does not have.',
+    area: 'restore', cells: [EXCHANGE], expectedKiller: 'P16', engine: MAIL_ITEM_WRONG_MAILBOX,
   },
 ];

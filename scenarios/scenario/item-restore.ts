@@ -15,12 +15,21 @@
  *   the lab's committed set, no later acknowledged transaction having written it. The
  *   expected value is that transaction's write of the row, as the app acknowledged it.
  *
+ * - On Exchange cells, an item restore of one mail item (EngineUnderTest.items.findMailItem):
+ *   the latest item acknowledged before the point's cut that the lab found in the image. On
+ *   NTDS cells, of one AD user (.findAdUser): the object written by the latest change the DC
+ *   acknowledged before the cut (acknowledgement id `<invocationId>:<usn>`, the change
+ *   record `chg:<id>` naming the object) that the lab found. The truth is the simulator's
+ *   own reading of that item in the same image (sim/hypervisor/image-items.ts: the lab's
+ *   app opened on the image): every field, nested ones by dotted path, must be restored equal.
  * - A disk restore (EngineUnderTest.restoreDisk) of the first such point's last disk over
  *   the disk of a new, powered-off scratch VM filled with 0xa5 first (what the point does
  *   not hold must come back as zeros): the scratch disk must equal the VmSnapshot's image.
  *
- * Leaves out: Exchange mail items and AD users (their acknowledgements do not carry the
- * item's value or mailbox: the lab would have to supply them), a restore from a point the
+ * A point where a cell's app has no item to ask for (none acknowledged before the cut that the
+ * lab found, or the image's app does not open) is recorded in itemsSkipped.
+ *
+ * Leaves out: items other than the latest one per point and kind, a restore from a point the
  * lab found inconsistent, restores to a local folder (file-writer-local.ts), a disk
  * restore over the original VM's disk.
  */
@@ -35,6 +44,11 @@ import { inspectImage, type ImageInspection } from '../../sim/hypervisor/inspect
 import { Simulation } from '../../sim/kernel/simulation.js';
 import { OverlayDevice } from '../../sim/storage/overlay-device.js';
 import { compareLevels } from '../../core/levels.js';
+import type { AppId } from '../../core/hypervisor-port.js';
+import { ok, type Result } from '../../core/result.js';
+import type { ItemError } from '../../engine/restore/app-items.js';
+import type { AckRecord } from '../../sim/apps/types.js';
+import { readImageAdUsers, readImageMailItems } from '../../sim/hypervisor/image-items.js';
 import type { PointRun, Scenario } from './run.js';
 import type { SparseImage } from './sparse-image.js';
 
@@ -53,14 +67,23 @@ export interface FileRestoreCheck {
   readonly idsRestored: number;
 }
 
+export type ItemKind = 'sql-row' | 'mail-item' | 'ad-user';
+
+/** The item kinds each app's cells restore. */
+export const ITEM_KIND_OF_APP: Readonly<Partial<Record<AppId, ItemKind>>> = { sqlserver: 'sql-row', exchange: 'mail-item', ntds: 'ad-user' };
+
+/** An item's fields: dotted path -> JSON of the value (an empty object is `{}` under its path). */
+export type ItemFields = Readonly<Record<string, string>>;
+
 export interface ItemRestoreCheck {
   readonly pointIndex: number;
-  readonly kind: 'sql-row';
+  readonly kind: ItemKind;
   readonly what: string;
-  readonly expected: string;
-  /** What the engine answered (value and writer), or its error. */
-  readonly got: string;
-  readonly equal: boolean;
+  /** The truth: the row's value and writer as acknowledged (SQL), the simulator's reading of the image (mail item, AD user). */
+  readonly expected: ItemFields;
+  /** The fields the engine restored, or null when it failed (error). */
+  readonly got: ItemFields | null;
+  readonly error: string | null;
 }
 
 export interface DiskRestoreCheck {
@@ -73,6 +96,10 @@ export interface DiskRestoreCheck {
 export interface FileItemRestoreRun {
   readonly files: readonly FileRestoreCheck[];
   readonly items: readonly ItemRestoreCheck[];
+  /** The item kinds the cell's apps call for (ITEM_KIND_OF_APP). */
+  readonly itemKinds: readonly ItemKind[];
+  /** Per point and kind with no item restored, why. */
+  readonly itemsSkipped: readonly string[];
   /** The first good point's last disk restored over a scratch VM's disk (filled with garbage first). */
   readonly disks: readonly DiskRestoreCheck[];
   /** Points skipped (lab found them inconsistent, or no image), with why. */
@@ -151,6 +178,25 @@ async function checkFiles(s: Scenario, repo: Repository, run: PointRun, images: 
   };
 }
 
+/** An item's fields by dotted path (see ItemFields); a value that is not an object is the field ''. */
+export function itemFields(v: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const entries = Object.entries(v);
+    if (entries.length === 0) out[prefix] = '{}';
+    for (const [k, x] of entries) itemFields(x, prefix === '' ? k : `${prefix}.${k}`, out);
+  } else {
+    out[prefix] = v === undefined ? 'undefined' : JSON.stringify(v);
+  }
+  return out;
+}
+
+/** The latest acknowledgement of `app` before `cutUs` whose id the lab found (ties: the later acknowledged). */
+function latestFoundAck(s: Scenario, app: AppId, cutUs: number, found: ReadonlySet<string>): AckRecord | undefined {
+  let best: AckRecord | undefined;
+  for (const a of s.ledger.acks()[app] ?? []) if (a.timeUs < cutUs && found.has(a.id) && (best === undefined || a.timeUs >= best.timeUs)) best = a;
+  return best;
+}
+
 /** The row to ask for at `run`'s point and the value the app acknowledged for it (see the header), or null. */
 function sqlRowToAsk(s: Scenario, run: PointRun, lab: ImageInspection): { table: string; key: string; value: string; txn: string } | null {
   const cutUs = run.truth?.cutUs;
@@ -164,16 +210,55 @@ function sqlRowToAsk(s: Scenario, run: PointRun, lab: ImageInspection): { table:
   return best === null ? null : { table: best.table, key: best.key, value: best.value, txn: best.txn };
 }
 
-async function checkSqlRow(s: Scenario, repo: Repository, run: PointRun, lab: ImageInspection): Promise<ItemRestoreCheck | null> {
-  const ask = sqlRowToAsk(s, run, lab);
-  if (ask === null) return null;
-  const what = `SQL Server row ${ask.table}/${ask.key}`;
-  const expected = `${JSON.stringify(ask.value)} by ${ask.txn}`;
-  const r = await s.engine.items.findSqlRow(repo, run.pointId ?? '', { table: ask.table, key: ask.key });
-  if (!r.ok) return { pointIndex: run.index, kind: 'sql-row', what, expected, got: `error: ${describeError(r.error)}`, equal: false };
-  const got = `${JSON.stringify(r.value.value)} by t${r.value.txn}`;
-  return { pointIndex: run.index, kind: 'sql-row', what, expected, got, equal: got === expected };
+type Asked<T> = Result<T, ItemError | string>;
+
+function itemCheck(run: PointRun, kind: ItemKind, what: string, expected: unknown, r: Asked<unknown>): ItemRestoreCheck {
+  const base = { pointIndex: run.index, kind, what, expected: itemFields(expected) };
+  return r.ok ? { ...base, got: itemFields(r.value), error: null } : { ...base, got: null, error: describeError(r.error) };
 }
+
+async function checkSqlRow(s: Scenario, repo: Repository, run: PointRun, lab: ImageInspection): Promise<ItemRestoreCheck | string> {
+  const ask = sqlRowToAsk(s, run, lab);
+  if (ask === null) return 'no row acknowledged before the cut that the lab found';
+  const r = await s.engine.items.findSqlRow(repo, run.pointId ?? '', { table: ask.table, key: ask.key });
+  const got: Asked<unknown> = r.ok ? ok({ value: r.value.value, txn: `t${r.value.txn}` }) : r;
+  return itemCheck(run, 'sql-row', `SQL Server row ${ask.table}/${ask.key}`, { value: ask.value, txn: ask.txn }, got);
+}
+
+async function checkMailItem(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<ItemRestoreCheck | string> {
+  const cutUs = run.truth?.cutUs;
+  const found = lab.apps.exchange?.committed;
+  if (cutUs === undefined || found === undefined) return 'no cut or the lab did not open Exchange';
+  const ack = latestFoundAck(s, 'exchange', cutUs, found);
+  if (ack === undefined) return 'no mail item acknowledged before the cut that the lab found';
+  const image = readImageMailItems(images, { os: GUEST_OS[s.cell.os], apps: s.vm.apps, factories: s.factories });
+  if (!image.ok) return `the simulator cannot read the image's mail items: ${image.error}`;
+  const truth = image.value.items.get(ack.id);
+  if (truth === undefined) return `the simulator's reading of the image has no item ${ack.id}, which the lab found`;
+  const r = await s.engine.items.findMailItem(repo, run.pointId ?? '', { mailbox: truth.mailbox, itemId: truth.itemId, database: image.value.databaseName });
+  return itemCheck(run, 'mail-item', `Exchange item ${truth.mailbox}/${truth.itemId}`, truth, r.ok ? ok(r.value.value) : r);
+}
+
+async function checkAdUser(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<ItemRestoreCheck | string> {
+  const cutUs = run.truth?.cutUs;
+  const found = lab.apps.ntds?.committed;
+  if (cutUs === undefined || found === undefined) return 'no cut or the lab did not open NTDS';
+  const ack = latestFoundAck(s, 'ntds', cutUs, found);
+  if (ack === undefined) return 'no directory change acknowledged before the cut that the lab found';
+  const image = readImageAdUsers(images, { os: GUEST_OS[s.cell.os], apps: s.vm.apps, factories: s.factories });
+  if (!image.ok) return `the simulator cannot read the image's users: ${image.error}`;
+  const name = image.value.changes.get(ack.id);
+  const truth = name === undefined ? undefined : image.value.users.get(name);
+  if (name === undefined || truth === undefined) return `the simulator's reading of the image has no user written by change ${ack.id}, which the lab found`;
+  const r = await s.engine.items.findAdUser(repo, run.pointId ?? '', name);
+  return itemCheck(run, 'ad-user', `AD user ${name} (change ${ack.id})`, truth, r.ok ? ok(r.value.value) : r);
+}
+
+const ITEM_CHECKS: Readonly<Record<ItemKind, (s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection) => Promise<ItemRestoreCheck | string>>> = {
+  'sql-row': (s, repo, run, _images, lab) => checkSqlRow(s, repo, run, lab),
+  'mail-item': checkMailItem,
+  'ad-user': checkAdUser,
+};
 
 const STEP_BYTES = 1024 * 1024;
 
@@ -216,6 +301,8 @@ export async function judgeFileItemRestores(s: Scenario, repo: Repository, point
   const items: ItemRestoreCheck[] = [];
   const disks: DiskRestoreCheck[] = [];
   const skipped: string[] = [];
+  const itemsSkipped: string[] = [];
+  const itemKinds = s.vm.apps.flatMap((a) => ITEM_KIND_OF_APP[a] ?? []);
   for (const run of chosen) {
     const images = s.tap.snapshotOf(run.index)?.images ?? null;
     const labVm = run.restored?.verdict.vm;
@@ -225,10 +312,13 @@ export async function judgeFileItemRestores(s: Scenario, repo: Repository, point
     }
     const lab = inspectImage(images, { os: GUEST_OS[s.cell.os], apps: s.vm.apps, factories: s.factories });
     files.push(await checkFiles(s, repo, run, images, lab));
-    const item = await checkSqlRow(s, repo, run, lab);
-    if (item !== null) items.push(item);
+    for (const kind of itemKinds) {
+      const item = await ITEM_CHECKS[kind](s, repo, run, images, lab);
+      if (typeof item === 'string') itemsSkipped.push(`point ${run.index}, ${kind}: ${item}`);
+      else items.push(item);
+    }
     if (disks.length === 0) disks.push(await checkDisk(s, repo, run, images));
   }
-  s.note('restore', `file-level restore of ${FILES_DIR} from ${files.length} point(s): ${files.map((f) => `${f.equalFiles}/${f.labFiles} files equal`).join(', ')}${items.length === 0 ? '' : `; ${items.length} item restore(s): ${items.map((i) => `${i.what} ${i.equal ? 'as acknowledged' : `gave ${i.got}`}`).join(', ')}`}`);
-  return { files, items, disks, skipped };
+  s.note('restore', `file-level restore of ${FILES_DIR} from ${files.length} point(s): ${files.map((f) => `${f.equalFiles}/${f.labFiles} files equal`).join(', ')}${items.length === 0 ? '' : `; ${items.length} item restore(s): ${items.map((i) => `${i.what} ${i.error === null ? 'restored' : `failed: ${i.error}`}`).join(', ')}`}`);
+  return { files, items, itemKinds, itemsSkipped, disks, skipped };
 }

@@ -17,6 +17,7 @@ import { checkRestoreVerified } from '../checkers/restore-verified.js';
 import { checkFileItemRestore } from '../checkers/file-item-restore.js';
 import { jobArb, scenarioArb } from '../scenario/arbitraries.js';
 import { runScenario, type ScenarioOutcome } from '../scenario/run.js';
+import { ITEM_KIND_OF_APP } from '../scenario/item-restore.js';
 import { cellId, cellVm, findCell } from '../cells.js';
 import { WRITER_OF } from '../nemesis/index.js';
 import { isPlainJob, isQuiesceFault, PLAIN_JOB, type FaultPlan, type JobPlan, type ScenarioSpec } from '../scenario/spec.js';
@@ -179,9 +180,10 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
     },
     {
       id: 'P16', name: 'file and item restores',
-      description: 'A file-level restore of the files app\'s directory from the first and last good points gives every file of the image byte for byte, with the records the lab found; on SQL Server cells a row restored as an item has the value the app acknowledged before the cut.',
-      // Every cell's VM runs the files app (cells.ts), so the file-level restore applies everywhere.
-      appliesToCell: (cell) => cellVm(cell).apps.includes('files'),
+      description: 'A file-level restore of the files app\'s directory from the first and last good points gives every file of the image byte for byte, with the records the lab found; on SQL Server cells a row restored as an item has the value the app acknowledged before the cut; on Exchange cells a mail item and on NTDS cells an AD user (the latest acknowledged before the cut that the lab found) come back with every field the simulator reads for it in the image.',
+      // Every cell's VM runs the files app (cells.ts), so the file-level restore applies everywhere;
+      // the item restore where an app has items (ITEM_KIND_OF_APP: sqlserver, exchange, ntds).
+      appliesToCell: (cell) => cellVm(cell).apps.some((a) => a === 'files' || ITEM_KIND_OF_APP[a] !== undefined),
       applies: () => true,
       check: (_cell, _spec, run) => checkFileItemRestore(run.outcome),
     },
