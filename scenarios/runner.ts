@@ -163,7 +163,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       if (suite.id === BACKUP_SUITE.id && crashed === null) {
         const s = spec as ScenarioSpec;
         const o = (outcome as { outcome: ScenarioOutcome }).outcome;
-        const level = !isQuiesceFault(s.fault) && s.job.policy === 'try' && o.guestLost === null ? levelOfRun(cell, o) : null;
+        const level = !isQuiesceFault(s.fault) && s.job.policy === 'try' && !s.job.readFault && o.guestLost === null ? levelOfRun(cell, o) : null;
         if (level !== null) achieved[level] = (achieved[level] ?? 0) + 1;
         const d = dataLossOf(cell.app, o);
         perRun.committedLost.push(d.committedLost);

@@ -14,7 +14,7 @@
  *   does): a new epoch, and the parent's change ids are refused by QueryChangedDiskAreas.
  *   Heal: the engine reads the disks in full.
  *
- * - readFault: the second VmSnapshot read of the run fails once (a transport connection
+ * - readFault: the first VmSnapshot read of the run fails once (a transport connection
  *   reset): that backup fails; it must remove its snapshot, store no point, and never tell
  *   the writers it succeeded. The next backup works (a full: there is no parent).
  *
@@ -43,8 +43,8 @@ export function newJobFaultProbe(): JobFaultProbe {
   return { orphansLeft: 0, removalsRefused: 0, cbtResets: 0, readsFailed: 0 };
 }
 
-/** The snapshot read that fails under `readFault`: the second of the run. */
-const FAILING_READ = 2;
+/** The snapshot read that fails under `readFault`: the first of the run (a backup that reads anything meets it). */
+const FAILING_READ = 1;
 
 /**
  * The port the engine's port wraps: with `refuseRemoval`, the first removal of each

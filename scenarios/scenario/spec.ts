@@ -50,7 +50,7 @@ export interface JobPlan {
   readonly backupType: 'full' | 'copy';
   readonly cbtReset: boolean;
   readonly refuseRemoval: boolean;
-  /** The second snapshot read of the first backup fails (a transport connection reset): that backup fails and must clean up. */
+  /** The first snapshot read of the run fails (a transport connection reset): that backup fails and must clean up. */
   readonly readFault: boolean;
   readonly orphan: boolean;
 }
