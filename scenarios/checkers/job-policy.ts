@@ -21,10 +21,15 @@
  */
 
 import type { AppId } from '../../core/hypervisor-port.js';
-import { APPS_WITHOUT_AGENT } from '../../engine/backup/claim.js';
 import type { PointRun, PointTruth, ScenarioOutcome } from '../scenario/run.js';
 import { isPlainJob, type ScenarioSpec } from '../scenario/spec.js';
 import { fail, pass, unknown, type Verdict } from '../verdict.js';
+
+/**
+ * Apps with no quiescing agent of their own (the plain file writer): the harness's own
+ * knowledge of the world, not the engine's list, so an engine that gets it wrong is judged.
+ */
+const APPS_WITHOUT_AGENT: readonly AppId[] = ['files'];
 
 /** Why the record says a `require` backup could not be taken, or null when it could. */
 export function requireBlocked(truth: PointTruth | null, apps: readonly AppId[]): string | null {
