@@ -15,7 +15,7 @@ import { LocalDirFileWriter } from '../engine/restore/file-writer-local.js';
 import type { FileWriter } from '../engine/restore/file-writer.js';
 import { cellId, findCell, type Cell } from '../scenarios/cells.js';
 import { oracleCells } from '../scenarios/matrix/oracle.js';
-import type { EngineUnderTest } from '../scenarios/scenario/engine.js';
+import type { Engine } from '../scenarios/engine-api.js';
 import type { FaultPlan } from '../scenarios/scenario/spec.js';
 import { timelineText } from '../reports/timeline-text.js';
 import { engineFor } from '../scenarios/mutants/index.js';
@@ -84,7 +84,7 @@ interface RunPlan {
   readonly cells: readonly Cell[];
   readonly seed: number;
   readonly fault: FaultPlan;
-  readonly engine: EngineUnderTest;
+  readonly engine: Engine;
   readonly exportRoot: string | null;
   readonly json: string | undefined;
 }

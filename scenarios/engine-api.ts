@@ -30,6 +30,7 @@ import type { DiskId, VmId } from '../core/ids.js';
 import type { AppAwarePolicy, BackupError, BackupReport } from '../engine/backup/job.js';
 import type { ParentPoint } from '../engine/backup/sink.js';
 import type { InitOptions, PointSummary } from '../engine/repository/repository.js';
+import type { RecoveryPointMeta as StoredPointMeta } from '../engine/repository/manifest.js';
 import type { VerifyReport } from '../engine/repository/verify.js';
 import type { ForgetReport } from '../engine/repository/forget.js';
 import type { PruneReport } from '../engine/repository/prune.js';
@@ -93,6 +94,11 @@ export interface BackupParams {
   readonly appScripts?: Readonly<Record<string, string>>;
 }
 
+/** A finished backup: the job's report and what the point stored says it is (`stored.claimedLevel`, `stored.attributes.appLevels`, `stored.reasons`). */
+export interface BackupDone extends BackupReport {
+  readonly stored: StoredPointMeta;
+}
+
 export interface OpenedPoint {
   readonly point: string;
   readonly disks: readonly PointDisk[];
@@ -137,14 +143,17 @@ export interface Timer {
 }
 
 export interface Engine {
-  /** Starts a session: the engine says who it is and what it supports. */
+  /**
+   * Starts a session (the harness starts one per scenario run): the engine says who it is and
+   * what it supports, and forgets every handle of the session before.
+   */
   initialize(params: InitializeParams): Promise<EngineInfo>;
   /** Creates an empty repository on the harness's store (`init` options an engine may ignore). */
   initRepository(store: ByteStore, clock: Clock, init: Omit<InitOptions, 'clock'>): Promise<Result<void, EngineFailure>>;
   /** Opens the repository on `store`; the handle names it in later calls. */
   openRepository(store: ByteStore, clock: Clock, params: OpenRepositoryParams): Promise<Result<string, EngineFailure>>;
-  /** Backs a VM up: the point id and the level it claims per app, with reasons (`report.meta`). */
-  backup(env: CallEnv, params: BackupParams): Promise<Result<BackupReport, BackupError>>;
+  /** Backs a VM up: the point id, the job's report, and the claim stored with the point (level per app, with reasons). */
+  backup(env: CallEnv, params: BackupParams): Promise<Result<BackupDone, BackupError>>;
   /** The points the repository lists, oldest first: id, parent, commit time, claim (`meta`), disks. */
   listPoints(repo: string): Promise<Result<readonly PointSummary[], EngineFailure>>;
   /** Releases an open repository (and its writer lock). */

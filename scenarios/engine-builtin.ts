@@ -33,11 +33,19 @@ export const BUILTIN_VERSION = '0.1.0';
 interface OpenRepo {
   readonly repo: Repository;
   target: BackupTarget | null;
+  /** The repository's log stores, made once (each keeps a cache of the records it decoded). */
+  logs: { readonly sql: LogStore; readonly wal: SqliteWalStore } | null;
 }
 
 class Handles<T> {
   private readonly items = new Map<string, T>();
   private next = 1;
+
+  /** Forgets every handle (a new session); the numbering starts again. */
+  clear(): void {
+    this.items.clear();
+    this.next = 1;
+  }
 
   constructor(private readonly prefix: string) {}
 
@@ -91,6 +99,9 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
   const engine: Omit<Engine, 'logs'> = {
     initialize: (params) => {
       assert(params.protocolVersion === PROTOCOL_VERSION, `protocol version ${params.protocolVersion}`);
+      repos.clear();
+      points.clear();
+      jobs.clear();
       return Promise.resolve({ name: mutant === undefined ? eut.name : `quiescelab+${mutant}`, version: BUILTIN_VERSION, protocolVersion: PROTOCOL_VERSION, capabilities: [...CAPABILITIES] });
     },
     async initRepository(store, clock, init) {
@@ -102,17 +113,20 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
         clock, ...params.writer === undefined ? {} : { writer: { owner: params.writer } },
         ...params.compressionInFlight === undefined ? {} : { compressionInFlight: params.compressionInFlight },
       });
-      return r.ok ? ok(repos.add({ repo: r.value, target: null })) : err(failed(r.error));
+      return r.ok ? ok(repos.add({ repo: r.value, target: null, logs: null })) : err(failed(r.error));
     },
     async backup(e, params) {
       const r = repoOf(params.repo);
       if (!r.ok) return err({ kind: 'store', reason: r.error });
       r.value.target ??= eut.target(r.value.repo);
-      return eut.backup({ port: portOf(e.port), clock: e.clock, target: r.value.target }, {
+      const done = await eut.backup({ port: portOf(e.port), clock: e.clock, target: r.value.target }, {
         vmId: params.vmId, policy: params.policy, parent: params.parent,
         ...params.copyOnly === undefined ? {} : { copyOnly: params.copyOnly },
         ...params.appScripts === undefined ? {} : { appScripts: params.appScripts },
       });
+      if (!done.ok) return done;
+      const manifest = await r.value.repo.readManifest(RecoveryPointId(done.value.pointId));
+      return manifest.ok ? ok({ ...done.value, stored: manifest.value.meta }) : err({ kind: 'store', reason: `reading back point ${done.value.pointId}: ${failed(manifest.error)}` });
     },
     async listPoints(repo) {
       const r = repoOf(repo);
@@ -133,7 +147,12 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
     },
     async pointExtents(point, diskId) {
       const s = points.get(point);
-      return s === undefined ? err(unknownHandle('point', point)) : ok(await s.extents(diskId));
+      if (s === undefined) return err(unknownHandle('point', point));
+      try {
+        return ok(await s.extents(diskId));
+      } catch (e) {
+        return err(e instanceof Error ? e.message : String(e));
+      }
     },
     async readPoint(point, diskId, offsetBytes, lengthBytes) {
       const s = points.get(point);
@@ -213,7 +232,9 @@ function builtinLogs(eut: EngineUnderTest, c: LogsContext): LogsApi {
   const stores = (dest: LogDest): Result<{ sql: LogStore; wal: SqliteWalStore }, EngineFailure> => {
     if (dest.kind === 'host') return ok({ sql: dest.sql, wal: dest.wal });
     const r = c.repoOf(dest.repo);
-    return r.ok ? ok({ sql: repositoryLogStore(r.value.repo), wal: repositorySqliteWalStore(r.value.repo) }) : r;
+    if (!r.ok) return r;
+    r.value.logs ??= { sql: repositoryLogStore(r.value.repo), wal: repositorySqliteWalStore(r.value.repo) };
+    return ok(r.value.logs);
   };
   const shipEnv = (e: CallEnv, dest: LogDest): Result<{ port: HypervisorPort; clock: Clock; store: SqliteWalStore }, EngineFailure> => {
     const s = stores(dest);

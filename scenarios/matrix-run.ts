@@ -8,7 +8,7 @@
 import type { CellResult, MatrixResults, MutantsResults, PropertyDescription } from '../core/results.js';
 import type { Cell } from './cells.js';
 import { runCell, SUITES } from './runner.js';
-import type { EngineUnderTest } from './scenario/engine.js';
+import type { Engine } from './engine-api.js';
 
 export function propertyDescriptions(): PropertyDescription[] {
   const out: PropertyDescription[] = [];
@@ -32,7 +32,7 @@ export function assembleResults(options: MatrixRunOptions, cells: readonly CellR
   };
 }
 
-export async function runMatrix(cells: readonly Cell[], options: MatrixRunOptions & { readonly engine?: EngineUnderTest }): Promise<MatrixResults> {
+export async function runMatrix(cells: readonly Cell[], options: MatrixRunOptions & { readonly engine?: Engine }): Promise<MatrixResults> {
   const results: CellResult[] = [];
   for (const cell of cells) {
     results.push(await runCell(cell, {

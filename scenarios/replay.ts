@@ -10,8 +10,9 @@ import fc from 'fast-check';
 import { err, ok, type Result } from '../core/result.js';
 import { findCell, type Cell } from './cells.js';
 import type { ReplayToken } from './replay-token.js';
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
-import { SUITES } from './runner.js';
+import type { Engine } from './engine-api.js';
+import { builtinEngine } from './engine-builtin.js';
+import { runSuite, SUITES } from './runner.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import { guarded, type Verdict } from './verdict.js';
 
@@ -24,7 +25,7 @@ export interface Replayed {
   readonly verdict: Verdict;
 }
 
-export async function replay(token: ReplayToken, engines: { resolve(mutant: string | null): EngineUnderTest | undefined } = { resolve: (m) => (m === null ? QUIESCELAB_ENGINE : undefined) }): Promise<Result<Replayed, string>> {
+export async function replay(token: ReplayToken, engines: { resolve(mutant: string | null): Engine | undefined } = { resolve: (m) => (m === null ? builtinEngine() : undefined) }): Promise<Result<Replayed, string>> {
   const cell = findCell(token.cell);
   if (cell === undefined) return err(`token.cell: no cell '${token.cell}' in the matrix`);
   const suite = SUITES.find((s) => s.id === token.suite);
@@ -40,7 +41,7 @@ export async function replay(token: ReplayToken, engines: { resolve(mutant: stri
     if (box.found !== null) return true;
     // As the shrink ran it (runner.ts).
     const spec: unknown = suite.forProperty?.(drawn, property.id, Number(token.path.split(':')[0])) ?? drawn;
-    const outcome: unknown = await suite.run(spec, engine);
+    const outcome: unknown = await runSuite(suite, spec, engine, token.seed);
     const verdict = guarded(() => property.check(cell, spec, outcome));
     box.found = { cell, suite, property, spec, outcome, verdict };
     return true;

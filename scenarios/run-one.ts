@@ -9,14 +9,13 @@
 import fc from 'fast-check';
 import type { ConsistencyLevel } from '../core/levels.js';
 import type { FileRestoreReport } from '../engine/restore/file-restore.js';
-import { restoreFiles } from '../engine/restore/file-restore.js';
 import type { FileWriter } from '../engine/restore/file-writer.js';
-import type { Repository } from '../engine/repository/repository.js';
 import { cellId, type Cell } from './cells.js';
 import { dataLossOf, type RunDataLoss } from './checkers/data-loss.js';
 import { levelOfRun } from './runner.js';
 import { scenarioArb } from './scenario/arbitraries.js';
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
+import { PROTOCOL_VERSION, type Engine } from './engine-api.js';
+import { builtinEngine } from './engine-builtin.js';
 import { runScenarioKeeping, type ScenarioOutcome } from './scenario/run.js';
 import type { FaultPlan, ScenarioSpec } from './scenario/spec.js';
 import { BACKUP_SUITE } from './suites/backup-suite.js';
@@ -27,7 +26,8 @@ export interface OneRunRequest {
   readonly seed: number;
   /** The fault to inject (default none). */
   readonly fault?: FaultPlan;
-  readonly engine?: EngineUnderTest;
+  /** The engine under test (default: the built-in one). */
+  readonly engine?: Engine;
 }
 
 export interface JudgedProperty {
@@ -62,9 +62,10 @@ export function specFor(cell: Cell, seed: number, fault: FaultPlan = { kind: 'no
 }
 
 export async function runOne(request: OneRunRequest): Promise<OneRun> {
-  const engine = request.engine ?? QUIESCELAB_ENGINE;
+  const engine = request.engine ?? builtinEngine();
   const { cell } = request;
   const spec = specFor(cell, request.seed, request.fault);
+  await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed: request.seed });
   const { outcome, repo } = await runScenarioKeeping(spec, { engine });
   const suiteSpec = { ...spec, twin: false };
   const run = { outcome, twin: null };
@@ -78,18 +79,21 @@ export async function runOne(request: OneRunRequest): Promise<OneRun> {
   };
 }
 
-async function exportPoint(engine: EngineUnderTest, repo: Repository, pointId: string, writerFor: (diskIndex: number, diskId: string) => Promise<FileWriter>): Promise<DiskExport[]> {
-  const source = await engine.source(repo, pointId);
-  if (!source.ok) return [{ diskIndex: 0, diskId: '', report: null, error: source.error }];
+/** Every disk of a point through the engine's file-level restore. */
+async function exportPoint(engine: Engine, repo: string, pointId: string, writerFor: (diskIndex: number, diskId: string) => Promise<FileWriter>): Promise<DiskExport[]> {
+  const opened = await engine.openPoint(repo, pointId);
+  if (!opened.ok) return [{ diskIndex: 0, diskId: '', report: null, error: opened.error }];
+  await engine.closePoint(opened.value.point);
   const out: DiskExport[] = [];
-  for (const [diskIndex, disk] of source.value.disks().entries()) {
-    const r = await restoreFiles(source.value, disk.diskId, { all: true }, await writerFor(diskIndex, disk.diskId));
+  for (const [diskIndex, disk] of opened.value.disks.entries()) {
+    const r = await engine.restoreFiles(await writerFor(diskIndex, disk.diskId), { repo, pointId, diskId: disk.diskId, selection: { all: true } });
     out.push(r.ok ? { diskIndex, diskId: disk.diskId, report: r.value, error: null } : { diskIndex, diskId: disk.diskId, report: null, error: describeFsError(r.error) });
   }
   return out;
 }
 
-function describeFsError(e: { readonly kind: string }): string {
+function describeFsError(e: { readonly kind: string } | string): string {
+  if (typeof e === 'string') return e;
   const rest = Object.entries(e).filter(([k]) => k !== 'kind').map(([k, v]) => `${k} ${JSON.stringify(v)}`);
   return rest.length === 0 ? e.kind : `${e.kind}: ${rest.join(', ')}`;
 }

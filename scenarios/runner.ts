@@ -18,7 +18,8 @@ import { compareLevels, LEVELS } from '../core/levels.js';
 import { cellId, type Cell } from './cells.js';
 import { dataLossOf } from './checkers/data-loss.js';
 import { encodeReplayToken } from './replay-token.js';
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
+import { PROTOCOL_VERSION, type Engine } from './engine-api.js';
+import { builtinEngine } from './engine-builtin.js';
 import type { ScenarioOutcome } from './scenario/run.js';
 import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
 import { BACKUP_SUITE } from './suites/backup-suite.js';
@@ -37,7 +38,8 @@ export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, LOGS_SUITE, REPOSITORY
 export interface RunnerOptions {
   readonly runs: number;
   readonly seed: number;
-  readonly engine?: EngineUnderTest;
+  /** The engine under test (default: the built-in one); a session is initialised for each run. */
+  readonly engine?: Engine;
   /** The mutant id the engine is (for replay tokens), or null. */
   readonly mutant?: string | null;
   /** Scenario evaluations a shrink may spend (default 150). */
@@ -85,7 +87,13 @@ function judge<S, O>(property: SuiteProperty<S, O>, cell: Cell, spec: S, outcome
   return guarded(() => property.check(cell, spec, outcome));
 }
 
-async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; firstFailRun: number; engine: EngineUnderTest; budget: number }): Promise<{ spec: S; verdict: Verdict; timeline: readonly TimelineEntry[]; path: string; shrinks: number } | null> {
+/** One run of a suite in a fresh engine session (initialize forgets the handles of the run before). */
+export async function runSuite(suite: AnySuite, spec: unknown, engine: Engine, seed: number): Promise<unknown> {
+  await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed });
+  return suite.run(spec, engine);
+}
+
+async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; firstFailRun: number; engine: Engine; budget: number }): Promise<{ spec: S; verdict: Verdict; timeline: readonly TimelineEntry[]; path: string; shrinks: number } | null> {
   let failed = false;
   let evaluations = 0;
   const box: { last: { spec: S; verdict: Verdict; timeline: readonly TimelineEntry[] } | null } = { last: null };
@@ -97,7 +105,7 @@ async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell
     let verdict: Verdict;
     let timeline: readonly TimelineEntry[] = [];
     try {
-      const outcome = await suite.run(spec, options.engine) as O;
+      const outcome = await runSuite(suite, spec, options.engine, options.seed) as O;
       timeline = suite.timeline(outcome);
       verdict = judge(property, cell, spec, outcome);
     } catch (e) {
@@ -126,7 +134,7 @@ function notExercised(judged: number, runs: number, minJudged: number, first: Ve
 
 export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellResult> {
   assert(Number.isInteger(options.runs) && options.runs >= 1, 'runs >= 1');
-  const engine = options.engine ?? QUIESCELAB_ENGINE;
+  const engine = options.engine ?? builtinEngine();
   const id = cellId(cell);
   const achieved: Partial<Record<ConsistencyLevel, number>> = {};
   const loss = { committedLost: 0, writesLost: 0, recoveryNeeded: 0, recoverySucceeded: 0, rpoUsMax: 0, rtos: [] as number[], examples: [] as LostExample[] };
@@ -146,7 +154,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       let outcome: unknown;
       let crashed: Verdict | null = null;
       try {
-        outcome = await suite.run(spec, engine);
+        outcome = await runSuite(suite, spec, engine, seed);
       } catch (e) {
         crashed = { valid: false, evidence: `the run threw: ${e instanceof Error ? e.message : String(e)}` };
       }

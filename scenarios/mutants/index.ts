@@ -3,7 +3,8 @@
  * tokens name them).
  */
 
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../scenario/engine.js';
+import type { Engine } from '../engine-api.js';
+import { builtinEngine } from '../engine-builtin.js';
 import { BACKUP_MUTANTS } from './backup-mutants.js';
 import { DC_MUTANTS } from './dc-mutants.js';
 import { JOB_MUTANTS } from './job-mutants.js';
@@ -20,6 +21,8 @@ export function findMutant(id: string): Mutant | undefined {
 }
 
 /** The engine a replay token names: quiescelab's for null, else the mutant's. */
-export function engineFor(mutant: string | null): EngineUnderTest | undefined {
-  return mutant === null ? QUIESCELAB_ENGINE : findMutant(mutant)?.engine;
+export function engineFor(mutant: string | null): Engine | undefined {
+  if (mutant === null) return builtinEngine();
+  const found = findMutant(mutant);
+  return found === undefined ? undefined : builtinEngine(found.engine, found.id);
 }

@@ -34,7 +34,6 @@
  * restore over the original VM's disk.
  */
 
-import type { Repository } from '../../engine/repository/repository.js';
 import { MemoryFileWriter } from '../../engine/restore/file-writer.js';
 import { FILES_DIR, parseRecords } from '../../sim/apps/files/files-app.js';
 import type { SqlServerApp } from '../../sim/apps/sqlserver/index.js';
@@ -47,6 +46,7 @@ import { compareLevels } from '../../core/levels.js';
 import type { AppId } from '../../core/hypervisor-port.js';
 import { ok, type Result } from '../../core/result.js';
 import type { ItemError } from '../../engine/restore/app-items.js';
+import type { PointDisk } from '../../engine/restore/source.js';
 import type { AckRecord } from '../../sim/apps/types.js';
 import { readImageAdUsers, readImageMailItems } from '../../sim/hypervisor/image-items.js';
 import type { PointRun, Scenario } from './run.js';
@@ -142,16 +142,14 @@ function describeError(e: unknown): string {
   return typeof e === 'string' ? e : JSON.stringify(e);
 }
 
-async function checkFiles(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<FileRestoreCheck> {
+async function checkFiles(s: Scenario, repo: string, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<FileRestoreCheck> {
   const base = { pointIndex: run.index, labFiles: 0, equalFiles: 0, differences: [], idsNotInLab: [], idsNotRestored: [], idsRestored: 0 };
   const truth = labFilesOf(s, images);
   if (typeof truth === 'string') return { ...base, error: truth };
-  const source = await s.engine.source(repo, run.pointId ?? '');
-  if (!source.ok) return { ...base, labFiles: truth?.size ?? 0, error: `opening the point: ${source.error}` };
-  const disk = source.value.disks().at(-1);
-  if (disk === undefined) return { ...base, labFiles: truth?.size ?? 0, error: 'the point has no disk' };
+  const disk = await lastDisk(s, repo, run);
+  if (typeof disk === 'string') return { ...base, labFiles: truth?.size ?? 0, error: disk };
   const writer = new MemoryFileWriter();
-  const r = await s.engine.restoreFiles(source.value, disk.diskId, { paths: [FILES_DIR] }, writer);
+  const r = await s.engine.restoreFiles(writer, { repo, pointId: run.pointId ?? '', diskId: disk.diskId, selection: { paths: [FILES_DIR] } });
   if (!r.ok) return { ...base, labFiles: truth?.size ?? 0, error: `file-level restore of ${FILES_DIR}: ${describeError(r.error)}` };
   const restored = new Map<string, Uint8Array>();
   for (const [path, bytes] of writer.files()) if (path.startsWith('files/')) restored.set(path.slice('files/'.length), bytes);
@@ -217,15 +215,15 @@ function itemCheck(run: PointRun, kind: ItemKind, what: string, expected: unknow
   return r.ok ? { ...base, got: itemFields(r.value), error: null } : { ...base, got: null, error: describeError(r.error) };
 }
 
-async function checkSqlRow(s: Scenario, repo: Repository, run: PointRun, lab: ImageInspection): Promise<ItemRestoreCheck | string> {
+async function checkSqlRow(s: Scenario, repo: string, run: PointRun, lab: ImageInspection): Promise<ItemRestoreCheck | string> {
   const ask = sqlRowToAsk(s, run, lab);
   if (ask === null) return 'no row acknowledged before the cut that the lab found';
-  const r = await s.engine.items.findSqlRow(repo, run.pointId ?? '', { table: ask.table, key: ask.key });
+  const r = await s.engine.findSqlRow(repo, run.pointId ?? '', { table: ask.table, key: ask.key });
   const got: Asked<unknown> = r.ok ? ok({ value: r.value.value, txn: `t${r.value.txn}` }) : r;
   return itemCheck(run, 'sql-row', `SQL Server row ${ask.table}/${ask.key}`, { value: ask.value, txn: ask.txn }, got);
 }
 
-async function checkMailItem(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<ItemRestoreCheck | string> {
+async function checkMailItem(s: Scenario, repo: string, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<ItemRestoreCheck | string> {
   const cutUs = run.truth?.cutUs;
   const found = lab.apps.exchange?.committed;
   if (cutUs === undefined || found === undefined) return 'no cut or the lab did not open Exchange';
@@ -235,11 +233,11 @@ async function checkMailItem(s: Scenario, repo: Repository, run: PointRun, image
   if (!image.ok) return `the simulator cannot read the image's mail items: ${image.error}`;
   const truth = image.value.items.get(ack.id);
   if (truth === undefined) return `the simulator's reading of the image has no item ${ack.id}, which the lab found`;
-  const r = await s.engine.items.findMailItem(repo, run.pointId ?? '', { mailbox: truth.mailbox, itemId: truth.itemId, database: image.value.databaseName });
+  const r = await s.engine.findMailItem(repo, run.pointId ?? '', { mailbox: truth.mailbox, itemId: truth.itemId, database: image.value.databaseName });
   return itemCheck(run, 'mail-item', `Exchange item ${truth.mailbox}/${truth.itemId}`, truth, r.ok ? ok(r.value.value) : r);
 }
 
-async function checkAdUser(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<ItemRestoreCheck | string> {
+async function checkAdUser(s: Scenario, repo: string, run: PointRun, images: readonly SparseImage[], lab: ImageInspection): Promise<ItemRestoreCheck | string> {
   const cutUs = run.truth?.cutUs;
   const found = lab.apps.ntds?.committed;
   if (cutUs === undefined || found === undefined) return 'no cut or the lab did not open NTDS';
@@ -250,11 +248,11 @@ async function checkAdUser(s: Scenario, repo: Repository, run: PointRun, images:
   const name = image.value.changes.get(ack.id);
   const truth = name === undefined ? undefined : image.value.users.get(name);
   if (name === undefined || truth === undefined) return `the simulator's reading of the image has no user written by change ${ack.id}, which the lab found`;
-  const r = await s.engine.items.findAdUser(repo, run.pointId ?? '', name);
+  const r = await s.engine.findAdUser(repo, run.pointId ?? '', name);
   return itemCheck(run, 'ad-user', `AD user ${name} (change ${ack.id})`, truth, r.ok ? ok(r.value.value) : r);
 }
 
-const ITEM_CHECKS: Readonly<Record<ItemKind, (s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[], lab: ImageInspection) => Promise<ItemRestoreCheck | string>>> = {
+const ITEM_CHECKS: Readonly<Record<ItemKind, (s: Scenario, repo: string, run: PointRun, images: readonly SparseImage[], lab: ImageInspection) => Promise<ItemRestoreCheck | string>>> = {
   'sql-row': (s, repo, run, _images, lab) => checkSqlRow(s, repo, run, lab),
   'mail-item': checkMailItem,
   'ad-user': checkAdUser,
@@ -262,15 +260,23 @@ const ITEM_CHECKS: Readonly<Record<ItemKind, (s: Scenario, repo: Repository, run
 
 const STEP_BYTES = 1024 * 1024;
 
+/** The last disk of a point, as the engine lists it (a one-line problem when it cannot). */
+async function lastDisk(s: Scenario, repo: string, run: PointRun): Promise<PointDisk | string> {
+  const opened = await s.engine.openPoint(repo, run.pointId ?? '');
+  if (!opened.ok) return `opening the point: ${opened.error}`;
+  await s.engine.closePoint(opened.value.point);
+  return opened.value.disks.at(-1) ?? 'the point has no disk';
+}
+
 /** The point's last disk written by the engine's disk restore over a scratch VM's disk full of 0xa5, read back against the image. */
-async function checkDisk(s: Scenario, repo: Repository, run: PointRun, images: readonly SparseImage[]): Promise<DiskRestoreCheck> {
+async function checkDisk(s: Scenario, repo: string, run: PointRun, images: readonly SparseImage[]): Promise<DiskRestoreCheck> {
   const at = (problem: string, bytesWritten = 0): DiskRestoreCheck => ({ pointIndex: run.index, problem, bytesWritten });
   const ref = images.at(-1);
-  const source = await s.engine.source(repo, run.pointId ?? '');
-  if (!source.ok) return at(`opening the point: ${source.error}`);
-  const disk = source.value.disks().at(-1);
-  if (disk === undefined || ref === undefined) return at('no disk to restore');
-  const port = s.engine.port(s.tap.port);
+  const disk = await lastDisk(s, repo, run);
+  if (typeof disk === 'string') return at(disk);
+  if (ref === undefined) return at('no disk to restore');
+  // The harness's own scratch VM: made through the world's port, not the engine's.
+  const port = s.tap.port;
   const vm = await port.createVm({ name: `disk-restore-${run.index}`, guestOs: s.cell.os, tools: s.cell.tools, apps: [], disks: [{ capacityBytes: disk.capacityBytes, sectorSizeBytes: ref.sectorSizeBytes }] });
   if (!vm.ok) return at(`scratch VM: ${vm.error.kind}`);
   const target = vm.value.disks[0];
@@ -280,8 +286,8 @@ async function checkDisk(s: Scenario, repo: Repository, run: PointRun, images: r
     const w = await port.writeDisk(vm.value.vmId, target.diskId, pos, garbage.subarray(0, Math.min(STEP_BYTES, disk.capacityBytes - pos)));
     if (!w.ok) return at(`filling the scratch disk: ${w.error.kind}`);
   }
-  const r = await s.engine.restoreDisk({ port, clock: s.hv.sim.clock }, source.value, disk.diskId, { vmId: vm.value.vmId, diskId: target.diskId });
-  if (!r.ok) return at(`disk restore: ${r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason}`);
+  const r = await s.engine.restoreDisk({ port, clock: s.hv.sim.clock }, { repo, pointId: run.pointId ?? '', diskId: disk.diskId, target: { vmId: vm.value.vmId, diskId: target.diskId } });
+  if (!r.ok) return at(`disk restore: ${typeof r.error === 'string' ? r.error : r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason}`);
   const restored = s.hv.vm(vm.value.vmId).disks[0]?.disk;
   if (restored === undefined) return at('the scratch disk is gone', r.value.bytesWritten);
   for (let pos = 0; pos < disk.capacityBytes; pos += STEP_BYTES) {
@@ -293,7 +299,7 @@ async function checkDisk(s: Scenario, repo: Repository, run: PointRun, images: r
 }
 
 /** Property 16's restores from the first and the last good point (see the header); null when no point was stored. */
-export async function judgeFileItemRestores(s: Scenario, repo: Repository, points: readonly PointRun[]): Promise<FileItemRestoreRun | null> {
+export async function judgeFileItemRestores(s: Scenario, repo: string, points: readonly PointRun[]): Promise<FileItemRestoreRun | null> {
   const good = points.filter((p) => p.ok && p.pointId !== null);
   if (good.length === 0) return null;
   const chosen = [...new Set([good[0], good[good.length - 1]])] as PointRun[];

@@ -1,24 +1,23 @@
 /**
  * One log scenario, end to end (DESIGN.md roles). The client drives the engine under test
- * (EngineUnderTest.log): an application-aware full backup of the cell's VM under workload,
- * then, from the instant it completed (seed 003's T0), SQL Server log backups with the
- * engine's scheduler, or SQLite WAL shipping rounds on the engine's schedule rule, each
- * round either the engine's scheduled shipping job (engine/logbackup/sqlite-job.ts: it
- * anchors the chain and checkpoints by WAL size) or the shipper's entry points with every
- * n-th round the engine's checkpoint (spec.shipping). Log backups go to the in-memory
- * stores or the repository's log stores (spec.logStore; the restore then reads them
- * from the repository opened again, as another process would). The logs nemesis
- * (scenarios/nemesis/logs.ts) makes one log backup slow (an
- * overrun) and breaks the chain as drawn: someone else backs the log up to NUL or without
- * COPY_ONLY, or checkpoints the WAL, in a wait between log backups; or a stored log backup
- * disappears from the store before the restore. Then the full is restored with
- * roll-forward to a target drawn inside the chain, often at one of its boundaries
- * (log-boundaries.ts) — and, when the chain is broken, to one beyond the break — and the
- * restored database is read on a booted VM: SQL Server through
- * the engine's restore of the VM and RESTORE LOG in the guest; SQLite through the engine's
- * byte-level roll-forward, whose output file the harness writes into the powered-off
- * restored VM's file system before it boots (the engine leaves where to put it to its
- * caller).
+ * through the black-box `Engine` only (engine-api.ts, its `logs`: engine-api-logs.ts): an
+ * application-aware full backup of the cell's VM under workload, then, from the instant it
+ * completed (seed 003's T0), SQL Server log backups with the engine's scheduler, or SQLite
+ * WAL shipping rounds on the engine's schedule rule, each round either the engine's
+ * scheduled shipping job (it anchors the chain and checkpoints by WAL size) or the
+ * shipper's entry points with every n-th round the engine's checkpoint (spec.shipping).
+ * Log backups go to the harness's in-memory record stores or the engine's repository
+ * (spec.logStore, a `LogDest`; the restore then reads them from the repository opened
+ * again, as another process would). The logs nemesis (scenarios/nemesis/logs.ts) makes one
+ * log backup slow (an overrun) and breaks the chain as drawn: someone else backs the log
+ * up to NUL or without COPY_ONLY, or checkpoints the WAL, in a wait between log backups;
+ * or a stored log backup disappears from the store before the restore. Then the full is
+ * restored with roll-forward to a target drawn inside the chain, often at one of its
+ * boundaries (log-boundaries.ts) — and, when the chain is broken, to one beyond the break
+ * — and the restored database is read on a booted VM: SQL Server through the engine's
+ * restore of the VM and RESTORE LOG in the guest; SQLite through the engine's byte-level
+ * roll-forward, whose output file the harness writes into the powered-off restored VM's
+ * file system before it boots (the engine leaves where to put it to its caller).
  *
  * Ground truth (log-truth.ts) comes from the taps and the apps, never from the engine:
  * acknowledgements with their virtual times, each log backup as the guest produced it
@@ -39,16 +38,12 @@ import { describeLogStoreError } from '../../engine/logbackup/log-store.js';
 import type { BackupError } from '../../engine/backup/job.js';
 import type { RollForwardTarget } from '../../engine/logbackup/chain.js';
 import type { LogSchedule } from '../../engine/logbackup/schedule.js';
-import { MemoryLogStore, type LogBackupError, type LogStore } from '../../engine/logbackup/sql-job.js';
-import { startSqliteLogShipping } from '../../engine/logbackup/sqlite-job.js';
+import { MemoryLogStore, type LogBackupError, type StoredLogBackup } from '../../engine/logbackup/sql-job.js';
 import type { SqliteTarget } from '../../engine/logbackup/sqlite-chain.js';
-import { MemorySqliteWalStore, type ShipError, type SqliteWalRecord, type SqliteWalStore } from '../../engine/logbackup/sqlite-shipper.js';
-import { repositoryLogStore, repositorySqliteWalStore } from '../../engine/repository/log-store.js';
+import { MemorySqliteWalStore, type ShipError, type SqliteWalRecord } from '../../engine/logbackup/sqlite-shipper.js';
 import { decodeLogRecordObject, LOGS_PREFIX } from '../../engine/repository/log-record.js';
-import { describeRepoError, Repository } from '../../engine/repository/repository.js';
 import type { RollForwardError } from '../../engine/restore/sql-rollforward.js';
 import type { SqliteRollForwardError } from '../../engine/restore/sqlite-rollforward.js';
-import type { PointSource } from '../../engine/restore/source.js';
 import type { RestoreError } from '../../engine/restore/vm.js';
 import type { ByteStore } from '../../engine/store/byte-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
@@ -58,7 +53,9 @@ import { FileSystem } from '../../sim/guest/file-system.js';
 import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
 import { cellVm, findCell, SQLITE_SCRIPT_PATH, type Cell } from '../cells.js';
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from './engine.js';
+import { PROTOCOL_VERSION, type CallEnv, type Engine, type EngineFailure, type Timer } from '../engine-api.js';
+import type { LogDest, SqliteShippingError } from '../engine-api-logs.js';
+import { builtinEngine } from '../engine-builtin.js';
 import { GuestTap, type GuestRun, type RunStart } from './guest-tap.js';
 import { AckLedger } from './ledger.js';
 import { chainReach, chooseTarget, describeTarget, type ConcreteTarget, type LogBackupTiming, type LogTruth, type SqlCapture } from './log-truth.js';
@@ -136,18 +133,29 @@ function freezeScriptRan(q: QuiesceOutcome): boolean {
   return q.scripts.some((s) => s.path === SQLITE_SCRIPT_PATH && s.argument === 'freeze' && s.exitCode === 0);
 }
 
-function describeError(e: BackupError | LogBackupError | ShipError | RestoreError): string {
+/** An engine's error, in one line (an EngineFailure is one already). */
+function describeError(e: BackupError | LogBackupError | ShipError | RestoreError | EngineFailure): string {
+  if (typeof e === 'string') return e;
   if (e.kind === 'port') return `${'during' in e ? `${e.during}: ` : 'step' in e ? `${e.step}: ` : ''}${e.error.kind}`;
   if (e.kind === 'guest') return `${'step' in e ? `${e.step}: ` : ''}exit ${e.exitCode}: ${e.stderr}`;
   if (e.kind === 'log-store') return `log-store: ${describeLogStoreError(e.error)}`;
   return `${e.kind}: ${e.reason}`;
 }
 
-function shipFailure(e: ShipError): string {
+function shipFailure(e: ShipError | EngineFailure): string {
+  if (typeof e === 'string') return e;
   return `${e.kind}${'step' in e ? ` during ${e.step}` : ''}${'reason' in e ? `: ${e.reason}` : ''}`;
 }
 
-function rollForwardError(e: RollForwardError | SqliteRollForwardError): NonNullable<RestoreRun['error']> {
+/** Why the engine's shipping job did not start. */
+function shippingFailure(e: SqliteShippingError | EngineFailure): string {
+  if (typeof e === 'string') return e;
+  return e.kind === 'refused' ? e.refusal.reason : describeError(e.error);
+}
+
+/** A roll-forward's error as the outcome keeps it (`engine`: the engine refused the call itself, e.g. the point did not open). */
+function rollForwardError(e: RollForwardError | SqliteRollForwardError | EngineFailure): NonNullable<RestoreRun['error']> {
+  if (typeof e === 'string') return { kind: 'engine', detail: e, refusal: null };
   if (e.kind === 'refused') {
     const r = e.refusal;
     return {
@@ -187,6 +195,17 @@ function placeDatabase(hv: SimHypervisor, vm: SimVm, database: Uint8Array): stri
   return done.ok ? null : `unmount: ${done.error.kind}`;
 }
 
+/** The log destination of a run, with what the harness keeps to remove a record from it (the `missing` break). */
+type ScenarioLogs =
+  | { readonly kind: 'memory'; readonly dest: LogDest; readonly sql: MemoryLogStore; readonly wal: MemorySqliteWalStore }
+  | { readonly kind: 'repository'; readonly dest: LogDest; readonly store: ByteStore };
+
+function memoryLogs(): ScenarioLogs {
+  const sql = new MemoryLogStore();
+  const wal = new MemorySqliteWalStore();
+  return { kind: 'memory', dest: { kind: 'host', sql, wal }, sql, wal };
+}
+
 class LogScenario {
   readonly timeline: LogsTimelineEvent[] = [];
   readonly ledger = new AckLedger();
@@ -196,11 +215,10 @@ class LogScenario {
   readonly app: LogApp;
   readonly snapshots: SnapshotTap;
   readonly guest: GuestTap;
-  /** What the engine sees. */
+  /** The world's port as lent to the engine (through the taps): the same object in every call, so the engine wraps it once. */
   readonly port: HypervisorPort;
-  /** Where log backups go (spec.logStore): the in-memory stores, or the repository's (useRepositoryLogs). */
-  private logs: { kind: 'memory'; sql: MemoryLogStore; wal: MemorySqliteWalStore } | { kind: 'repository'; store: ByteStore; sql: LogStore; wal: SqliteWalStore }
-    = { kind: 'memory', sql: new MemoryLogStore(), wal: new MemorySqliteWalStore() };
+  /** Where log backups go (spec.logStore): the harness's in-memory stores, or the engine's repository on `store` (useRepositoryLogs). */
+  private logs: ScenarioLogs = memoryLogs();
   /** SQLite rounds: timing and the records each added to the store. */
   readonly rounds: { startUs: TimeUs; endUs: TimeUs; records: string[]; failed: string | null }[] = [];
   basePointId = '';
@@ -212,7 +230,7 @@ class LogScenario {
   private currentRound = -1;
   private roundSlowed = false;
 
-  constructor(readonly spec: LogsSpec, readonly cell: Cell, readonly engine: EngineUnderTest) {
+  constructor(readonly spec: LogsSpec, readonly cell: Cell, readonly engine: Engine) {
     const world = bootCellWorld(cell, { seed: spec.seed, disks: spec.disks });
     this.hv = world.hv;
     this.vm = world.vm;
@@ -222,20 +240,32 @@ class LogScenario {
     this.guest = new GuestTap(this.hv, this.snapshots.port);
     this.guest.keep = (run) => run.vmId === this.vmId && isSqlLogBackup(run);
     this.guest.slowUs = (run) => this.slowness(run);
-    this.port = engine.port(this.guest.port);
+    this.port = this.guest.port;
     this.note('boot', `${cell.os} with Tools ${cell.tools}, ${this.vm.disks.length} disk(s), apps ${this.vm.apps.join(', ')}; log interval ${spec.intervalMs} ms for ${spec.windowTicks} ticks`);
   }
 
-  get sqlLogs(): LogStore {
-    return this.logs.sql;
+  /** Where the engine keeps the log backups of this run. */
+  get logDest(): LogDest {
+    return this.logs.dest;
   }
 
-  get walLogs(): SqliteWalStore {
-    return this.logs.wal;
+  /** The port and clock lent to each engine call. */
+  get env(): CallEnv {
+    return { port: this.port, clock: this.hv.sim.clock };
   }
 
   get nowUs(): TimeUs {
     return this.hv.sim.clock.nowUs();
+  }
+
+  /** The SQLite WAL records the engine keeps for the VM (what a restore would find). */
+  async walRecords(): Promise<readonly SqliteWalRecord[]> {
+    return unwrap(await this.engine.logs.listSqliteRecords(this.logs.dest, this.vmId));
+  }
+
+  /** The SQL Server log backups the engine keeps for the VM. */
+  private async sqlBackups(): Promise<readonly StoredLogBackup[]> {
+    return unwrap(await this.engine.logs.listSqlLogBackups(this.logs.dest, this.vmId));
   }
 
   note(kind: LogsTimelineEvent['kind'], detail: string, atUs: TimeUs = this.nowUs): void {
@@ -295,7 +325,7 @@ class LogScenario {
       },
       engineCopyOnly: async () => {
         this.guest.phase = 'copy-only';
-        const r = await this.engine.log.sqlLogBackup({ port: this.port, clock: this.hv.sim.clock, store: this.sqlLogs }, { vmId: this.vmId, basePointId: this.basePointId, copyOnly: true });
+        const r = await this.engine.logs.sqlLogBackup(this.env, this.logs.dest, { vmId: this.vmId, basePointId: this.basePointId, copyOnly: true });
         this.guest.phase = 'logs';
         return r.ok ? `LSN ${r.value.firstLsn} to ${r.value.lastLsn}` : describeError(r.error);
       },
@@ -303,10 +333,10 @@ class LogScenario {
     };
   }
 
-  async fullBackup(repo: Repository): Promise<{ ok: boolean; appAware: boolean; detail: string; quiesce: QuiesceOutcome | null }> {
+  async fullBackup(repo: string): Promise<{ ok: boolean; appAware: boolean; detail: string; quiesce: QuiesceOutcome | null }> {
     this.guest.phase = 'full';
     this.snapshots.backupIndex = 0;
-    const r = await this.engine.backup({ port: this.port, target: this.engine.target(repo), clock: this.hv.sim.clock }, { vmId: this.vmId, policy: 'try', appScripts: cellVm(this.cell).appScripts });
+    const r = await this.engine.backup(this.env, { repo, vmId: this.vmId, policy: 'try', parent: null, appScripts: cellVm(this.cell).appScripts });
     const q = this.snapshots.snapshotOf(0)?.info.quiesce ?? null;
     if (!r.ok) {
       this.note('backup', `the full backup fails: ${describeError(r.error)}`);
@@ -323,10 +353,15 @@ class LogScenario {
 
   async runSqlLogs(schedule: LogSchedule): Promise<void> {
     this.guest.phase = 'logs';
-    const runs = await this.engine.log.runSqlSchedule(
-      { port: this.port, clock: this.hv.sim.clock, store: this.sqlLogs, waitUntil: (t) => this.waitUntil(t) },
-      { vmId: this.vmId, basePointId: this.basePointId, schedule, untilUs: schedule.nextFullUs ?? schedule.fullDoneUs, maxBackups: MAX_LOG_BACKUPS },
-    );
+    const timer: Timer = { clock: this.hv.sim.clock, waitUntil: (t) => this.waitUntil(t) };
+    const scheduled = await this.engine.logs.runSqlSchedule(this.env, timer, this.logs.dest, {
+      vmId: this.vmId, basePointId: this.basePointId, schedule, untilUs: schedule.nextFullUs ?? schedule.fullDoneUs, maxBackups: MAX_LOG_BACKUPS,
+    });
+    if (!scheduled.ok) {
+      this.note('log-backup', `the engine's log backup schedule fails: ${scheduled.error}`);
+      return;
+    }
+    const runs = scheduled.value;
     const failed = runs.filter((r) => !r.result.ok).length;
     this.note('log-backup', `${runs.length} log backups on schedule${failed > 0 ? `, ${failed} failed` : ''}`);
   }
@@ -345,14 +380,14 @@ class LogScenario {
     while (next !== null && next <= until && this.rounds.length < MAX_LOG_BACKUPS) {
       if (this.nowUs < next) await this.waitUntil(next);
       const startUs = this.nowUs;
-      const before = new Set(unwrap(await this.walLogs.list(this.vmId)).map((r) => r.id));
+      const before = new Set((await this.walRecords()).map((r) => r.id));
       this.currentRound = this.rounds.length;
       this.roundSlowed = false;
       const r = await round();
       if (!r.ok) errors++;
-      const records = unwrap(await this.walLogs.list(this.vmId)).filter((x) => !before.has(x.id)).map((x) => x.id);
+      const records = (await this.walRecords()).filter((x) => !before.has(x.id)).map((x) => x.id);
       this.rounds.push({ startUs, endUs: this.nowUs, records, failed: r.ok ? null : `the engine's round failed: ${r.why}` });
-      next = this.engine.log.nextLogBackupStart(schedule, startUs, this.nowUs);
+      next = await this.engine.logs.nextLogBackupStart(schedule, startUs, this.nowUs);
     }
     this.currentRound = -1;
     this.note('log-backup', `${this.rounds.length} WAL shipping rounds on schedule (${this.spec.shipping === 'job' ? `the engine's job, checkpoint at ${this.spec.checkpointAtWalBytes} WAL bytes` : `checkpoint every ${this.spec.checkpointEvery} rounds`})${errors > 0 ? `, ${errors} failed` : ''}`);
@@ -361,34 +396,33 @@ class LogScenario {
   /** SQLite, `rounds`: the chain anchored by the harness, then the shipper's rounds and checkpoints. */
   async sqliteByRounds(schedule: LogSchedule, q: QuiesceOutcome | null, fullDoneUs: TimeUs): Promise<void> {
     const request = { vmId: this.vmId, dbPath: DB_PATH, basePointId: this.basePointId };
-    const env = { port: this.port, clock: this.hv.sim.clock, store: this.walLogs };
-    const anchored = await this.engine.log.startSqliteChain(env, {
+    const logs = this.engine.logs;
+    const anchored = await logs.startSqliteChain(this.env, this.logs.dest, {
       ...request, baseCheckpointed: q !== null && freezeScriptRan(q), baseAtUs: this.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs,
     });
     if (!anchored.ok) this.note('note', `starting the chain fails: ${describeError(anchored.error)}`);
     const every = this.spec.checkpointEvery;
     await this.sqliteRounds(schedule, async () => {
-      const r = every > 0 && (this.rounds.length + 1) % every === 0 ? await this.engine.log.checkpointSqliteWal(env, request) : await this.engine.log.shipSqliteWal(env, request);
+      const r = every > 0 && (this.rounds.length + 1) % every === 0 ? await logs.checkpointSqliteWal(this.env, this.logs.dest, request) : await logs.shipSqliteWal(this.env, this.logs.dest, request);
       return { ok: r.ok, why: r.ok ? '' : shipFailure(r.error) };
     });
   }
 
   /** SQLite, `job`: the engine's scheduled shipping job (sqlite-job.ts) anchors the chain and runs each round. */
   async sqliteByJob(schedule: LogSchedule, q: QuiesceOutcome, fullDoneUs: TimeUs): Promise<void> {
-    const env = { port: this.port, clock: this.hv.sim.clock, store: this.walLogs };
-    const started = await startSqliteLogShipping(env, {
+    const started = await this.engine.logs.startSqliteShipping(this.env, this.logs.dest, {
       vmId: this.vmId, dbPath: DB_PATH, basePointId: this.basePointId, scriptPath: SQLITE_SCRIPT_PATH,
       full: { doneUs: fullDoneUs, snapshotAtUs: this.snapshots.snapshotOf(0)?.info.createdAtUs ?? fullDoneUs, quiesce: q },
       intervalUs: schedule.intervalUs, ...schedule.nextFullUs === undefined ? {} : { nextFullUs: schedule.nextFullUs }, checkpointAtWalBytes: this.spec.checkpointAtWalBytes,
     });
     if (!started.ok) {
-      this.note('note', `the engine's shipping job refuses to start: ${started.error.kind === 'refused' ? started.error.refusal.reason : describeError(started.error.error)}`);
+      this.note('note', `the engine's shipping job refuses to start: ${shippingFailure(started.error)}`);
       return;
     }
     const job = started.value;
     let checkpoints = 0;
     await this.sqliteRounds(job.schedule, async () => {
-      const r = await job.run();
+      const r = await this.engine.logs.runSqliteShipping(job.job);
       if (r.ok && r.value.checkpoint !== null) checkpoints++;
       return { ok: r.ok, why: r.ok ? '' : shipFailure(r.error) };
     });
@@ -401,7 +435,7 @@ class LogScenario {
     const decoded = run?.stdout == null ? null : decodeLogBackup(run.stdout);
     if (run === undefined || decoded === null || !decoded.ok) return null;
     const h = decoded.value.header;
-    const stored = unwrap(await this.sqlLogs.list(this.vmId)).find((b) => b.firstLsn === h.firstLsn && b.lastLsn === h.lastLsn && !b.copyOnly);
+    const stored = (await this.sqlBackups()).find((b) => b.firstLsn === h.firstLsn && b.lastLsn === h.lastLsn && !b.copyOnly);
     if (stored === undefined) return null;
     await this.removeRecord(stored.id);
     this.removedSqlBackup = this.scheduledSqlRuns().indexOf(run);
@@ -410,7 +444,7 @@ class LogScenario {
 
   /** The `missing` break, SQLite: the first segment with commits of round `index` or later leaves the store. */
   private async removeSegment(index: number): Promise<{ atUs: TimeUs; detail: string } | null> {
-    const records = unwrap(await this.walLogs.list(this.vmId));
+    const records = await this.walRecords();
     const byId = new Map<string, SqliteWalRecord>(records.map((r) => [r.id, r]));
     const victim = this.rounds.slice(index).flatMap((round) => round.records).map((id) => byId.get(id)).find((r) => r?.kind === 'segment' && r.commits > 0);
     if (victim === undefined) return null;
@@ -429,6 +463,7 @@ class LogScenario {
       this.logs.wal.remove(id);
       return;
     }
+    // Reads the harness's own MemoryStore, in quiescelab's repository format (an engine storing another format keeps its records elsewhere).
     const store = this.logs.store;
     for (const name of unwrap(await store.list(LOGS_PREFIX))) {
       const decoded = decodeLogRecordObject(name, unwrap(await store.get(name)));
@@ -436,18 +471,17 @@ class LogScenario {
     }
   }
 
-  /** Log backups go to the repository's log stores (spec.logStore): the harness opened `repo` as the writer on `store`. */
-  useRepositoryLogs(store: ByteStore, repo: Repository): void {
+  /** Log backups go to the engine's repository (spec.logStore): `repo`, the handle of the writer the harness opened on `store`. */
+  useRepositoryLogs(store: ByteStore, repo: string): void {
     if (this.spec.logStore !== 'repository') return;
-    this.logs = { kind: 'repository', store, sql: repositoryLogStore(repo), wal: repositorySqliteWalStore(repo) };
+    this.logs = { kind: 'repository', dest: { kind: 'repository', repo }, store };
   }
 
-  /** The log stores a restore reads: the same in-memory ones, or the repository's opened again (a restore is another process). */
-  private async restoreLogs(): Promise<{ sql: LogStore; wal: SqliteWalStore } | { error: string }> {
-    if (this.logs.kind === 'memory') return this.logs;
-    const reader = await this.engine.openRepository(this.logs.store, { clock: this.hv.sim.clock });
-    if (!reader.ok) return { error: describeRepoError(reader.error) };
-    return { sql: repositoryLogStore(reader.value), wal: repositorySqliteWalStore(reader.value) };
+  /** Where a restore reads the logs: the same in-memory stores, or the repository opened again (a restore is another process). */
+  private async restoreLogs(): Promise<LogDest | { error: string }> {
+    if (this.logs.kind === 'memory') return this.logs.dest;
+    const reader = await this.engine.openRepository(this.logs.store, this.hv.sim.clock, {});
+    return reader.ok ? { kind: 'repository', repo: reader.value } : { error: reader.error };
   }
 
   walReadRuns(): GuestRun[] {
@@ -488,21 +522,21 @@ class LogScenario {
     for (const app of this.vm.apps) this.vm.app(app).stopWorkload();
   }
 
-  async restore(repo: Repository, role: RestoreRun['role'], target: ConcreteTarget): Promise<RestoreRun> {
+  /** Restores the full (point `basePointId` of `repo`, the writer's handle) rolled forward to `target`. */
+  async restore(repo: string, role: RestoreRun['role'], target: ConcreteTarget): Promise<RestoreRun> {
     this.guest.phase = `restore:${role}`;
     const base: Omit<RestoreRun, 'ok' | 'error'> = { role, target, committed: null, opened: null, logsApplied: 0 };
-    const source = await this.engine.source(repo, this.basePointId);
-    if (!source.ok) return { ...base, ok: false, error: { kind: 'source', detail: source.error, refusal: null } };
     const logs = await this.restoreLogs();
     if ('error' in logs) return { ...base, ok: false, error: { kind: 'log-store', detail: `opening the repository again: ${logs.error}`, refusal: null } };
-    const run = this.app === 'sqlserver' ? await this.restoreSql(source.value, logs.sql, target, base) : await this.restoreSqlite(source.value, logs.wal, target, base);
+    const run = this.app === 'sqlserver' ? await this.restoreSql(repo, logs, target, base) : await this.restoreSqlite(repo, logs, target, base);
     this.note('restore', `restore to ${describeTarget(target)} (${role}): ${run.ok ? `${run.committed?.length ?? 0} transactions read on the restored VM` : `${run.error?.kind ?? 'error'}: ${run.error?.detail ?? ''}`}`);
     return run;
   }
 
-  private async restoreVm(source: PointSource, role: string, powerOn: boolean): Promise<{ vmId: VmId } | { error: string }> {
-    const r = await this.engine.restoreVm({ port: this.port, clock: this.hv.sim.clock }, source, {
-      name: `restored-${role}`, guestOs: this.cell.os, tools: this.cell.tools, apps: this.vm.apps, flags: cellVm(this.cell).flags, powerOn,
+  private async restoreVm(repo: string, role: string, powerOn: boolean): Promise<{ vmId: VmId } | { error: string }> {
+    const r = await this.engine.restoreVm(this.env, {
+      repo, pointId: this.basePointId,
+      spec: { name: `restored-${role}`, guestOs: this.cell.os, tools: this.cell.tools, apps: this.vm.apps, flags: cellVm(this.cell).flags, powerOn },
     });
     return r.ok ? { vmId: r.value.vmId } : { error: describeError(r.error) };
   }
@@ -516,26 +550,24 @@ class LogScenario {
     return { committed: [...vm.app(appId).committed()], opened: { ok: report?.ok ?? false, detail: report?.detail ?? 'the app did not open' } };
   }
 
-  private async restoreSql(source: PointSource, sqlLogs: LogStore, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
-    const restored = await this.restoreVm(source, base.role, true);
+  private async restoreSql(repo: string, logs: LogDest, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
+    const restored = await this.restoreVm(repo, base.role, true);
     if ('error' in restored) return { ...base, ok: false, error: { kind: 'restore-vm', detail: restored.error, refusal: null } };
     assert(target.kind !== 'transaction', 'SQL Server targets are times or LSNs');
     const t: RollForwardTarget = target.kind === 'lsn' ? { kind: 'lsn', lsn: target.lsn } : { kind: 'time', timeUs: target.timeUs };
-    const log = this.engine.log;
-    const r = await log.rollForwardSql({ port: this.port, clock: this.hv.sim.clock, logs: sqlLogs, plan: log.planSqlRollForward }, { vmId: restored.vmId, sourceVmId: this.vmId }, t);
+    const r = await this.engine.logs.rollForwardSql(this.env, logs, { vmId: restored.vmId, sourceVmId: this.vmId }, t);
     const logsApplied = this.guest.runs.filter((x) => x.vmId === restored.vmId && x.program === 'sqlcmd' && x.args[0] === 'restore-log' && x.exitCode === 0).length;
     const read = this.readRestored(restored.vmId);
     unwrap(await this.hv.destroyVm(restored.vmId));
     return { ...base, ...read, logsApplied, ok: r.ok, error: r.ok ? null : rollForwardError(r.error) };
   }
 
-  private async restoreSqlite(source: PointSource, walLogs: SqliteWalStore, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
+  private async restoreSqlite(repo: string, logs: LogDest, target: ConcreteTarget, base: Omit<RestoreRun, 'ok' | 'error'>): Promise<RestoreRun> {
     assert(target.kind !== 'lsn', 'SQLite targets are transactions or times');
     const t: SqliteTarget = target.kind === 'transaction' ? { kind: 'transaction', index: target.index } : { kind: 'time', timeUs: target.timeUs };
-    const log = this.engine.log;
-    const r = await log.rollForwardSqlite({ logs: walLogs, plan: log.planSqliteRollForward }, source, { vmId: this.vmId, dbPath: DB_PATH, target: t });
+    const r = await this.engine.logs.rollForwardSqlite(logs, { repo, pointId: this.basePointId }, { vmId: this.vmId, dbPath: DB_PATH, target: t });
     if (!r.ok) return { ...base, ok: false, error: rollForwardError(r.error) };
-    const restored = await this.restoreVm(source, base.role, false);
+    const restored = await this.restoreVm(repo, base.role, false);
     if ('error' in restored) return { ...base, ok: true, error: null, opened: { ok: false, detail: `restore of the VM: ${restored.error}` } };
     const placed = placeDatabase(this.hv, this.hv.vm(restored.vmId), r.value.database);
     if (placed !== null) return { ...base, ok: true, error: null, opened: { ok: false, detail: `placing the database: ${placed}` } };
@@ -547,11 +579,11 @@ class LogScenario {
 }
 
 /** The full backup, then log backups or WAL shipping on the schedule (seed 003: only after an application-aware full). */
-async function logWindow(s: LogScenario, repo: Repository): Promise<{ full: Awaited<ReturnType<LogScenario['fullBackup']>>; fullDoneUs: TimeUs; schedule: LogSchedule }> {
+async function logWindow(s: LogScenario, repo: string): Promise<{ full: Awaited<ReturnType<LogScenario['fullBackup']>>; fullDoneUs: TimeUs; schedule: LogSchedule }> {
   const spec = s.spec;
   if (s.app === 'sqlite') {
     s.guest.phase = 'prepare';
-    const observed = await s.engine.log.observeSqliteWal({ port: s.port, clock: s.hv.sim.clock, store: s.walLogs }, { vmId: s.vmId, dbPath: DB_PATH });
+    const observed = await s.engine.logs.observeSqliteWal(s.env, s.logDest, { vmId: s.vmId, dbPath: DB_PATH });
     if (!observed.ok) s.note('note', `observing the WAL fails: ${describeError(observed.error)}`);
   }
   const full = await s.fullBackup(repo);
@@ -571,14 +603,21 @@ async function logWindow(s: LogScenario, repo: Repository): Promise<{ full: Awai
   return { full, fullDoneUs, schedule };
 }
 
-export async function runLogsScenario(spec: LogsSpec, options: { readonly engine?: EngineUnderTest } = {}): Promise<LogsOutcome> {
+/** The built-in engine in a session of its own (a caller's engine comes initialised, as the runner's does). */
+async function defaultEngine(seed: number): Promise<Engine> {
+  const engine = builtinEngine();
+  await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed });
+  return engine;
+}
+
+export async function runLogsScenario(spec: LogsSpec, options: { readonly engine?: Engine } = {}): Promise<LogsOutcome> {
   const cell = findCell(spec.cellId);
   assert(cell !== undefined, `unknown cell ${spec.cellId}`);
-  const s = new LogScenario(spec, cell, options.engine ?? QUIESCELAB_ENGINE);
+  const s = new LogScenario(spec, cell, options.engine ?? await defaultEngine(spec.seed));
   try {
     const store = new MemoryStore();
-    unwrap(await Repository.init(store, { clock: s.hv.sim.clock }));
-    const repo = unwrap(await s.engine.openRepository(store, { clock: s.hv.sim.clock, writer: { owner: 'scenario' } }));
+    unwrap(await s.engine.initRepository(store, s.hv.sim.clock, {}));
+    const repo = unwrap(await s.engine.openRepository(store, s.hv.sim.clock, { writer: 'scenario' }));
     s.useRepositoryLogs(store, repo);
     startCellWorkload(s, spec.workload);
     s.hv.runFor(spec.warmupMs * 1000);
@@ -605,7 +644,7 @@ export async function runLogsScenario(spec: LogsSpec, options: { readonly engine
       const beyond = breaksChain(spec.chainBreak) && reach.beyond !== null ? chooseTarget(truth, reach.beyond, spec.target) : null;
       if (beyond !== null) restores.push(await s.restore(repo, 'beyond-break', beyond));
     }
-    const storeRecords = unwrap(await s.walLogs.list(s.vmId)).filter((r) => r.basePointId === s.basePointId).map((r) => ({ id: r.id, atUs: r.atUs }));
+    const storeRecords = (await s.walRecords()).filter((r) => r.basePointId === s.basePointId).map((r) => ({ id: r.id, atUs: r.atUs }));
     return {
       cellId: spec.cellId, app: s.app, full: { ok: full.ok, appAware: full.appAware, detail: full.detail }, truth, chainBreak: s.chainBreak, nemesisLateUs: s.nemesisLateUs,
       storeRecords, restores, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs), endUs: s.nowUs,

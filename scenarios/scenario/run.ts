@@ -19,11 +19,10 @@ import type { TimeUs } from '../../core/clock.js';
 import type { AppId, HypervisorPort, QuiesceOutcome } from '../../core/hypervisor-port.js';
 import type { VmId } from '../../core/ids.js';
 import type { ConsistencyLevel } from '../../core/levels.js';
-import { err, ok, unwrap, type Result } from '../../core/result.js';
-import { parentOf, type BackupReport, type EngineEnv } from '../../engine/backup/job.js';
+import { ok, unwrap, type Result } from '../../core/result.js';
+import { parentOf, type BackupReport } from '../../engine/backup/job.js';
 import type { ParentPoint } from '../../engine/backup/sink.js';
-import { Repository, type InitOptions } from '../../engine/repository/repository.js';
-import { RecoveryPointId } from '../../engine/repository/hash.js';
+import type { InitOptions } from '../../engine/repository/repository.js';
 import type { ByteStore } from '../../engine/store/byte-store.js';
 import { MemoryStore } from '../../engine/store/memory-store.js';
 import { GUEST_OS } from '../../sim/guest/catalog.js';
@@ -35,7 +34,8 @@ import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
 import { cellVm, findCell, type Cell } from '../cells.js';
 import { judgeLevel, type LevelVerdict } from '../checkers/level.js';
-import { QUIESCELAB_ENGINE, type EngineUnderTest } from './engine.js';
+import type { Engine, OpenedPoint } from '../engine-api.js';
+import { builtinEngine } from '../engine-builtin.js';
 import { AckLedger, type CrashLoss } from './ledger.js';
 import type { FaultPlan, ScenarioSpec } from './spec.js';
 import { SparseImage } from './sparse-image.js';
@@ -146,7 +146,8 @@ export interface ScenarioOutcome {
 export type ScenarioPhase = 'boot' | 'workload' | 'backup' | 'restore' | 'classify';
 
 export interface RunOptions {
-  readonly engine?: EngineUnderTest;
+  /** The engine under test (default: the built-in one). */
+  readonly engine?: Engine;
   /** Called as each phase begins (and with 'end' at the end). */
   readonly onPhase?: (phase: ScenarioPhase | 'end') => void;
   /** Disk size of the cell's VM (default 16 MiB). */
@@ -204,10 +205,10 @@ export class Scenario implements NemesisTarget {
   private writesNotedUs = -1;
   /** History events already searched for snapshot captures. */
   private historyCursor = 0;
-  /** The engine's side of the backups (one per scenario: a mutant's port may keep state across them). */
-  private backupEnv: { readonly repo: Repository; readonly env: EngineEnv } | null = null;
+  /** The port the backups go through (one per scenario: the engine may keep state per port, as a mutant's does). */
+  private backupPort: HypervisorPort | null = null;
 
-  constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: EngineUnderTest, diskBytes: number | undefined) {
+  constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: Engine, diskBytes: number | undefined) {
     const lying = nemesisOf(spec.fault).boot(spec.fault).lyingCache;
     const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas, disks: spec.disks, unwrite: spec.unwrite });
     this.apps = world.apps;
@@ -298,25 +299,21 @@ export class Scenario implements NemesisTarget {
    * Initialises a repository on `store` and opens it through the engine under test, as the
    * backups' writer; `compressionInFlight`: its chunk worker threads (0: this thread only).
    */
-  async openRepository(store: ByteStore, init: Omit<InitOptions, 'clock'> = {}, compressionInFlight = 0): Promise<Repository> {
-    unwrap(await Repository.init(store, { compression: { codec: 'brotli', level: SCENARIO_BROTLI_QUALITY }, ...init, clock: this.hv.sim.clock }));
-    return unwrap(await this.engine.openRepository(store, { clock: this.hv.sim.clock, writer: { owner: 'scenario' }, compressionInFlight }));
+  async openRepository(store: ByteStore, init: Omit<InitOptions, 'clock'> = {}, compressionInFlight = 0): Promise<string> {
+    unwrap(await this.engine.initRepository(store, this.hv.sim.clock, { compression: { codec: 'brotli', level: SCENARIO_BROTLI_QUALITY }, ...init }));
+    return unwrap(await this.engine.openRepository(store, this.hv.sim.clock, { writer: 'scenario', compressionInFlight }));
   }
 
   /** The scenario's `index`-th backup by the engine under test, recorded with the truth the tap saw. */
-  async backup(repo: Repository, index: number, parent: ParentPoint | null): Promise<{ report: BackupReport | null; run: PointRun }> {
-    if (this.backupEnv?.repo !== repo) {
-      const faults = jobFaultPort(this.tap.port, this.spec.job, this.jobFaults, (d) => { this.note('fault', d); });
-      const port: HypervisorPort = this.backupEnv?.env.port ?? this.engine.port(faults);
-      this.backupEnv = { repo, env: { port, target: this.engine.target(repo), clock: this.hv.sim.clock } };
-    }
-    const env = this.backupEnv.env;
+  async backup(repo: string, index: number, parent: ParentPoint | null): Promise<{ report: BackupReport | null; run: PointRun }> {
+    this.backupPort ??= jobFaultPort(this.tap.port, this.spec.job, this.jobFaults, (d) => { this.note('fault', d); });
+    const env = { port: this.backupPort, clock: this.hv.sim.clock };
     const appScripts = cellVm(this.cell).appScripts;
     this.tap.backupIndex = index;
     this.noteWrites();
     const kind = parent === null ? 'full' : 'incremental';
     const historyFrom = this.hv.sim.history.events().length;
-    const r = await this.engine.backup(env, { vmId: this.vmId, policy: this.spec.job.policy, copyOnly: this.spec.job.backupType === 'copy', parent, appScripts });
+    const r = await this.engine.backup(env, { repo, vmId: this.vmId, policy: this.spec.job.policy, copyOnly: this.spec.job.backupType === 'copy', parent, appScripts });
     const writersCompleted = this.completionsSince(historyFrom);
     const tapped = this.tap.snapshotOf(index);
     const failed = this.tap.failedQuiesces.find((f) => f.backupIndex === index);
@@ -337,8 +334,8 @@ export class Scenario implements NemesisTarget {
       this.note('backup', `${kind} backup failed: ${error}`);
       return { report: null, run: { index, kind, ok: false, error, errorKind: r.error.kind, writersCompleted, pointId: null, truth, claimed: null, restored: null, restoreError: null } };
     }
-    const manifest = unwrap(await repo.readManifest(RecoveryPointId(r.value.pointId)));
-    const claimed = claimOf(manifest.meta.attributes, manifest.meta.claimedLevel, manifest.meta.reasons);
+    const meta = r.value.stored;
+    const claimed = claimOf(meta.attributes, meta.claimedLevel, meta.reasons);
     this.note('backup', `${kind} RecoveryPoint ${r.value.pointId.slice(0, 12)} claims ${claimed.apps[this.cell.app] ?? claimed.vm} for ${this.cell.app}`);
     return { report: r.value, run: { index, kind, ok: true, error: null, errorKind: null, writersCompleted, pointId: r.value.pointId, truth, claimed, restored: null, restoreError: null } };
   }
@@ -357,7 +354,7 @@ export class Scenario implements NemesisTarget {
   }
 
   /** The spec's backups: a full, then CBT incrementals from the last point stored, each followed by its gap of workload. */
-  async backups(repo: Repository): Promise<{ reports: (BackupReport | null)[]; runs: PointRun[] }> {
+  async backups(repo: string): Promise<{ reports: (BackupReport | null)[]; runs: PointRun[] }> {
     const reports: (BackupReport | null)[] = [];
     const runs: PointRun[] = [];
     let parent: ParentPoint | null = null;
@@ -379,28 +376,36 @@ export class Scenario implements NemesisTarget {
   }
 
   /** Reads every disk of a point back through the engine under test, as a restore would. */
-  async readBack(repo: Repository, pointId: string): Promise<Result<ReadBack, string>> {
-    const source = await this.engine.source(repo, pointId);
-    if (!source.ok) return err(source.error);
+  async readBack(repo: string, pointId: string): Promise<Result<ReadBack, string>> {
+    const opened = await this.engine.openPoint(repo, pointId);
+    if (!opened.ok) return opened;
+    try {
+      return await this.readDisks(opened.value);
+    } finally {
+      await this.engine.closePoint(opened.value.point);
+    }
+  }
+
+  private async readDisks(opened: OpenedPoint): Promise<Result<ReadBack, string>> {
     const images: SparseImage[] = [];
     let bytesRead = 0;
-    try {
-      for (const disk of source.value.disks()) {
-        const image = new SparseImage(disk.capacityBytes, this.vm.disks[images.length]?.info.sectorSizeBytes ?? 512);
-        for (const e of await source.value.extents(disk.diskId)) {
-          image.write(e.startBytes, await source.value.read(disk.diskId, e.startBytes, e.lengthBytes));
-          bytesRead += e.lengthBytes;
-        }
-        images.push(image);
+    for (const disk of opened.disks) {
+      const image = new SparseImage(disk.capacityBytes, this.vm.disks[images.length]?.info.sectorSizeBytes ?? 512);
+      const extents = await this.engine.pointExtents(opened.point, disk.diskId);
+      if (!extents.ok) return extents;
+      for (const e of extents.value) {
+        const bytes = await this.engine.readPoint(opened.point, disk.diskId, e.startBytes, e.lengthBytes);
+        if (!bytes.ok) return bytes;
+        image.write(e.startBytes, bytes.value);
+        bytesRead += e.lengthBytes;
       }
-    } catch (e) {
-      return err(e instanceof Error ? e.message : String(e));
+      images.push(image);
     }
     return ok({ images, bytesRead });
   }
 
   /** Reads a point back through the engine, compares it with its snapshot and judges it in the lab. */
-  async judge(repo: Repository, run: PointRun): Promise<PointRun> {
+  async judge(repo: string, run: PointRun): Promise<PointRun> {
     if (run.pointId === null || run.truth === null) return run;
     const read = await this.readBack(repo, run.pointId);
     if (!read.ok) return { ...run, restoreError: read.error };
@@ -425,16 +430,13 @@ export class Scenario implements NemesisTarget {
   }
 
   /** Restores a point as a new VM and boots it: the RTO, and whether its apps open. */
-  async restoreVm(repo: Repository, run: PointRun): Promise<VmRestoreRun | null> {
+  async restoreVm(repo: string, run: PointRun): Promise<VmRestoreRun | null> {
     if (run.pointId === null) return null;
-    const source = await this.engine.source(repo, run.pointId);
-    if (!source.ok) return { vmId: null, ok: false, detail: source.error, rtoUs: 0, bytesRead: 0, appsOpened: {} };
-    const port = this.engine.port(this.tap.port);
     const startUs = this.nowUs;
-    const r = await this.engine.restoreVm({ port, clock: this.hv.sim.clock }, source.value, {
+    const r = await this.engine.restoreVm({ port: this.tap.port, clock: this.hv.sim.clock }, { repo, pointId: run.pointId, spec: {
       name: `restored-${run.index}`, guestOs: this.cell.os, tools: this.cell.tools, apps: this.vm.apps, flags: cellVm(this.cell).flags,
-    });
-    if (!r.ok) return { vmId: null, ok: false, detail: r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason, rtoUs: this.nowUs - startUs, bytesRead: 0, appsOpened: {} };
+    } });
+    if (!r.ok) return { vmId: null, ok: false, detail: typeof r.error === 'string' ? r.error : r.error.kind === 'port' ? `${r.error.during}: ${r.error.error.kind}` : r.error.reason, rtoUs: this.nowUs - startUs, bytesRead: 0, appsOpened: {} };
     const restored = this.hv.vm(r.value.vmId);
     const appsOpened: Partial<Record<AppId, { ok: boolean; recoveryNeeded: boolean }>> = {};
     for (const [app, report] of restored.guest?.openReports ?? []) appsOpened[app] = { ok: report.ok, recoveryNeeded: report.recoveryNeeded };
@@ -458,20 +460,22 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions = {}):
 }
 
 /** runScenario, keeping the repository the backups went to (a file-level export reads it). */
-export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions = {}): Promise<{ readonly outcome: ScenarioOutcome; readonly repo: Repository }> {
+export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions = {}): Promise<{ readonly outcome: ScenarioOutcome; readonly repo: string; readonly engine: Engine; readonly store: MemoryStore }> {
   const cell = findCell(spec.cellId);
   assert(cell !== undefined, `unknown cell ${spec.cellId}`);
   const phase = options.onPhase ?? (() => undefined);
   phase('boot');
-  const s = new Scenario(spec, cell, options.engine ?? QUIESCELAB_ENGINE, options.diskBytes);
+  const engine = options.engine ?? builtinEngine();
+  const s = new Scenario(spec, cell, engine, options.diskBytes);
   try {
     phase('workload');
     await s.warmUp();
     phase('backup');
-    const repo = await s.openRepository(new MemoryStore());
+    const store = new MemoryStore();
+    const repo = await s.openRepository(store);
     const { runs } = await s.backups(repo);
     const hygiene = s.hygiene();
-    const listed = await repo.listPoints();
+    const listed = await s.engine.listPoints(repo);
     const pointsListed = listed.ok ? listed.value.length : null;
     phase('classify');
     const judged: PointRun[] = [];
@@ -485,7 +489,7 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
       cellId: spec.cellId, points: judged, vmRestore, fileItemRestore, hygiene, pointsListed, crashLosses: s.ledger.crashLosses, jobFaults: { ...s.jobFaults }, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),
       historyDigest: s.hv.sim.history.digest(), endUs: s.nowUs,
     };
-    return { outcome, repo };
+    return { outcome, repo, engine, store };
   } finally {
     s.hv.dispose();
   }

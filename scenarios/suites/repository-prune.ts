@@ -2,7 +2,8 @@
  * Property 15's part of the repository suite (repository-suite.ts): on a copy of the
  * repository the backups left, the engine under test runs `quiescelab forget --keep-last N
  * --prune` as the CLI does (cli/repo.ts: the repository opened as the writer with no
- * chunk workers, `forget(repo, { keepLast })`, then `prune(repo, { keepAll: true })`);
+ * chunk workers, `forget(repo, { keepLast })`, then `prune(repo, { keepAll: true })`,
+ * here through the engine interface: openRepository as the writer, forget, prune, closeRepository);
  * then a restarted engine lists the points, reads each kept one back and compares it with
  * its VmSnapshot's image (the tap's), and verify reads every pack. The picture of the
  * store before and after (index files, manifests, pack bytes) is read here, by the
@@ -13,10 +14,8 @@
  */
 
 import { assert } from '../../core/assert.js';
-import { RecoveryPointId } from '../../engine/repository/hash.js';
 import { decodeIndex } from '../../engine/repository/index-file.js';
 import { decodeManifest } from '../../engine/repository/manifest.js';
-import { describeRepoError } from '../../engine/repository/repository.js';
 import { describeDamage } from '../../engine/repository/verify.js';
 import { describeStoreError } from '../../engine/store/byte-store.js';
 import { LOCK_NAME } from '../../engine/store/lock.js';
@@ -37,6 +36,7 @@ interface Picture {
   readonly packBytes: number;
 }
 
+/** White-box: decodes index files and manifests, as P15 may for an engine declaring 'repository-format:quiescelab/1'. */
 async function pictureOf(store: MemoryStore): Promise<Picture> {
   const indexed = new Set<string>();
   const manifests = new Map<string, Set<string>>();
@@ -58,7 +58,7 @@ async function pictureOf(store: MemoryStore): Promise<Picture> {
 }
 
 /** A point read back through `reader`, against the tap's image of its VmSnapshot. */
-async function keptReadBack(s: Scenario, reader: Parameters<Scenario['readBack']>[0], pointId: string, runs: readonly PointRun[]): Promise<KeptReadBack> {
+async function keptReadBack(s: Scenario, reader: string, pointId: string, runs: readonly PointRun[]): Promise<KeptReadBack> {
   const run = runs.find((r) => r.pointId === pointId);
   const ref = run === undefined ? null : s.tap.snapshotOf(run.index)?.images ?? null;
   if (ref === null) return { pointId, difference: 'no VmSnapshot image to compare with' };
@@ -84,6 +84,7 @@ const NO_VERIFY: PruneRecord['verify'] = { error: null, damages: [], unreference
 export async function forgetAndPrune(s: Scenario, store: MemoryStore, runs: readonly PointRun[], plan: PrunePlan): Promise<PruneRecord> {
   const engine = s.engine;
   const clock = s.hv.sim.clock;
+  // White-box: the writer lock's object name in the repository format ('repository-format:quiescelab/1').
   const dropped = await store.delete(LOCK_NAME);
   assert(dropped.ok, 'the copy\'s writer lock is dropped');
   const before = await pictureOf(store);
@@ -100,29 +101,29 @@ export async function forgetAndPrune(s: Scenario, store: MemoryStore, runs: read
   const failed = (error: string, extra: Partial<PruneRecord> = {}): PruneRecord => ({
     ...base, ...extra, error, chunks: chunksOf(before, null, []), bytes: { packsBefore: before.packBytes, packsAfter: before.packBytes, reportedFreed: 0 },
   });
-  const writer = await engine.openRepository(store, { clock, writer: { owner: 'quiescelab forget' } });
-  if (!writer.ok) return failed(`open as the writer: ${describeRepoError(writer.error)}`);
-  const listed = await writer.value.listPoints();
-  if (!listed.ok) return failed(`listing the points: ${describeRepoError(listed.error)}`);
+  const writer = await engine.openRepository(store, clock, { writer: 'quiescelab forget' });
+  if (!writer.ok) return failed(`open as the writer: ${writer.error}`);
+  const listed = await engine.listPoints(writer.value);
+  if (!listed.ok) return failed(`listing the points: ${listed.error}`);
   const pointsBefore = listed.value.map((p) => p.id as string);
   const keepLast = 1 + plan.keepPick % Math.max(1, pointsBefore.length - 1);
   const forgot = await engine.forget(writer.value, { keepLast });
-  if (!forgot.ok) return failed(`forget: ${describeRepoError(forgot.error)}`, { keepLast, pointsBefore });
+  if (!forgot.ok) return failed(`forget: ${forgot.error}`, { keepLast, pointsBefore });
   const forgotten = forgot.value.removed.map((id) => id as string);
   const pruned = await engine.prune(writer.value, { keepAll: true });
-  await writer.value.close();
-  if (!pruned.ok) return failed(`prune: ${describeRepoError(pruned.error)}`, { keepLast, pointsBefore, forgotten });
+  await engine.closeRepository(writer.value);
+  if (!pruned.ok) return failed(`prune: ${pruned.error}`, { keepLast, pointsBefore, forgotten });
   s.note('backup', `forget --keep-last ${keepLast}: ${forgotten.length} of ${pointsBefore.length} point(s) forgotten; prune frees ${pruned.value.bytesFreed} bytes`);
   const after = await pictureOf(store);
   const keptIds = pointsBefore.filter((id) => !forgotten.includes(id));
   const record = { keepLast, pointsBefore, forgotten, chunks: chunksOf(before, after, keptIds), bytes: { packsBefore: before.packBytes, packsAfter: after.packBytes, reportedFreed: pruned.value.bytesFreed } };
-  const reader = await engine.openRepository(store, { clock });
-  if (!reader.ok) return { ...base, ...record, error: `reopen after prune: ${describeRepoError(reader.error)}` };
-  const again = await reader.value.listPoints();
-  if (!again.ok) return { ...base, ...record, error: `listing the points after prune: ${describeRepoError(again.error)}` };
+  const reader = await engine.openRepository(store, clock, {});
+  if (!reader.ok) return { ...base, ...record, error: `reopen after prune: ${reader.error}` };
+  const again = await engine.listPoints(reader.value);
+  if (!again.ok) return { ...base, ...record, error: `listing the points after prune: ${again.error}` };
   const listedAfter = again.value.map((p) => p.id as string);
   const kept: KeptReadBack[] = [];
-  for (const id of keptIds) kept.push(await keptReadBack(s, reader.value, RecoveryPointId(id), runs));
+  for (const id of keptIds) kept.push(await keptReadBack(s, reader.value, id, runs));
   const report = await engine.verify(store);
   const verify = report.ok
     ? { error: null, damages: report.value.damages.map(describeDamage), unreferencedChunks: report.value.garbage.unreferencedChunks, unindexedPacks: report.value.garbage.unindexedPacks.length }

@@ -3,11 +3,13 @@
  * repository the backups left, damaged one of three ways (drawn from the spec: P10's
  * flipped byte, one pack deleted, or one pack truncated), the engine under test runs
  * `quiescelab repair` as the CLI does (cli/repo.ts: `repairRepository(store, { clock,
- * owner, attributes: { host, pid }, isStale })`); then a restarted engine lists the points,
- * reads each back and verify reads every pack.
+ * owner, attributes: { host, pid }, isStale })`; through the engine interface, `repair(store,
+ * clock, { owner, attributes })`, the engine deriving the stale-lock rule from host and pid);
+ * then a restarted engine lists the points, reads each back and verify reads every pack.
  *
  * What the damage should cost is worked out here from the store before and after the
- * damage, by the repository's formats (index files, pack bytes, manifests), not from
+ * damage, by the repository's formats (index files, pack bytes, manifests: white-box, as P19
+ * may for an engine declaring 'repository-format:quiescelab/1'), not from
  * repair's report: a chunk is expected lost when its stored bytes in the damaged pack
  * changed (or were cut off, or the pack is gone) and no other pack holds it; a point is
  * expected to lose data when it references such a chunk, and to be lost whole when its
@@ -19,16 +21,17 @@
  */
 
 import { assert } from '../../core/assert.js';
-import { RecoveryPointId } from '../../engine/repository/hash.js';
 import { decodeIndex } from '../../engine/repository/index-file.js';
 import { decodeManifest } from '../../engine/repository/manifest.js';
-import type { RepairOptions } from '../../engine/repository/repair.js';
-import { describeRepoError, type Repository } from '../../engine/repository/repository.js';
+import type { Result } from '../../core/result.js';
+import type { RepairReport } from '../../engine/repository/repair.js';
+import type { PointSummary } from '../../engine/repository/repository.js';
 import { describeDamage } from '../../engine/repository/verify.js';
 import { describeStoreError } from '../../engine/store/byte-store.js';
 import { LOCK_NAME } from '../../engine/store/lock.js';
 import type { MemoryStore } from '../../engine/store/memory-store.js';
 import type { ExpectedPoint, ListedAfter, PointReadBack, RepairRecord, ReportedRepair } from '../checkers/repair-saves.js';
+import type { EngineFailure } from '../engine-api.js';
 import type { PointRun, Scenario } from '../scenario/run.js';
 import { SparseImage } from '../scenario/sparse-image.js';
 
@@ -45,16 +48,14 @@ export interface DamageDone {
   readonly after: Uint8Array | null;
 }
 
-/** The sim's `quiescelab repair` process: the options cli/repo.ts passes (cliWriter), on the lab's clock. */
+/**
+ * The sim's `quiescelab repair` process: the owner and attributes cli/repo.ts passes
+ * (cliWriter). The engine takes a holder on this host whose process is gone (another pid:
+ * no other process runs here) for stale, as the CLI's holderIsDead does.
+ */
 const LAB_HOST = 'lab-repair-host';
 const LAB_PID = 4242;
-export function cliRepairOptions(clock: RepairOptions['clock']): RepairOptions {
-  return {
-    clock, owner: `${LAB_HOST}:${LAB_PID}`, attributes: { host: LAB_HOST, pid: LAB_PID },
-    // holderIsDead: a holder on this host whose process is gone (no other process runs here).
-    isStale: (r) => r.attributes.host === LAB_HOST && typeof r.attributes.pid === 'number' && r.attributes.pid !== LAB_PID,
-  };
-}
+export const LAB_REPAIR = { owner: `${LAB_HOST}:${LAB_PID}`, attributes: { host: LAB_HOST, pid: LAB_PID } } as const;
 
 export async function objectsOf(store: MemoryStore): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
@@ -66,7 +67,7 @@ export async function objectsOf(store: MemoryStore): Promise<Map<string, Uint8Ar
   return out;
 }
 
-/** Deletes or truncates one pack of `store` (the plan's), and says which. */
+/** Deletes or truncates one pack of `store` (the plan's), and says which (white-box: pack names of 'repository-format:quiescelab/1'). */
 export async function damagePack(store: MemoryStore, damage: 'delete-pack' | 'truncate-pack', pick: { readonly objectPick: number; readonly offsetPick: number }): Promise<DamageDone | null> {
   const packs = store.allNames().filter((n) => n.startsWith('packs/')).sort();
   if (packs.length === 0) return null;
@@ -87,7 +88,10 @@ export async function damagePack(store: MemoryStore, damage: 'delete-pack' | 'tr
 const sameRange = (a: Uint8Array, b: Uint8Array | null, from: number, length: number): boolean =>
   b !== null && b.length >= from + length && Buffer.compare(a.subarray(from, from + length), b.subarray(from, from + length)) === 0;
 
-/** The chunks the damage costs: stored in the damaged pack, their bytes changed, held by no other pack. */
+/**
+ * The chunks the damage costs: stored in the damaged pack, their bytes changed, held by no other pack.
+ * White-box: decodes the index files, as P19 may for an engine declaring 'repository-format:quiescelab/1'.
+ */
 function expectedLostChunks(before: ReadonlyMap<string, Uint8Array>, damage: DamageDone | null): Set<string> {
   const lost = new Set<string>();
   if (damage === null || !damage.object.startsWith('packs/')) return lost;
@@ -110,7 +114,10 @@ function expectedLostChunks(before: ReadonlyMap<string, Uint8Array>, damage: Dam
   return lost;
 }
 
-/** Every point before the damage, with what the damage should cost it. */
+/**
+ * Every point before the damage, with what the damage should cost it.
+ * White-box: decodes the manifests, as P19 may for an engine declaring 'repository-format:quiescelab/1'.
+ */
 function expectedPoints(before: ReadonlyMap<string, Uint8Array>, damage: DamageDone | null, lost: ReadonlySet<string>, runs: readonly PointRun[]): ExpectedPoint[] {
   const out: ExpectedPoint[] = [];
   for (const [name, bytes] of before) {
@@ -131,7 +138,7 @@ function expectedPoints(before: ReadonlyMap<string, Uint8Array>, damage: DamageD
 }
 
 /** A point read back through `reader` against its VmSnapshot image, `zeroRanges` (per disk) expected to read as zeros. */
-async function readBackAgainst(s: Scenario, reader: Repository, listedId: string, expected: ExpectedPoint): Promise<PointReadBack> {
+async function readBackAgainst(s: Scenario, reader: string, listedId: string, expected: ExpectedPoint): Promise<PointReadBack> {
   const base = { pointId: expected.pointId, listedId };
   const ref = expected.runIndex === null ? null : s.tap.snapshotOf(expected.runIndex)?.images ?? null;
   if (ref === null) return { ...base, difference: 'no VmSnapshot image to compare with' };
@@ -150,7 +157,7 @@ async function readBackAgainst(s: Scenario, reader: Repository, listedId: string
   return { ...base, difference: null };
 }
 
-function listedAfter(points: Awaited<ReturnType<Repository['listPoints']>>): ListedAfter[] {
+function listedAfter(points: Result<readonly PointSummary[], EngineFailure>): ListedAfter[] {
   if (!points.ok) return [];
   return points.value.map((p) => {
     const mark = p.meta.attributes.repair;
@@ -162,7 +169,7 @@ function listedAfter(points: Awaited<ReturnType<Repository['listPoints']>>): Lis
   });
 }
 
-function reportedOf(report: Awaited<ReturnType<Scenario['engine']['repair']>>): ReportedRepair | null {
+function reportedOf(report: Result<RepairReport, EngineFailure>): ReportedRepair | null {
   if (!report.ok) return null;
   const r = report.value;
   return {
@@ -174,6 +181,7 @@ function reportedOf(report: Awaited<ReturnType<Scenario['engine']['repair']>>): 
 /** repair on `store` (a damaged copy: `damage` says how), then what a restarted engine finds. */
 export async function repairDamaged(s: Scenario, store: MemoryStore, before: ReadonlyMap<string, Uint8Array>, damage: DamageDone | null, runs: readonly PointRun[], plan: RepairPlan): Promise<RepairRecord> {
   const engine = s.engine;
+  // White-box: the writer lock's object name in the repository format ('repository-format:quiescelab/1').
   if (store.allNames().includes(LOCK_NAME)) {
     // The writer that held the copy's lock is gone (a crashed process), as after P15's copy.
     const dropped = await store.delete(LOCK_NAME);
@@ -182,22 +190,22 @@ export async function repairDamaged(s: Scenario, store: MemoryStore, before: Rea
   const lost = expectedLostChunks(before, damage);
   const expected = expectedPoints(before, damage, lost, runs);
   const base = { damage: plan.damage, damaged: damage === null ? null : { object: damage.object, bytesAfter: damage.after?.length ?? null }, expectedLost: lost.size, expected, listed: [] as ListedAfter[], readBacks: [] as PointReadBack[], objectsAfter: new Map<string, Uint8Array>(), before };
-  const repaired = await engine.repair(store, cliRepairOptions(s.hv.sim.clock));
+  const repaired = await engine.repair(store, s.hv.sim.clock, LAB_REPAIR);
   const reported = reportedOf(repaired);
-  if (!repaired.ok) return { ...base, error: `repair: ${describeRepoError(repaired.error)}`, reported, verify: { error: null, damages: [] } };
+  if (!repaired.ok) return { ...base, error: `repair: ${repaired.error}`, reported, verify: { error: null, damages: [] } };
   s.note('restore', `repair after ${plan.damage} of ${damage?.object ?? 'nothing'}: ${reported?.rewritten.length ?? 0} point(s) rewritten, ${reported?.unreadable.length ?? 0} lost whole; ${lost.size} chunk(s) expected lost`);
   const objectsAfter = await objectsOf(store);
   const report = await engine.verify(store);
   const verify = report.ok ? { error: null, damages: report.value.damages.map(describeDamage) } : { error: describeStoreError(report.error), damages: [] };
-  const reader = await engine.openRepository(store, { clock: s.hv.sim.clock });
-  if (!reader.ok) return { ...base, objectsAfter, reported, verify, error: `reopen after repair: ${describeRepoError(reader.error)}` };
-  const points = await reader.value.listPoints();
-  if (!points.ok) return { ...base, objectsAfter, reported, verify, error: `listing the points after repair: ${describeRepoError(points.error)}` };
+  const reader = await engine.openRepository(store, s.hv.sim.clock, {});
+  if (!reader.ok) return { ...base, objectsAfter, reported, verify, error: `reopen after repair: ${reader.error}` };
+  const points = await engine.listPoints(reader.value);
+  if (!points.ok) return { ...base, objectsAfter, reported, verify, error: `listing the points after repair: ${points.error}` };
   const listed = listedAfter(points);
   const readBacks: PointReadBack[] = [];
   for (const e of expected) {
     const as = listed.find((l) => l.id === e.pointId) ?? listed.find((l) => l.repair?.originalId === e.pointId);
-    if (as !== undefined) readBacks.push(await readBackAgainst(s, reader.value, RecoveryPointId(as.id), e));
+    if (as !== undefined) readBacks.push(await readBackAgainst(s, reader.value, as.id, e));
   }
   return { ...base, objectsAfter, reported, verify, listed, readBacks, error: null };
 }

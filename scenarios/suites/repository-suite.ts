@@ -57,7 +57,7 @@ import { decodeManifest } from '../../engine/repository/manifest.js';
 import { packName } from '../../engine/repository/hash.js';
 import { writerThreads } from '../../engine/repository/chunk-workers.js';
 import { DEFAULT_CODEC } from '../../engine/repository/compression.js';
-import { describeRepoError, type InitOptions, type Repository } from '../../engine/repository/repository.js';
+import type { InitOptions } from '../../engine/repository/repository.js';
 import { describeDamage } from '../../engine/repository/verify.js';
 import { describeStoreError, TEMP_PREFIX } from '../../engine/store/byte-store.js';
 import { LOCK_NAME } from '../../engine/store/lock.js';
@@ -67,7 +67,7 @@ import { checkCrashDuringBackup, type CrashRecord, type PointDigests } from '../
 import { fail } from '../verdict.js';
 import { checkRepositoryVerify, type CorruptionRecord, type VerifyRun } from '../checkers/repository-verify.js';
 import { scenarioArb } from '../scenario/arbitraries.js';
-import type { EngineUnderTest } from '../scenario/engine.js';
+import type { Engine } from '../engine-api.js';
 import { Scenario, type TimelineEvent } from '../scenario/run.js';
 import type { ScenarioSpec } from '../scenario/spec.js';
 import { StoreJournal } from '../scenario/store-journal.js';
@@ -140,12 +140,15 @@ const REPOSITORY_INIT: Readonly<Record<RepositoryProfile, Omit<InitOptions, 'clo
 /** The chunk worker threads of backup-image on a 2-core machine (the CI's). */
 const CHUNK_WORKERS = writerThreads(2);
 
-async function digestsOf(s: Scenario, repo: Repository, pointId: string): Promise<PointDigests> {
+async function digestsOf(s: Scenario, repo: string, pointId: string): Promise<PointDigests> {
   const read = await s.readBack(repo, pointId);
   return read.ok ? { pointId, digests: read.value.images.map((i) => i.digest()), error: null } : { pointId, digests: null, error: read.error };
 }
 
-/** The objects whose damage verify may name instead of `name`'s own (see the checker). */
+/**
+ * The objects whose damage verify may name instead of `name`'s own (see the checker).
+ * White-box: decodes the index files and manifests, as P10 may for an engine declaring 'repository-format:quiescelab/1'.
+ */
 function dependents(store: Map<string, Uint8Array>): Map<string, string[]> {
   const chunkIndexFiles = new Map<string, string[]>();
   const out = new Map<string, string[]>();
@@ -182,7 +185,7 @@ function dependents(store: Map<string, Uint8Array>): Map<string, string[]> {
   return out;
 }
 
-async function verifyRun(engine: EngineUnderTest, store: MemoryStore): Promise<VerifyRun> {
+async function verifyRun(engine: Engine, store: MemoryStore): Promise<VerifyRun> {
   const report = await engine.verify(store);
   return report.ok
     ? { error: null, damages: report.value.damages.map((d) => ({ object: d.object, text: describeDamage(d) })) }
@@ -190,8 +193,9 @@ async function verifyRun(engine: EngineUnderTest, store: MemoryStore): Promise<V
 }
 
 /** Property 10's part: verify, flip one byte of one object, verify again (on `store`, a copy). */
-async function corrupt(engine: EngineUnderTest, store: MemoryStore, plan: RepositorySpec['corruption']): Promise<CorruptionRecord> {
+async function corrupt(engine: Engine, store: MemoryStore, plan: RepositorySpec['corruption']): Promise<CorruptionRecord> {
   const clean = await verifyRun(engine, store);
+  // White-box: the objects by the repository format's names (the writer's lock, temporaries), as P10 may for 'repository-format:quiescelab/1'.
   const objects = new Map<string, Uint8Array>();
   for (const n of store.allNames()) {
     if (n === LOCK_NAME || n.startsWith(TEMP_PREFIX)) continue;
@@ -224,23 +228,23 @@ const NO_VERIFY: CrashRecord['verify'] = { error: null, damages: [], garbage: { 
  * close in the journal's window, the store a crash at one of its calls leaves, and what a
  * restarted engine finds there.
  */
-async function crashDuringBackup(s: Scenario, repo: Repository, journal: StoreJournal, from: { readonly index: number; readonly earlier: readonly PointDigests[]; readonly parent: BackupReport | undefined }, plan: RepositorySpec['crash']): Promise<CrashRecord> {
+async function crashDuringBackup(s: Scenario, repo: string, journal: StoreJournal, from: { readonly index: number; readonly earlier: readonly PointDigests[]; readonly parent: BackupReport | undefined }, plan: RepositorySpec['crash']): Promise<CrashRecord> {
   const engine = s.engine;
   journal.open();
   const { run } = await s.backup(repo, from.index, from.parent === undefined ? null : parentOf(from.parent));
   const callsBeforeAck = journal.calls;
   const crashed = run.pointId === null ? null : await digestsOf(s, repo, run.pointId);
-  const closed = await repo.close();
-  if (!closed.ok) s.note('backup', `the writer's close failed: ${describeRepoError(closed.error)}`);
+  const closed = await engine.closeRepository(repo);
+  if (!closed.ok) s.note('backup', `the writer's close failed: ${closed.error}`);
   const windowCalls = journal.close().length;
   const record = { earlier: from.earlier, crashed, windowCalls, callsBeforeAck };
   if (windowCalls === 0) return { ...record, crash: null, reopenError: null, listed: [], verify: NO_VERIFY };
   const after = await journal.crashAt(1 + plan.callPick % windowCalls, plan.seed);
   const crash = { call: after.call, operation: after.operation, name: after.name, mode: after.mode };
   s.note('fault', `the engine crashes at store call ${after.call} of ${windowCalls} (${after.operation} ${after.name}, ${after.mode})`);
-  const reader = await engine.openRepository(after.store, { clock: s.hv.sim.clock });
-  if (!reader.ok) return { ...record, crash, reopenError: describeRepoError(reader.error), listed: [], verify: NO_VERIFY };
-  const points = await reader.value.listPoints();
+  const reader = await engine.openRepository(after.store, s.hv.sim.clock, {});
+  if (!reader.ok) return { ...record, crash, reopenError: reader.error, listed: [], verify: NO_VERIFY };
+  const points = await engine.listPoints(reader.value);
   const listed: PointDigests[] = [];
   if (points.ok) for (const p of points.value) listed.push(await digestsOf(s, reader.value, p.id));
   const report = await engine.verify(after.store);
@@ -251,7 +255,7 @@ async function crashDuringBackup(s: Scenario, repo: Repository, journal: StoreJo
     }
     : { ...NO_VERIFY, error: describeStoreError(report.error) };
   s.note('restore', `a restarted engine lists ${listed.length} point(s); verify names ${verify.damages.length} damage(s)`);
-  return { ...record, crash, reopenError: points.ok ? null : `listing the points: ${describeRepoError(points.error)}`, listed, verify };
+  return { ...record, crash, reopenError: points.ok ? null : `listing the points: ${points.error}`, listed, verify };
 }
 
 export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
@@ -276,7 +280,7 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
     const cell = findCell(spec.cellId);
     assert(cell !== undefined, `unknown cell ${spec.cellId}`);
     const s = new Scenario(spec, cell, engine, undefined);
-    let opened: Repository | undefined;
+    let opened: string | undefined;
     try {
       await s.warmUp();
       const journal = new StoreJournal(new MemoryStore());
@@ -295,8 +299,8 @@ export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
       return { crash, corruption, prune, repair, timeline: s.timeline };
     } finally {
       // The writer was closed in the crash window; after a failure before it, its chunk
-      // workers end here (a second close is harmless, and its result is not needed).
-      await opened?.close().catch(() => undefined);
+      // workers end here (a second close of the handle is refused, and its result is not needed).
+      if (opened !== undefined) await engine.closeRepository(opened).catch(() => undefined);
       s.hv.dispose();
     }
   },

@@ -9,7 +9,7 @@
 
 import type fc from 'fast-check';
 import type { Cell } from '../cells.js';
-import type { EngineUnderTest } from '../scenario/engine.js';
+import type { Engine } from '../engine-api.js';
 import type { TimelineEntry } from '../../core/results.js';
 import type { Verdict } from '../verdict.js';
 
@@ -49,7 +49,8 @@ export interface Suite<S, O> {
    * whose forRun stratifies by run.
    */
   forProperty?(spec: S, propertyId: string, runIndex?: number): S;
-  run(spec: S, engine: EngineUnderTest): Promise<O>;
+  /** One run against `engine` (a session the runner initialised for this run). */
+  run(spec: S, engine: Engine): Promise<O>;
   /** What the report keeps of a run's spec (the counterexample): small, JSON. */
   describe(spec: S): unknown;
   /** The run as a timeline, for the failure pages (virtual time, in order). */

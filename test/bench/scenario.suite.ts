@@ -20,6 +20,7 @@ import { crc32 } from '../../core/crc32.js';
 import { compressChunk, decompressBlob } from '../../engine/repository/compression.js';
 import { sha256Hex } from '../../engine/repository/hash.js';
 import { unwrap } from '../../core/result.js';
+import { Repository } from '../../engine/repository/repository.js';
 import { runScenario, runScenarioKeeping, type ScenarioPhase } from '../../scenarios/scenario/run.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 import { runCellsInPool } from '../../cli/pool.js';
@@ -57,7 +58,8 @@ async function byteWorkMs(cells: readonly string[], perCell: number): Promise<{ 
   let count = 0;
   for (const cellId of cells) {
     for (const spec of fc.sample(scenarioArb(cellId), { seed: 7, numRuns: perCell })) {
-      const { repo } = await runScenarioKeeping(spec);
+      const { store } = await runScenarioKeeping(spec);
+      const repo = unwrap(await Repository.open(store, { clock: { nowUs: () => 0 } }));
       const chunks: Uint8Array[] = [];
       for (const id of repo.index.keys()) chunks.push(unwrap(await repo.loadChunk(id)));
       const start = process.hrtime.bigint();

@@ -8,6 +8,7 @@
  * Then `quiescelab matrix --junit FILE` as a user runs it.
  */
 
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -92,7 +93,7 @@ function mustCell(id: string) {
 }
 
 async function runCells(mutant: Mutant | null): Promise<CellResult[]> {
-  const engine = mutant === null ? {} : { engine: mutant.engine, mutant: mutant.id };
+  const engine = mutant === null ? {} : { engine: builtinEngine(mutant.engine, mutant.id), mutant: mutant.id };
   const out: CellResult[] = [];
   for (const id of CELLS) out.push(await runCell(mustCell(id), { runs: RUNS, seed: SEED, shrinkBudget: 20, ...engine }));
   return out;

@@ -7,6 +7,7 @@
  * where GenID should have made it safe).
  */
 
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cellId, findCell, selectCells } from '../../scenarios/cells.js';
@@ -14,7 +15,6 @@ import { replay } from '../../scenarios/replay.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { runCell } from '../../scenarios/runner.js';
 import { RESTORE_IN_PLACE } from '../../scenarios/mutants/dc-mutants.js';
-import { QUIESCELAB_ENGINE } from '../../scenarios/scenario/engine.js';
 import { DC_SUITE, type DcSpec } from '../../scenarios/suites/dc-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
@@ -55,14 +55,14 @@ describe('the domain-controller suite', () => {
     ['win2008-x64/esx35u2/ntds/default', 'none', /^USN rollback as expected/],
   ] as const)('on %s with fault %s: %s', async (id, fault, expected) => {
     const spec = fc.sample(DC_SUITE.arbitrary(cell(id)).filter((s: DcSpec) => s.fault.kind === fault), { seed: 11, numRuns: 1 })[0] as DcSpec;
-    const run = await DC_SUITE.run(spec, QUIESCELAB_ENGINE);
+    const run = await DC_SUITE.run(spec, builtinEngine());
     const verdict = DC_SUITE.properties[0]?.check(cell(id), spec, run);
     expect(verdict?.valid, verdict?.evidence).toBe(true);
     expect(verdict?.evidence).toMatch(expected);
   });
 
   it('fails for an engine that restores over the original VM (the GenID does not change): USN rollback where GenID promised safety', async () => {
-    const r = await runCell(cell(WIN2016), { runs: 8, seed: 7, engine: RESTORE_IN_PLACE, suites: [DC_SUITE], shrinkBudget: 20 });
+    const r = await runCell(cell(WIN2016), { runs: 8, seed: 7, engine: builtinEngine(RESTORE_IN_PLACE), suites: [DC_SUITE], shrinkBudget: 20 });
     const p = r.properties[0];
     if (p === undefined) throw new Error('no P12');
     expect(p.pass).toBe(false);
@@ -71,7 +71,7 @@ describe('the domain-controller suite', () => {
     const token = decodeReplayToken(p.replay ?? '');
     if (!token.ok) throw new Error(token.error);
     expect(token.value).toMatchObject({ cell: WIN2016, suite: 'dc', property: 'P12' });
-    const again = await replay(token.value, { resolve: () => RESTORE_IN_PLACE });
+    const again = await replay(token.value, { resolve: () => builtinEngine(RESTORE_IN_PLACE) });
     expect(again.ok && again.value.spec).toEqual(p.counterexample);
     expect(again.ok && again.value.verdict).toEqual({ valid: false, evidence: p.evidence });
   });

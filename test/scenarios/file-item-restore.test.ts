@@ -8,6 +8,7 @@
  * mutant hunt (runMutants) kills mail-item-wrong-mailbox with P16 at 10 runs.
  */
 
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findCell } from '../../scenarios/cells.js';
 import { itemProblems } from '../../scenarios/checkers/file-item-restore.js';
@@ -28,7 +29,7 @@ const NTDS = 'win2016/esx41/ntds/default';
 async function p16(id: string, engine?: EngineUnderTest) {
   const cell = findCell(id);
   if (cell === undefined) throw new Error(id);
-  const r = await runCell(cell, { runs: 10, seed: 1, suites: [BACKUP_SUITE], shrinkBudget: 5, ...(engine === undefined ? {} : { engine }) });
+  const r = await runCell(cell, { runs: 10, seed: 1, suites: [BACKUP_SUITE], shrinkBudget: 5, ...(engine === undefined ? {} : { engine: builtinEngine(engine) }) });
   const p = r.properties.find((x) => x.id === 'P16');
   if (p === undefined) throw new Error('no P16');
   return p;

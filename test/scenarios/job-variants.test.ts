@@ -5,6 +5,8 @@
  * real engine judged correct by P5/P8/P17, and the five job mutants killed at 10 runs.
  */
 
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
+import type { Engine } from '../../scenarios/engine-api.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findCell } from '../../scenarios/cells.js';
 import { checkBackupType } from '../../scenarios/checkers/backup-type.js';
@@ -14,7 +16,6 @@ import { checkQuiesceHygiene } from '../../scenarios/checkers/quiesce-hygiene.js
 import { huntMutant } from '../../scenarios/mutants/hunt.js';
 import { JOB_MUTANTS } from '../../scenarios/mutants/job-mutants.js';
 import { cellVm } from '../../scenarios/cells.js';
-import type { EngineUnderTest } from '../../scenarios/scenario/engine.js';
 import { runScenario, type ScenarioOutcome } from '../../scenarios/scenario/run.js';
 import { PLAIN_JOB, type JobPlan, type ScenarioSpec } from '../../scenarios/scenario/spec.js';
 import { BACKUP_SUITE } from '../../scenarios/suites/backup-suite.js';
@@ -36,10 +37,10 @@ function spec(cellId: string, job: JobPlan, disks = 1, seed = 3): ScenarioSpec {
   };
 }
 
-function mutant(id: string): EngineUnderTest {
+function mutant(id: string): Engine {
   const m = JOB_MUTANTS.find((x) => x.id === id);
   if (m === undefined) throw new Error(`no mutant ${id}`);
-  return m.engine;
+  return builtinEngine(m.engine, m.id);
 }
 
 function apps(cellId: string): readonly string[] {

@@ -13,6 +13,9 @@ import { replay } from '../../scenarios/replay.js';
 import { runCell, type PropertyResult } from '../../scenarios/runner.js';
 import { findMutant } from '../../scenarios/mutants/index.js';
 import { LOG_MUTANT_ENGINES } from '../../scenarios/mutants/log-mutants.js';
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
+import type { Engine } from '../../scenarios/engine-api.js';
+import type { EngineUnderTest } from '../../scenarios/scenario/engine.js';
 import { LOGS_SUITE } from '../../scenarios/suites/logs-suite.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
 
@@ -26,6 +29,11 @@ function cell(id: string) {
 }
 
 const { ONE_PAST_TARGET, GAP_IGNORED, LATE_AFTER_OVERRUN } = LOG_MUTANT_ENGINES;
+
+/** A mutant's engine record behind the black-box interface. */
+function asEngine(eut: EngineUnderTest): Engine {
+  return builtinEngine(eut, eut.name);
+}
 
 function failing(properties: readonly PropertyResult[], id: string): PropertyResult {
   const p = properties.find((x) => x.id === id);
@@ -59,7 +67,7 @@ describe('the logs suite', () => {
   });
 
   it('P6 fails on a roll-forward that includes the transaction just after the target; the replay token reproduces it', async () => {
-    const r = await runCell(cell(SQL_CELL), { runs: 10, seed: 3, engine: ONE_PAST_TARGET, mutant: ONE_PAST_TARGET.name, shrinkBudget: 60, suites: [LOGS_SUITE] });
+    const r = await runCell(cell(SQL_CELL), { runs: 10, seed: 3, engine: asEngine(ONE_PAST_TARGET), mutant: ONE_PAST_TARGET.name, shrinkBudget: 60, suites: [LOGS_SUITE] });
     const p = failing(r.properties, 'P6');
     // One past the target: one transaction too many, or — for a target at the chain's end
     // (the survey's boundary runs put targets there) — past the end, into the break.
@@ -67,21 +75,21 @@ describe('the logs suite', () => {
     const token = decodeReplayToken(p.replay ?? '');
     if (!token.ok) throw new Error(token.error);
     expect(token.value).toMatchObject({ cell: SQL_CELL, suite: 'logs', property: 'P6', mutant: ONE_PAST_TARGET.name });
-    const replayed = await replay(token.value, { resolve: (m) => (m === ONE_PAST_TARGET.name ? ONE_PAST_TARGET : undefined) });
+    const replayed = await replay(token.value, { resolve: (m) => (m === ONE_PAST_TARGET.name ? asEngine(ONE_PAST_TARGET) : undefined) });
     if (!replayed.ok) throw new Error(replayed.error);
     expect(replayed.value.spec).toEqual(p.counterexample);
     expect(replayed.value.verdict).toEqual({ valid: false, evidence: p.evidence });
   });
 
   it('P7 fails on a chain planner that skips the gap check (applied partly, then the guest refuses)', async () => {
-    const r = await runCell(cell(SQL_CELL), { runs: 12, seed: 3, engine: GAP_IGNORED, mutant: GAP_IGNORED.name, shrinkBudget: 60, suites: [LOGS_SUITE] });
+    const r = await runCell(cell(SQL_CELL), { runs: 12, seed: 3, engine: asEngine(GAP_IGNORED), mutant: GAP_IGNORED.name, shrinkBudget: 60, suites: [LOGS_SUITE] });
     const p = failing(r.properties, 'P7');
     expect(p.evidence).toMatch(/past the break .* was applied partly: \d+ RESTORE LOG succeeded in the guest/);
     expect(r.properties.find((x) => x.id === 'P13')?.pass).toBe(true);
   });
 
   it('P13 fails on a schedule that waits a full interval after an overrun', async () => {
-    const r = await runCell(cell(SQLITE_CELL), { runs: 8, seed: 3, engine: LATE_AFTER_OVERRUN, mutant: LATE_AFTER_OVERRUN.name, shrinkBudget: 40, suites: [LOGS_SUITE] });
+    const r = await runCell(cell(SQLITE_CELL), { runs: 8, seed: 3, engine: asEngine(LATE_AFTER_OVERRUN), mutant: LATE_AFTER_OVERRUN.name, shrinkBudget: 40, suites: [LOGS_SUITE] });
     const p = failing(r.properties, 'P13');
     expect(p.evidence).toMatch(/seed 003 has it at once when log backup \d+ ended/);
     // Only a run with an overrun can show it; nothing else is needed.
@@ -98,12 +106,12 @@ describe('the logs suite', () => {
   ])('P6 kills %s within 10 runs on %s, and its replay token reproduces it', async (id, cellName, evidence) => {
     const mutant = findMutant(id);
     if (mutant === undefined) throw new Error(`no mutant ${id}`);
-    const r = await runCell(cell(cellName), { runs: 10, seed: 1, engine: mutant.engine, mutant: id, shrinkBudget: 20, suites: [LOGS_SUITE] });
+    const r = await runCell(cell(cellName), { runs: 10, seed: 1, engine: asEngine(mutant.engine), mutant: id, shrinkBudget: 20, suites: [LOGS_SUITE] });
     const p = failing(r.properties, 'P6');
     expect(p.evidence).toMatch(evidence);
     const token = decodeReplayToken(p.replay ?? '');
     if (!token.ok) throw new Error(token.error);
-    const replayed = await replay(token.value, { resolve: (m) => (m === id ? mutant.engine : undefined) });
+    const replayed = await replay(token.value, { resolve: (m) => (m === id ? asEngine(mutant.engine) : undefined) });
     if (!replayed.ok) throw new Error(replayed.error);
     expect(replayed.value.verdict).toEqual({ valid: false, evidence: p.evidence });
     if (id === 'repo-log-reopen-hides-blobless') expect(replayed.value.spec).toMatchObject({ logStore: 'repository' });

@@ -14,6 +14,8 @@ import { huntMutant } from '../../scenarios/mutants/hunt.js';
 import { findMutant } from '../../scenarios/mutants/index.js';
 import { REPOSITORY_MUTANT_ENGINES } from '../../scenarios/mutants/repository-mutants.js';
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
+import { PROTOCOL_VERSION } from '../../scenarios/engine-api.js';
 import { REPOSITORY_SUITE, type RepositorySpec } from '../../scenarios/suites/repository-suite.js';
 import type { RepairDamage } from '../../scenarios/suites/repository-repair.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
@@ -27,7 +29,10 @@ function specs(id: string, seed: number, n: number): RepositorySpec[] {
   return fc.sample(REPOSITORY_SUITE.arbitrary(cell), { seed, numRuns: n });
 }
 
-async function judge(spec: RepositorySpec, damage: RepairDamage, engine: EngineUnderTest) {
+/** One run of the suite against the built-in engine made of `eut` (a session of its own, as the runner starts one per run). */
+async function judge(spec: RepositorySpec, damage: RepairDamage, eut: EngineUnderTest) {
+  const engine = builtinEngine(eut);
+  await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed: spec.seed });
   const run = await REPOSITORY_SUITE.run({ ...spec, repair: { damage } }, engine);
   if (run.repair === null) throw new Error('the run did not repair');
   return { record: run.repair, verdict: checkRepairSaves(run.repair) };

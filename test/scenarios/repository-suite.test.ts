@@ -18,6 +18,8 @@ import { replay } from '../../scenarios/replay.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { runCell, type PropertyResult } from '../../scenarios/runner.js';
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
+import type { Engine } from '../../scenarios/engine-api.js';
 import { StoreJournal } from '../../scenarios/scenario/store-journal.js';
 import { REPOSITORY_CELLS, REPOSITORY_SUITE, type RepositorySpec } from '../../scenarios/suites/repository-suite.js';
 import { REPOSITORY_MUTANT_ENGINES } from '../../scenarios/mutants/repository-mutants.js';
@@ -34,11 +36,12 @@ const SQL = 'win2019/esx41/sqlserver/default';
 
 const { MANIFEST_FIRST, NO_FSYNC, SHALLOW_VERIFY } = REPOSITORY_MUTANT_ENGINES;
 
-async function killed(engine: EngineUnderTest, id: 'P9' | 'P10', runs: number): Promise<PropertyResult> {
+async function killed(eut: EngineUnderTest, id: 'P9' | 'P10', runs: number): Promise<PropertyResult> {
+  const engine = builtinEngine(eut);
   const r = await runCell(cell(FILES), { runs, seed: 7, engine, suites: [REPOSITORY_SUITE], shrinkBudget: 15 });
   const p = r.properties.find((x) => x.id === id);
   if (p === undefined) throw new Error(`no ${id}`);
-  expect(p.pass, `${engine.name} survived ${id}`).toBe(false);
+  expect(p.pass, `${eut.name} survived ${id}`).toBe(false);
   expect(p.counterexample).not.toBeNull();
   expect(p.replay).not.toBeNull();
   const token = decodeReplayToken(p.replay ?? '');
@@ -59,18 +62,26 @@ describe('the repository suite', () => {
 
   it('runs the repository as backup-image does (zstd, chunk workers, CLI chunking in some runs), one seed one outcome', async () => {
     const runs: RepositorySpec[] = [];
-    const engine: EngineUnderTest = {
+    // Recorded, not expected inside the engine: a failed expect there would only make the run throw.
+    const writers: { owner: string; workers: number | undefined; codec: string }[] = [];
+    const checking: EngineUnderTest = {
       ...QUIESCELAB_ENGINE,
       openRepository: async (store, options) => {
-        expect(options.compressionInFlight).toBeGreaterThanOrEqual(2);
         const opened = await QUIESCELAB_ENGINE.openRepository(store, options);
-        if (opened.ok && opened.value.isWriter) expect(opened.value.codec.codec).toBe('zstd');
+        if (opened.ok && opened.value.isWriter) writers.push({ owner: options.writer?.owner ?? '', workers: options.compressionInFlight, codec: opened.value.codec.codec });
         return opened;
       },
     };
-    const suite = { ...REPOSITORY_SUITE, run: (spec: RepositorySpec, e: EngineUnderTest) => { runs.push(spec); return REPOSITORY_SUITE.run(spec, e); } };
+    const engine = builtinEngine(checking);
+    const suite = { ...REPOSITORY_SUITE, run: (spec: RepositorySpec, e: Engine) => { runs.push(spec); return REPOSITORY_SUITE.run(spec, e); } };
     const once = await runCell(cell(SQL), { runs: 6, seed: 11, engine, suites: [suite] });
     expect(new Set(runs.map((r) => r.repository))).toEqual(new Set(['cli', 'small']));
+    for (const p of once.properties) expect(p.failures + p.unknown, `${p.id}: ${p.evidence ?? ''}`).toBe(0);
+    // The backups' writer runs chunk workers as backup-image does; forget's writer runs none, as the CLI's.
+    const backupWriters = writers.filter((w) => w.owner === 'scenario');
+    expect(backupWriters).toHaveLength(6);
+    for (const w of backupWriters) expect(w.workers).toBeGreaterThanOrEqual(2);
+    for (const w of writers) expect(w.codec).toBe('zstd');
     const twice = await runCell(cell(SQL), { runs: 6, seed: 11, engine, suites: [suite] });
     expect(JSON.stringify(twice)).toBe(JSON.stringify(once));
   });

@@ -6,6 +6,7 @@
  * the mutant that skips those areas is killed.
  */
 
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isAllZero } from '../../core/zero.js';
 import { findCell } from '../../scenarios/cells.js';
@@ -173,7 +174,7 @@ describe('backup-suite points with unwrite: true', () => {
         cellId: FILES_CELL, seed, workload: { meanIntervalMs: 8, opsPerTxn: 1, valueBytes: 200 }, warmupMs: 800, backupGapsMs: [500, 500],
         fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, job: PLAIN_JOB, unwrite: true,
       };
-      const outcome = await runScenario(spec, { engine: probe.engine });
+      const outcome = await runScenario(spec, { engine: builtinEngine(probe.engine) });
       zeroed.push(probe.count);
       for (const p of outcome.points) {
         expect(p.ok).toBe(true);

@@ -6,11 +6,11 @@
  * registered guest VFS instances shows it.
  */
 
+import { builtinEngine } from '../../scenarios/engine-builtin.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findCell } from '../../scenarios/cells.js';
 import { runCell, SUITES } from '../../scenarios/runner.js';
 import { Scenario } from '../../scenarios/scenario/run.js';
-import { QUIESCELAB_ENGINE } from '../../scenarios/scenario/engine.js';
 import { PLAIN_JOB } from '../../scenarios/scenario/spec.js';
 import { registeredVfsCount } from '../../sim/apps/sqlite/guest-vfs.js';
 import { prepareDefaultApps } from '../../sim/hypervisor/default-apps.js';
@@ -25,7 +25,7 @@ describe('a scenario releases its world', () => {
     expect(cell).toBeDefined();
     if (cell === undefined) return;
     const before = registeredVfsCount();
-    const s = new Scenario({ cellId: 'win2019/esx41/sqlite/default', seed: 5, workload: { meanIntervalMs: 20, opsPerTxn: 2, valueBytes: 100 }, warmupMs: 300, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, unwrite: false, job: PLAIN_JOB }, cell, QUIESCELAB_ENGINE, undefined);
+    const s = new Scenario({ cellId: 'win2019/esx41/sqlite/default', seed: 5, workload: { meanIntervalMs: 20, opsPerTxn: 2, valueBytes: 100 }, warmupMs: 300, backupGapsMs: [100], fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, unwrite: false, job: PLAIN_JOB }, cell, builtinEngine(), undefined);
     await s.warmUp();
     expect(registeredVfsCount()).toBeGreaterThan(before);
     s.hv.dispose();
