@@ -43,7 +43,7 @@ interface MatrixOptions {
 function summaryTable(results: MatrixResults): string {
   const lines = results.cells.map((cell) => {
     const achieved = Object.entries(cell.achieved).map(([level, n]) => `${level}:${n}`).join(' ') || '-';
-    const failed = cell.properties.filter((p) => !p.pass).map((p) => (p.status === 'not-exercised' ? `${p.id} (not exercised)` : p.id)).join(',');
+    const failed = cell.properties.filter((p) => !p.pass && p.status !== 'not-applicable').map((p) => (p.status === 'not-exercised' ? `${p.id} (not exercised)` : p.id)).join(',');
     return `${cell.pass ? 'pass' : 'FAIL'}  ${cell.id.padEnd(38)} expected ${cell.expected.padEnd(12)} achieved ${achieved}${failed === '' ? '' : `  failed: ${failed}`}`;
   });
   const s = results.summary;

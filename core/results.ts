@@ -28,9 +28,11 @@ export interface TimelineEntry {
  * A property's outcome on a cell: `pass` (judged on enough runs, none failed), `fail` (a
  * run failed), `not-exercised` (it applies to the cell but judged — true or false, not
  * unknown — fewer than a tenth of the suite's runs, or none: a failure of the cell, never
- * a pass).
+ * a pass), `not-applicable` (the engine under test does not declare a capability the
+ * property needs, so nothing was judged: shown as such, never a pass, and no failure of
+ * the cell either; `evidence` names the capabilities).
  */
-export type PropertyStatus = 'pass' | 'fail' | 'not-exercised';
+export type PropertyStatus = 'pass' | 'fail' | 'not-exercised' | 'not-applicable';
 
 /**
  * A failing checker's findings as data (Jepsen's checkers return counts and examples, not

@@ -84,6 +84,7 @@ function propertyCase(cell: CellResult, p: PropertyResult): Case {
     const message = `not exercised: judged ${p.judged} of ${p.runs} runs, at least ${p.minJudged} needed`;
     return testcase(cell.id, name, { failed: true, xml: textElement('failure', { message, type: 'not-exercised' }, `${message}\n${p.evidence ?? ''}`) });
   }
+  if (p.status === 'not-applicable') return testcase(cell.id, name, { skipped: true, xml: element('skipped', { message: p.evidence ?? 'not applicable to the engine' }) });
   if (!p.pass) return testcase(cell.id, name, { failed: true, xml: textElement('failure', { message: p.evidence ?? `failed on ${p.failures} of ${p.runs} runs`, type: p.id }, failureBody(p)) });
   if (p.runs === 0) return testcase(cell.id, name, { skipped: true, xml: element('skipped', { message: 'applied to none of the runs' }) });
   if (p.unknown > 0) {

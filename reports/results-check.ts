@@ -31,7 +31,7 @@ const nullable = (s: Shape): Shape => ({ nullable: s });
 const object = (o: Record<string, Shape>): Shape => ({ object: o });
 
 const PROPERTY = object({
-  id: { pattern: /^P[0-9]+$/ }, name: str, suite: str, pass: bool, status: { oneOf: ['pass', 'fail', 'not-exercised'] },
+  id: { pattern: /^P[0-9]+$/ }, name: str, suite: str, pass: bool, status: { oneOf: ['pass', 'fail', 'not-exercised', 'not-applicable'] },
   runs: count, judged: count, minJudged: 'positive', failures: count, unknown: count,
   counterexample: 'any', counterexampleSize: nullable(count), shrinks: nullable(count), evidence: nullable(str),
   data: nullable(object({ counts: { record: count }, first: nullable(str), worst: nullable(str), last: nullable(str), ids: arrayOf(str), idsOmitted: count })),

@@ -57,6 +57,19 @@ export const CAPABILITIES = [
   'mutants',
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
+export type Capabilities = ReadonlySet<Capability>;
+/** What the built-in engine declares: everything. */
+export const EVERY_CAPABILITY: Capabilities = new Set(CAPABILITIES);
+
+/** The capabilities an engine declared that the harness knows (an unknown name is ignored). */
+export function capabilitiesOf(info: EngineInfo): Capabilities {
+  return new Set(CAPABILITIES.filter((c) => info.capabilities.includes(c)));
+}
+
+/** Which of `needs` the engine lacks, in the order asked. */
+export function lacking(caps: Capabilities, needs: readonly Capability[]): Capability[] {
+  return needs.filter((c) => !caps.has(c));
+}
 
 export interface InitializeParams {
   readonly protocolVersion: number;

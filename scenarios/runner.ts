@@ -18,7 +18,7 @@ import { compareLevels, LEVELS } from '../core/levels.js';
 import { cellId, type Cell } from './cells.js';
 import { dataLossOf } from './checkers/data-loss.js';
 import { encodeReplayToken } from './replay-token.js';
-import { PROTOCOL_VERSION, type Engine } from './engine-api.js';
+import { capabilitiesOf, lacking, PROTOCOL_VERSION, type Capabilities, type Engine } from './engine-api.js';
 import { builtinEngine } from './engine-builtin.js';
 import type { ScenarioOutcome } from './scenario/run.js';
 import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
@@ -89,8 +89,21 @@ function judge<S, O>(property: SuiteProperty<S, O>, cell: Cell, spec: S, outcome
 
 /** One run of a suite in a fresh engine session (initialize forgets the handles of the run before). */
 export async function runSuite(suite: AnySuite, spec: unknown, engine: Engine, seed: number): Promise<unknown> {
-  await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed });
-  return suite.run(spec, engine);
+  const caps = capabilitiesOf(await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed }));
+  return suite.run(spec, engine, caps);
+}
+
+/** What the engine declares (a session of its own, before the cell's runs). */
+export async function engineCapabilities(engine: Engine, seed: number): Promise<Capabilities> {
+  return capabilitiesOf(await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed }));
+}
+
+/** A property the engine cannot be judged on: nothing ran, nothing passed. */
+function notApplicable(suite: AnySuite, property: SuiteProperty<unknown, unknown>, missing: readonly string[]): PropertyResult {
+  return {
+    id: property.id, name: property.name, suite: suite.id, pass: false, status: 'not-applicable', runs: 0, judged: 0, minJudged: 0, failures: 0, unknown: 0,
+    counterexample: null, counterexampleSize: null, shrinks: null, evidence: `not applicable: the engine does not declare ${missing.join(', ')}`, data: null, failedRuns: [], replay: null, timeline: null,
+  };
 }
 
 async function shrink<S, O>(suite: AnySuite, property: SuiteProperty<S, O>, cell: Cell, options: { seed: number; runs: number; firstFailRun: number; engine: Engine; budget: number }): Promise<{ spec: S; verdict: Verdict; timeline: readonly TimelineEntry[]; path: string; shrinks: number } | null> {
@@ -140,13 +153,21 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
   const loss = { committedLost: 0, writesLost: 0, recoveryNeeded: 0, recoverySucceeded: 0, rpoUsMax: 0, rtos: [] as number[], examples: [] as LostExample[] };
   const perRun: { [K in keyof RunLossSeries]: RunLossSeries[K][number][] } = { committedLost: [], writesLost: [], rpoUs: [], rtoUs: [], level: [] };
   const properties: PropertyResult[] = [];
+  const caps = await engineCapabilities(engine, options.seed);
   for (const suite of options.suites ?? SUITES) {
     if (!suite.appliesTo(cell)) continue;
+    const suiteMissing = lacking(caps, suite.needs?.(cell) ?? []);
+    if (suiteMissing.length > 0) {
+      for (const p of suite.properties as readonly SuiteProperty<unknown, unknown>[]) if (p.appliesToCell?.(cell) ?? true) properties.push(notApplicable(suite, p, suiteMissing));
+      continue;
+    }
     const seed = deriveSeed(options.seed, `${id}#${suite.id}`);
     const runs = suite.runsFor(options.runs);
     const tallies = new Map<string, Tally>(suite.properties.map((p) => [p.id, { firstFailRun: -1, runs: 0, failures: 0, unknown: 0, first: null, failedRuns: [] }]));
     let runIndex = 0;
-    const cellProperties = (suite.properties as readonly SuiteProperty<unknown, unknown>[]).filter((p) => p.appliesToCell?.(cell) ?? true);
+    const applicable = (suite.properties as readonly SuiteProperty<unknown, unknown>[]).filter((p) => p.appliesToCell?.(cell) ?? true);
+    for (const p of applicable) if (lacking(caps, p.needs ?? []).length > 0) properties.push(notApplicable(suite, p, lacking(caps, p.needs ?? [])));
+    const cellProperties = applicable.filter((p) => lacking(caps, p.needs ?? []).length === 0);
     await fc.check(fc.asyncProperty(suite.arbitrary(cell), async (drawn: unknown) => {
       const spec: unknown = suite.forRun?.(drawn, runIndex) ?? drawn;
       // A run that throws is a failure of every property it would have judged (the
@@ -225,7 +246,8 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
     id, os: cell.os, tools: cell.tools, app: cell.app, variant: cell.variant, conditions: { ...cell.conditions },
     expected: cell.expected.level as ConsistencyLevel, expectedWhy: cell.expected.why, sources: cell.expected.sources,
     achieved: Object.fromEntries(LEVELS.filter((l) => achieved[l] !== undefined).map((l) => [l, achieved[l]])),
-    pass: properties.every((p) => p.pass),
+    // Not-applicable properties neither pass nor fail the cell; a cell where nothing applied does not pass.
+    pass: properties.some((p) => p.pass) && properties.every((p) => p.pass || p.status === 'not-applicable'),
     properties,
     dataLoss: {
       committedLost: loss.committedLost, writesLost: loss.writesLost, recoveryNeeded: loss.recoveryNeeded, recoverySucceeded: loss.recoverySucceeded,

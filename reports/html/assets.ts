@@ -73,7 +73,7 @@ th{background:var(--soft)}td.num,th.num{text-align:right;font-variant-numeric:ta
 code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace}
 pre{background:var(--soft);border:1px solid var(--line);padding:.5rem .7rem;white-space:pre-wrap;word-break:break-word;margin:.3rem 0 1rem;max-height:36rem;overflow:auto}
 pre.cmd{background:#0d1117;color:#e6edf3;border-color:#0d1117}
-.pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}
+.pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}.na{color:#6e7781;font-weight:600}
 .facts{display:flex;flex-wrap:wrap;gap:.4rem 1.6rem;margin:.5rem 0;padding:0;list-style:none}.facts b{font-size:1.1rem}
 .lvl{display:inline-block;padding:0 .4rem;border-radius:3px;margin:0 .2rem .2rem 0;font-size:12px;background:${NO_LEVEL_COLOR}}
 .swatch{display:inline-block;width:.9rem;height:.9rem;border-radius:2px;vertical-align:-2px;margin:0 .25rem 0 .6rem;background:${NO_LEVEL_COLOR}}

@@ -33,7 +33,7 @@ function cellLink(cell: CellResult, href: string): string {
   const mismatch = isMismatch(cell);
   const levels = achievedLevels(cell.achieved);
   const got = levels.map(([l, n]) => `${h(l)} ${n}`).join(' · ') || 'no level';
-  const failed = cell.properties.filter((p) => !p.pass).map((p) => p.id);
+  const failed = cell.properties.filter((p) => !p.pass && p.status !== 'not-applicable').map((p) => p.id);
   const title = `${cell.id}: expected ${cell.expected}, achieved ${levels.map(([l, n]) => `${l} ${n}`).join(', ') || 'no level'}${failed.length === 0 ? '' : `; failed ${failed.join(', ')}`}`;
   const dominant = dominantLevel(cell);
   const cls = `cell ${dominant === null ? 'none' : h(dominant)}${mismatch ? ' mismatch' : ''}`;
@@ -94,7 +94,7 @@ function summaryCharts(results: MatrixResults): ChartSpec[] {
 
 function propertiesTable(results: MatrixResults): string {
   const rows = results.properties.map((p) => {
-    const cellsFailed = results.cells.filter((c) => c.properties.some((r) => r.id === p.id && !r.pass)).length;
+    const cellsFailed = results.cells.filter((c) => c.properties.some((r) => r.id === p.id && !r.pass && r.status !== 'not-applicable')).length;
     const kills = (results.mutants?.results ?? []).filter((m) => m.killer?.id === p.id).length;
     return `<tr><td><b>${h(p.id)}</b></td><td>${h(p.name)}</td><td>${h(p.description)}</td><td class="num">${cellsFailed === 0 ? '0' : `<span class="fail">${cellsFailed}</span>`}</td><td class="num">${kills}</td></tr>`;
   }).join('\n');

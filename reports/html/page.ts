@@ -93,6 +93,7 @@ export function verdict(pass: boolean): string {
 
 /** A property's verdict: not exercised is a failure, and says so. */
 export function propertyVerdict(p: Pick<PropertyResult, 'pass' | 'status'>): string {
+  if (p.status === 'not-applicable') return '<span class="na">– NOT APPLICABLE</span>';
   return p.status === 'not-exercised' ? '<span class="fail">✗ NOT EXERCISED</span>' : verdict(p.pass);
 }
 

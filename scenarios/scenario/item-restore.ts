@@ -50,6 +50,7 @@ import type { PointDisk } from '../../engine/restore/source.js';
 import type { AckRecord } from '../../sim/apps/types.js';
 import { readImageAdUsers, readImageMailItems } from '../../sim/hypervisor/image-items.js';
 import type { PointRun, Scenario } from './run.js';
+import type { Capability } from '../engine-api.js';
 import type { SparseImage } from './sparse-image.js';
 
 export interface FileRestoreCheck {
@@ -297,6 +298,9 @@ async function checkDisk(s: Scenario, repo: string, run: PointRun, images: reado
   }
   return { pointIndex: run.index, problem: null, bytesWritten: r.value.bytesWritten };
 }
+
+/** What property 16's restores need the engine to declare. */
+export const FILE_ITEM_RESTORES: readonly Capability[] = ['restore-files', 'restore-disk', 'items.sql', 'items.mail', 'items.ad'];
 
 /** Property 16's restores from the first and the last good point (see the header); null when no point was stored. */
 export async function judgeFileItemRestores(s: Scenario, repo: string, points: readonly PointRun[]): Promise<FileItemRestoreRun | null> {

@@ -34,7 +34,7 @@ import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
 import { cellVm, findCell, type Cell } from '../cells.js';
 import { judgeLevel, type LevelVerdict } from '../checkers/level.js';
-import type { Engine, OpenedPoint } from '../engine-api.js';
+import { EVERY_CAPABILITY, lacking, type Capabilities, type Engine, type OpenedPoint } from '../engine-api.js';
 import { builtinEngine } from '../engine-builtin.js';
 import { AckLedger, type CrashLoss } from './ledger.js';
 import type { FaultPlan, ScenarioSpec } from './spec.js';
@@ -42,7 +42,7 @@ import { SparseImage } from './sparse-image.js';
 import { SnapshotTap } from './tap.js';
 import { bootCellWorld, startCellWorkload } from './world.js';
 import { nemesisOf, type NemesisTarget } from '../nemesis/index.js';
-import { judgeFileItemRestores, type FileItemRestoreRun } from './item-restore.js';
+import { FILE_ITEM_RESTORES, judgeFileItemRestores, type FileItemRestoreRun } from './item-restore.js';
 import { jobFaultPort, leaveOrphan, newJobFaultProbe, resetCbt, type JobFaultProbe } from '../nemesis/job-faults.js';
 
 export type TimelineKind = 'boot' | 'writes' | 'dirty' | 'fault' | 'power-loss' | 'freeze' | 'thaw' | 'snapshot' | 'snapshot-removed' | 'backup' | 'restore' | 'verdict';
@@ -148,6 +148,8 @@ export type ScenarioPhase = 'boot' | 'workload' | 'backup' | 'restore' | 'classi
 export interface RunOptions {
   /** The engine under test (default: the built-in one). */
   readonly engine?: Engine;
+  /** What it declared (default: everything): what it lacks is not asked of it (no incremental, copy backup, restores). */
+  readonly capabilities?: Capabilities;
   /** Called as each phase begins (and with 'end' at the end). */
   readonly onPhase?: (phase: ScenarioPhase | 'end') => void;
   /** Disk size of the cell's VM (default 16 MiB). */
@@ -208,7 +210,7 @@ export class Scenario implements NemesisTarget {
   /** The port the backups go through (one per scenario: the engine may keep state per port, as a mutant's does). */
   private backupPort: HypervisorPort | null = null;
 
-  constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: Engine, diskBytes: number | undefined) {
+  constructor(readonly spec: ScenarioSpec, readonly cell: Cell, readonly engine: Engine, diskBytes: number | undefined, readonly caps: Capabilities = EVERY_CAPABILITY) {
     const lying = nemesisOf(spec.fault).boot(spec.fault).lyingCache;
     const world = bootCellWorld(cell, { seed: spec.seed, diskBytes, lyingCache: lying, scripts: scriptsFor(cell, spec.fault), cbtPageAreas: spec.cbtPageAreas, disks: spec.disks, unwrite: spec.unwrite });
     this.apps = world.apps;
@@ -313,7 +315,8 @@ export class Scenario implements NemesisTarget {
     this.noteWrites();
     const kind = parent === null ? 'full' : 'incremental';
     const historyFrom = this.hv.sim.history.events().length;
-    const r = await this.engine.backup(env, { repo, vmId: this.vmId, policy: this.spec.job.policy, copyOnly: this.spec.job.backupType === 'copy', parent, appScripts });
+    const copyOnly = this.spec.job.backupType === 'copy' && this.caps.has('copy-backup');
+    const r = await this.engine.backup(env, { repo, vmId: this.vmId, policy: this.spec.job.policy, copyOnly, parent, appScripts });
     const writersCompleted = this.completionsSince(historyFrom);
     const tapped = this.tap.snapshotOf(index);
     const failed = this.tap.failedQuiesces.find((f) => f.backupIndex === index);
@@ -365,7 +368,7 @@ export class Scenario implements NemesisTarget {
       const { report, run } = await this.backup(repo, index, parent);
       reports.push(report);
       runs.push(run);
-      if (report !== null) parent = parentOf(report);
+      if (report !== null && this.caps.has('incremental')) parent = parentOf(report);
       this.hv.runFor(gapMs * 1000);
       if (index === 0 && this.spec.job.cbtReset) resetCbt(this.hv, this.vmId, this.jobFaults, noteFault);
     }
@@ -466,7 +469,8 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
   const phase = options.onPhase ?? (() => undefined);
   phase('boot');
   const engine = options.engine ?? builtinEngine();
-  const s = new Scenario(spec, cell, engine, options.diskBytes);
+  const caps = options.capabilities ?? EVERY_CAPABILITY;
+  const s = new Scenario(spec, cell, engine, options.diskBytes, caps);
   try {
     phase('workload');
     await s.warmUp();
@@ -482,8 +486,8 @@ export async function runScenarioKeeping(spec: ScenarioSpec, options: RunOptions
     for (const run of runs) judged.push(await s.judge(repo, run));
     phase('restore');
     const first = judged.find((r) => r.ok);
-    const vmRestore = first === undefined ? null : await s.restoreVm(repo, first);
-    const fileItemRestore = await judgeFileItemRestores(s, repo, judged);
+    const vmRestore = first === undefined || !caps.has('restore-vm') ? null : await s.restoreVm(repo, first);
+    const fileItemRestore = lacking(caps, FILE_ITEM_RESTORES).length > 0 ? null : await judgeFileItemRestores(s, repo, judged);
     phase('end');
     const outcome: ScenarioOutcome = {
       cellId: spec.cellId, points: judged, vmRestore, fileItemRestore, hygiene, pointsListed, crashLosses: s.ledger.crashLosses, jobFaults: { ...s.jobFaults }, guestLost: s.guestLost, timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs),

@@ -4,6 +4,7 @@
  * judged (scenarios/scenario/run.ts). Properties 1, 2, 3, 4, 5, 8, 11 and 14.
  */
 
+import { FILE_ITEM_RESTORES } from '../scenario/item-restore.js';
 import { checkAppNoLoss } from '../checkers/app-no-loss.js';
 import { checkBackupType } from '../checkers/backup-type.js';
 import { checkCrashRecovers, DATABASES } from '../checkers/crash-recovers.js';
@@ -105,9 +106,12 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
     const spec = runIndex === undefined ? drawn : stratum(drawn, runIndex);
     return propertyId === 'P11' ? { ...spec, twin: true } : propertyId === 'P1' ? forLevel(spec, runIndex === 0) : spec;
   },
-  async run(spec, engine) {
-    const outcome = await runScenario(spec, { engine });
-    const twin = spec.twin ? await runScenario(spec, { engine }) : null;
+  // Reading points back is the least a backup engine does; the rest is per property.
+  needs: () => ['backup'],
+  async run(spec, engine, caps) {
+    const options = { engine, ...caps === undefined ? {} : { capabilities: caps } };
+    const outcome = await runScenario(spec, options);
+    const twin = spec.twin ? await runScenario(spec, options) : null;
     return { outcome, twin };
   },
   describe: (spec) => spec,
@@ -144,6 +148,7 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
     {
       id: 'P5', name: 'incremental equals full',
       description: 'Restoring CBT incremental k equals the full image at snapshot k, byte for byte.',
+      needs: ['incremental'],
       applies: () => true,
       check: (_cell, _spec, run) => checkIncrementalEqualsFull(run.outcome),
     },
@@ -156,6 +161,7 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
     {
       id: 'P14', name: 'restore verified',
       description: 'The first good point restored as a new VM boots, and every application the lab recovered from that point opens its data there (a SureBackup-style check, not only a timing).',
+      needs: ['restore-vm'],
       applies: () => true,
       check: (_cell, _spec, run) => checkRestoreVerified(run.outcome),
     },
@@ -170,6 +176,7 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
       description: 'A copy backup leaves Exchange\'s logs alone (the writer sees copy, truncates nothing); a stored full backup tells the Exchange writer (BackupComplete), so the logs are truncated; a failed backup never tells it that it succeeded.',
       // Where the Exchange writer can take part: the cells the matrix promises application.
       appliesToCell: (cell) => cell.app === 'exchange' && cell.expected.level === 'application',
+      needs: ['copy-backup'],
       applies: (cell) => cell.app === 'exchange',
       check: (_cell, spec, run) => checkBackupType(spec, run.outcome),
     },
@@ -185,6 +192,7 @@ export const BACKUP_SUITE: Suite<BackupSpec, BackupRun> = {
       // Every cell's VM runs the files app (cells.ts), so the file-level restore applies everywhere;
       // the item restore where an app has items (ITEM_KIND_OF_APP: sqlserver, exchange, ntds).
       appliesToCell: (cell) => cellVm(cell).apps.some((a) => a === 'files' || ITEM_KIND_OF_APP[a] !== undefined),
+      needs: FILE_ITEM_RESTORES,
       applies: () => true,
       check: (_cell, _spec, run) => checkFileItemRestore(run.outcome),
     },

@@ -100,6 +100,7 @@ const writerFault: fc.Arbitrary<FaultPlan> = fc.oneof(
 export const DC_SUITE: Suite<DcSpec, DcRun> = {
   id: 'dc',
   appliesTo: (cell) => cell.app === NTDS,
+  needs: () => ['backup', 'restore-vm'],
   runsFor: (runs) => runs,
   arbitrary: (cell) => fc.record({
     base: scenarioArb(cellId(cell), {

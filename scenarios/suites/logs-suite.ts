@@ -35,6 +35,7 @@ export function logsSuite(options: LogsArbOptions = {}): Suite<LogsSpec, LogsOut
   return {
     id: 'logs',
     appliesTo: hasLogChain,
+    needs: (cell) => ['backup', 'restore-vm', 'rollforward', cell.app === 'sqlserver' ? 'logs.sql' : 'logs.sqlite'],
     runsFor: (runs) => runs,
     arbitrary: (cell) => logsArb(cell, { boundaries }),
     // Run 0 breaks the chain (a stored log backup goes missing) if its draw did not, so

@@ -261,6 +261,8 @@ async function crashDuringBackup(s: Scenario, repo: string, journal: StoreJourna
 export const REPOSITORY_SUITE: Suite<RepositorySpec, RepositoryRun> = {
   id: 'repository',
   appliesTo: (cell) => REPOSITORY_CELLS.includes(cellId(cell)),
+  // P9, P10, P15 and P19 look inside the stored repository (its index, manifests, packs).
+  needs: () => ['backup', 'verify', 'forget', 'prune', 'repair', 'repository-format:quiescelab/1'],
   runsFor: (runs) => runs,
   arbitrary: (cell) => fc.record({
     base: scenarioArb(cellId(cell), { override: { fault: fc.constant({ kind: 'none' as const }) } }),

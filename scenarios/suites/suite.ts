@@ -9,7 +9,7 @@
 
 import type fc from 'fast-check';
 import type { Cell } from '../cells.js';
-import type { Engine } from '../engine-api.js';
+import type { Capabilities, Capability, Engine } from '../engine-api.js';
 import type { TimelineEntry } from '../../core/results.js';
 import type { Verdict } from '../verdict.js';
 
@@ -29,12 +29,16 @@ export interface SuiteProperty<S, O> extends PropertyInfo {
   appliesToCell?(cell: Cell): boolean;
   /** Whether this run says anything about the property (else it is not counted). */
   applies(cell: Cell, spec: S): boolean;
+  /** What the engine must declare for this property to say anything (else: not applicable on the cell). */
+  readonly needs?: readonly Capability[];
   check(cell: Cell, spec: S, outcome: O): Verdict;
 }
 
 export interface Suite<S, O> {
   readonly id: string;
   appliesTo(cell: Cell): boolean;
+  /** What the engine must declare for the suite to run on the cell at all (else: its properties are not applicable). */
+  needs?(cell: Cell): readonly Capability[];
   /** How many runs of this suite a cell gets for `runsPerCell`. */
   runsFor(runsPerCell: number): number;
   arbitrary(cell: Cell): fc.Arbitrary<S>;
@@ -49,8 +53,8 @@ export interface Suite<S, O> {
    * whose forRun stratifies by run.
    */
   forProperty?(spec: S, propertyId: string, runIndex?: number): S;
-  /** One run against `engine` (a session the runner initialised for this run). */
-  run(spec: S, engine: Engine): Promise<O>;
+  /** One run against `engine` (a session the runner initialised for this run), which declared `caps` (default: everything). */
+  run(spec: S, engine: Engine, caps?: Capabilities): Promise<O>;
   /** What the report keeps of a run's spec (the counterexample): small, JSON. */
   describe(spec: S): unknown;
   /** The run as a timeline, for the failure pages (virtual time, in order). */
