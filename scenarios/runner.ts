@@ -89,7 +89,9 @@ function judge<S, O>(property: SuiteProperty<S, O>, cell: Cell, spec: S, outcome
 
 /** One run of a suite in a fresh engine session (initialize forgets the handles of the run before). */
 export async function runSuite(suite: AnySuite, spec: unknown, engine: Engine, seed: number): Promise<unknown> {
-  const caps = capabilitiesOf(await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed }));
+  // The session's seed is the run's own (every suite's spec has one), so a twin run can start the same session again.
+  const own = (spec as { seed?: unknown }).seed;
+  const caps = capabilitiesOf(await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed: typeof own === 'number' ? own : seed }));
   return suite.run(spec, engine, caps);
 }
 

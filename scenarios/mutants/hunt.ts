@@ -9,7 +9,7 @@ import { assert } from '../../core/assert.js';
 import { findCell } from '../cells.js';
 import type { MutantOutcome, MutantsResults } from '../../core/results.js';
 import { runCell } from '../runner.js';
-import { builtinEngine } from '../engine-builtin.js';
+import { mutantEngine } from './index.js';
 import type { Mutant } from './mutant.js';
 
 /** The hunt's part of results.json. */
@@ -32,7 +32,7 @@ export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<
     if (options.cells !== undefined && !options.cells.includes(id)) continue;
     const cell = findCell(id);
     assert(cell !== undefined, `mutant ${mutant.id}: no cell ${id}`);
-    const result = await runCell(cell, { runs: options.runs, seed: options.seed, engine: builtinEngine(mutant.engine, mutant.id), mutant: mutant.id, ...options.shrinkBudget === undefined ? {} : { shrinkBudget: options.shrinkBudget } });
+    const result = await runCell(cell, { runs: options.runs, seed: options.seed, engine: mutantEngine(mutant), mutant: mutant.id, ...options.shrinkBudget === undefined ? {} : { shrinkBudget: options.shrinkBudget } });
     runs += options.runs;
     const failed = result.properties.find((p) => !p.pass && p.replay !== null) ?? result.properties.find((p) => !p.pass);
     if (failed !== undefined) {

@@ -12,9 +12,10 @@ import { LOG_MUTANTS } from './log-mutants.js';
 import { REPOSITORY_MUTANTS } from './repository-mutants.js';
 import { RESTORE_MUTANTS } from './restore-mutants.js';
 import { UNWRITE_MUTANTS } from './unwrite-mutants.js';
+import { SESSION_MUTANTS } from './session-mutants.js';
 import type { Mutant } from './mutant.js';
 
-export const MUTANTS: readonly Mutant[] = [...BACKUP_MUTANTS, ...JOB_MUTANTS, ...LOG_MUTANTS, ...REPOSITORY_MUTANTS, ...DC_MUTANTS, ...UNWRITE_MUTANTS, ...RESTORE_MUTANTS];
+export const MUTANTS: readonly Mutant[] = [...BACKUP_MUTANTS, ...JOB_MUTANTS, ...LOG_MUTANTS, ...REPOSITORY_MUTANTS, ...DC_MUTANTS, ...UNWRITE_MUTANTS, ...RESTORE_MUTANTS, ...SESSION_MUTANTS];
 
 export function findMutant(id: string): Mutant | undefined {
   return MUTANTS.find((m) => m.id === id);
@@ -24,5 +25,11 @@ export function findMutant(id: string): Mutant | undefined {
 export function engineFor(mutant: string | null): Engine | undefined {
   if (mutant === null) return builtinEngine();
   const found = findMutant(mutant);
-  return found === undefined ? undefined : builtinEngine(found.engine, found.id);
+  return found === undefined ? undefined : mutantEngine(found);
+}
+
+/** A mutant as an engine (a fresh instance: its state is its own). */
+export function mutantEngine(m: Mutant): Engine {
+  const built = builtinEngine(m.engine, m.id);
+  return m.wrap === undefined ? built : m.wrap(built);
 }

@@ -9,6 +9,7 @@
 import type { HypervisorPort } from '../../core/hypervisor-port.js';
 import { wrapPort } from '../scenario/port-wrap.js';
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../scenario/engine.js';
+import type { Engine } from '../engine-api.js';
 
 export interface Mutant {
   readonly id: string;
@@ -20,6 +21,8 @@ export interface Mutant {
   /** The property expected to kill it (documentation; the hunt reports the real one). */
   readonly expectedKiller: string;
   readonly engine: EngineUnderTest;
+  /** A bug at the black-box interface (state across sessions): wraps the built-in engine made of `engine`. */
+  readonly wrap?: (engine: Engine) => Engine;
 }
 
 /** The real engine with its port wrapped: `overrides` gets the world's port to call through. */
