@@ -112,6 +112,11 @@ export interface BackupDone extends BackupReport {
   readonly stored: StoredPointMeta;
 }
 
+/** The parent an incremental names: the point, its VM and the change ids the engine reported per disk (`meta.changeIds`). */
+export function parentFrom(done: BackupReport): ParentPoint {
+  return { pointId: done.pointId, vmId: done.meta.vmId, changeIds: done.meta.changeIds };
+}
+
 export interface OpenedPoint {
   readonly point: string;
   readonly disks: readonly PointDisk[];

@@ -20,7 +20,7 @@ import type { AppId, HypervisorPort, QuiesceOutcome } from '../../core/hyperviso
 import type { VmId } from '../../core/ids.js';
 import type { ConsistencyLevel } from '../../core/levels.js';
 import { ok, unwrap, type Result } from '../../core/result.js';
-import { parentOf, type BackupReport } from '../../engine/backup/job.js';
+import type { BackupReport } from '../../engine/backup/job.js';
 import type { ParentPoint } from '../../engine/backup/sink.js';
 import type { InitOptions } from '../../engine/repository/repository.js';
 import type { ByteStore } from '../../engine/store/byte-store.js';
@@ -34,7 +34,7 @@ import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
 import { cellVm, findCell, type Cell } from '../cells.js';
 import { judgeLevel, type LevelVerdict } from '../checkers/level.js';
-import { EVERY_CAPABILITY, lacking, type Capabilities, type Engine, type OpenedPoint } from '../engine-api.js';
+import { EVERY_CAPABILITY, lacking, parentFrom, type Capabilities, type Engine, type OpenedPoint } from '../engine-api.js';
 import { builtinEngine } from '../engine-builtin.js';
 import { AckLedger, type CrashLoss } from './ledger.js';
 import type { FaultPlan, ScenarioSpec } from './spec.js';
@@ -368,7 +368,7 @@ export class Scenario implements NemesisTarget {
       const { report, run } = await this.backup(repo, index, parent);
       reports.push(report);
       runs.push(run);
-      if (report !== null && this.caps.has('incremental')) parent = parentOf(report);
+      if (report !== null && this.caps.has('incremental')) parent = parentFrom(report);
       this.hv.runFor(gapMs * 1000);
       if (index === 0 && this.spec.job.cbtReset) resetCbt(this.hv, this.vmId, this.jobFaults, noteFault);
     }

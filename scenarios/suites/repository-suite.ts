@@ -51,7 +51,8 @@
 
 import fc from 'fast-check';
 import { assert } from '../../core/assert.js';
-import { parentOf, type BackupReport } from '../../engine/backup/job.js';
+import type { BackupReport } from '../../engine/backup/job.js';
+import { parentFrom } from '../engine-api.js';
 import { decodeIndex } from '../../engine/repository/index-file.js';
 import { decodeManifest } from '../../engine/repository/manifest.js';
 import { packName } from '../../engine/repository/hash.js';
@@ -231,7 +232,7 @@ const NO_VERIFY: CrashRecord['verify'] = { error: null, damages: [], garbage: { 
 async function crashDuringBackup(s: Scenario, repo: string, journal: StoreJournal, from: { readonly index: number; readonly earlier: readonly PointDigests[]; readonly parent: BackupReport | undefined }, plan: RepositorySpec['crash']): Promise<CrashRecord> {
   const engine = s.engine;
   journal.open();
-  const { run } = await s.backup(repo, from.index, from.parent === undefined ? null : parentOf(from.parent));
+  const { run } = await s.backup(repo, from.index, from.parent === undefined ? null : parentFrom(from.parent));
   const callsBeforeAck = journal.calls;
   const crashed = run.pointId === null ? null : await digestsOf(s, repo, run.pointId);
   const closed = await engine.closeRepository(repo);
