@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
 import { registerImage } from './image.js';
 import { registerRepo } from './repo.js';
+import { registerEngineStdio } from './engine-stdio.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
 import { registerRun } from './run.js';
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerImage(program);
   registerRepo(program);
   registerServe(program);
+  registerEngineStdio(program);
   return program;
 }
 
