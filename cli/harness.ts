@@ -1,6 +1,7 @@
 /**
  * The harness commands: `mutants` (the hunt: every engine mutant must be killed),
- * `replay TOKEN` (reproduce one failure exactly) and `list os|tools|apps|properties|mutants`.
+ * `replay TOKEN [--engine-cmd CMD]` (reproduce one failure exactly) and
+ * `list os|tools|apps|properties|mutants`.
  */
 
 import { availableParallelism } from 'node:os';
@@ -21,6 +22,8 @@ import { checkOutputFile, writeOutput } from './output.js';
 import { runTasksInPool, type PoolTask } from './pool.js';
 import { progressReporter } from './progress.js';
 import { mutantTable } from './tables.js';
+import { addEngineOptions, parseEngineCmd, probeEngine, startEngine, type EngineCmd, type EngineCmdOptions } from './engine-option.js';
+import type { Engine } from '../scenarios/engine-api.js';
 
 function printTimeline(outcome: unknown): string {
   const timeline = (outcome as Partial<ScenarioOutcome>).timeline;
@@ -52,18 +55,20 @@ export function registerHarness(program: Command): void {
       process.exitCode = results.every((r) => r.killed) ? 0 : 1;
     });
 
-  oneLineErrors(program.command('replay'))
+  addEngineOptions(oneLineErrors(program.command('replay'))
     .description('reproduce one failure from its replay token: the spec, the timeline and the verdict')
-    .argument('<token>', 'a replay token printed by matrix, mutants or the report')
-    .action(async (raw: string) => {
+    .argument('<token>', 'a replay token printed by matrix, mutants or the report'))
+    .action(async (raw: string, options: EngineCmdOptions) => {
       const token = checkedToken(raw);
+      const cmd = parseEngineCmd(options);
+      const name = cmd === null ? token.mutant ?? 'quiescelab' : (await probeEngine(cmd, token.mutant, token.seed)).name;
       await prepareDefaultApps();
-      const r = await replayOrPathError(token);
+      const r = await replayOrPathError(token, cmd);
       if (!r.ok) throw new UsageError(r.error);
       const { cell, property, spec, outcome, verdict } = r.value;
       process.stdout.write([
         `cell ${token.cell}: expected ${cell.expected.level} (${cell.expected.why})`,
-        `engine: ${token.mutant ?? 'quiescelab'}`,
+        `engine: ${name}`,
         `spec: ${JSON.stringify(spec)}`,
         'timeline:',
         printTimeline((outcome as { outcome?: unknown }).outcome ?? outcome),
@@ -141,14 +146,21 @@ function checkTokenPath(t: ReplayToken): void {
   if (big >= 0) throw new UsageError(`token.path: shrink step ${big + 1} is ${shown(steps[big + 1] ?? '')}, more than ${TOKEN_LIMITS.shrinkIndex}`);
 }
 
-/** fast-check throws on a path that leads nowhere: that is the token's path field, not a crash. */
-async function replayOrPathError(token: ReplayToken): ReturnType<typeof replay> {
+/**
+ * fast-check throws on a path that leads nowhere: that is the token's path field, not a
+ * crash. With --engine-cmd the engine is that process (told the token's mutant), ended after.
+ */
+async function replayOrPathError(token: ReplayToken, cmd: EngineCmd | null): ReturnType<typeof replay> {
+  const spawned = cmd === null ? null : startEngine(cmd, token.mutant);
+  const resolve = (mutant: string | null): Engine | undefined => spawned ?? engineFor(mutant);
   try {
-    return await replay(token, { resolve: engineFor });
+    return await replay(token, { resolve });
   } catch (error) {
     if (error instanceof Error && /Unable to replay|wrong path/i.test(error.message)) {
       throw new UsageError(`token.path: fast-check has no value at path ${shown(token.path)} (seed ${token.seed})`);
     }
     throw error;
+  } finally {
+    await spawned?.close();
   }
 }

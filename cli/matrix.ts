@@ -17,15 +17,16 @@ import { renderJunit } from '../reports/junit.js';
 import { assembleResults } from '../scenarios/matrix-run.js';
 import { mutantsResults } from '../scenarios/mutants/hunt.js';
 import { findMutant, MUTANTS } from '../scenarios/mutants/index.js';
-import { oneLineErrors, parseIdList, parseIntOption, quote, UsageError } from './errors.js';
+import { oneLine, oneLineErrors, parseIdList, parseIntOption, quote, UsageError } from './errors.js';
+import { addEngineOptions, parseEngineCmd, probeEngine, type EngineCmd, type EngineCmdOptions } from './engine-option.js';
 import { checkOutDir, checkOutputFile, claimOutDir, writeOutput } from './output.js';
-import { runTasksInPool, type PoolTask } from './pool.js';
+import { PoolTaskError, runTasksInPool, type PoolResult, type PoolTask } from './pool.js';
 import { mutantTable } from './tables.js';
 import { writeReportTo } from './report.js';
 import { progressReporter } from './progress.js';
 import { VERSION } from './version.js';
 
-interface MatrixOptions {
+interface MatrixOptions extends EngineCmdOptions {
   readonly runs: string;
   readonly seed: string;
   readonly out: string;
@@ -56,6 +57,8 @@ interface MatrixPlan {
   readonly seed: number;
   readonly workers: number;
   readonly mutant: string | null;
+  /** `--engine-cmd`: the engine process each worker starts (null: the built-in engine). */
+  readonly engine: EngineCmd | null;
   readonly cells: readonly Cell[];
   readonly mutantRuns: number;
   readonly hunts: PoolTask[] | null;
@@ -76,6 +79,7 @@ function matrixPlan(options: MatrixOptions): MatrixPlan {
   };
   const mutant = options.mutant ?? null;
   if (mutant !== null && findMutant(mutant) === undefined) throw new UsageError(`--mutant: unknown mutant ${quote(mutant)} (see quiescelab list mutants)`);
+  const engine = parseEngineCmd(options);
   const cells = selectCells(filter);
   if (cells.length === 0) throw new UsageError('--os/--tools/--apps: no cell of the matrix matches this filter');
   const mutantRuns = parseIntOption('--mutant-runs', options.mutantRuns, 1, 10_000);
@@ -84,11 +88,23 @@ function matrixPlan(options: MatrixOptions): MatrixPlan {
   const json = options.json === undefined ? undefined : checkOutputFile(options.json, '--json', outDir);
   const junit = options.junit === undefined ? undefined : checkOutputFile(options.junit, '--junit', outDir);
   if (json !== undefined && json === junit) throw new UsageError(`--json and --junit: both name '${json}'`);
-  return { runsPerCell, seed, workers, mutant, cells, mutantRuns, hunts, outDir, json, junit };
+  return { runsPerCell, seed, workers, mutant, engine, cells, mutantRuns, hunts, outDir, json, junit };
+}
+
+/** The pool's results, or null when a task threw (said on stderr, exit 1). */
+async function runPool(tasks: readonly PoolTask[], options: Parameters<typeof runTasksInPool>[1]): Promise<PoolResult[] | null> {
+  try {
+    return await runTasksInPool(tasks, options);
+  } catch (e) {
+    if (!(e instanceof PoolTaskError)) throw e;
+    process.stderr.write(`quiescelab: ${e.task?.kind === 'cell' ? `cell ${e.task.cellId}: ` : ''}${oneLine(e.message)}\n`);
+    process.exitCode = 1;
+    return null;
+  }
 }
 
 export function registerMatrix(program: Command): void {
-  oneLineErrors(program.command('matrix'))
+  const command = oneLineErrors(program.command('matrix'))
     .description('run the consistency matrix (every OS x Tools x app x condition cell, N runs each) and write the report')
     .option('--runs <n>', 'runs per cell', '100')
     .option('--seed <n>', 'seed of the whole run', '1')
@@ -101,18 +117,23 @@ export function registerMatrix(program: Command): void {
     .option('--workers <n>', 'worker threads (default: the cores)')
     .option('--mutant <id>', 'run against an engine mutant instead of quiescelab\'s engine')
     .option('--mutant-runs <n>', 'runs per cell of each mutant hunted with the matrix', '20')
-    .option('--no-mutants', 'leave out the mutant hunt (it runs on the selected cells of each mutant)')
+    .option('--no-mutants', 'leave out the mutant hunt (it runs on the selected cells of each mutant)');
+  addEngineOptions(command)
     .action(async (options: MatrixOptions) => {
-      const { runsPerCell, seed, workers, mutant, cells, mutantRuns, hunts, outDir, json: jsonPath, junit } = matrixPlan(options);
+      const { runsPerCell, seed, workers, mutant, engine, cells, mutantRuns, hunts, outDir, json: jsonPath, junit } = matrixPlan(options);
+      // The engine process answers once before anything is written (its name goes in results.json).
+      const info = engine === null ? null : await probeEngine(engine, mutant, seed);
       claimOutDir(outDir, '--out');
       const progress = progressReporter(`${cells.length} cells x ${runsPerCell} runs${hunts === null ? '' : `, ${hunts.length} mutants`}`);
       // The hunts first: they are the longest tasks, so both workers end together.
       const tasks: PoolTask[] = [...hunts ?? [], ...cells.map((c): PoolTask => ({ kind: 'cell', cellId: cellId(c) }))];
-      const done = await runTasksInPool(tasks, { runs: runsPerCell, seed, mutant, workers, onProgress: progress.update });
+      const done = await runPool(tasks, { runs: runsPerCell, seed, mutant, engine, workers, onProgress: progress.update });
       progress.done();
+      if (done === null) return;
       const huntCount = hunts?.length ?? 0;
       const mutants = hunts === null ? null : mutantsResults(mutantRuns, done.slice(0, huntCount) as MutantOutcome[]);
-      const results = assembleResults({ version: VERSION, seed, runsPerCell, mutant }, done.slice(huntCount) as CellResult[], mutants);
+      const assembled = assembleResults({ version: VERSION, seed, runsPerCell, mutant }, done.slice(huntCount) as CellResult[], mutants);
+      const results = info === null ? assembled : { ...assembled, engine: info.name };
       const json = JSON.stringify(results, null, 2) + '\n';
       writeOutput(join(outDir, 'results.json'), json, '--out');
       writeReportTo(results, outDir, '--out');

@@ -3,7 +3,8 @@
  * the fault given — printed as its timeline, its points (snapshot, claimed and achieved
  * level, what was lost), its data loss and every property's verdict. `--export DIR`
  * writes the first stored point's guest files there (file-level restore), one folder per
- * disk. Exit 0 when every property holds, 1 when one fails, 2 on bad usage.
+ * disk. `--engine-cmd` runs them against an engine process (cli/engine-option.ts). Exit 0
+ * when every property holds, 1 when one fails, 2 on bad usage.
  */
 
 import { realpathSync } from 'node:fs';
@@ -24,8 +25,10 @@ import { FAULT_SYNTAX, formatFault, parseFault } from '../scenarios/scenario/fau
 import { prepareDefaultApps } from '../sim/hypervisor/default-apps.js';
 import { oneLineErrors, parseIdList, parseIntOption, quote, UsageError } from './errors.js';
 import { checkEmptyDir, checkOutputFile, makeDirs, writeOutput } from './output.js';
+import { addEngineOptions, parseEngineCmd, probeEngine, startEngine, type EngineCmd, type EngineCmdOptions } from './engine-option.js';
+import type { StdioEngine } from './engine-rpc/client.js';
 
-interface RunOptions {
+interface RunOptions extends EngineCmdOptions {
   readonly os: string;
   readonly tools: string;
   readonly apps: string;
@@ -85,6 +88,8 @@ interface RunPlan {
   readonly seed: number;
   readonly fault: FaultPlan;
   readonly engine: Engine;
+  /** `--engine-cmd`: the engine is this process (`engine` is its client). */
+  readonly process: { readonly cmd: EngineCmd; readonly client: StdioEngine; readonly mutant: string | null } | null;
   readonly exportRoot: string | null;
   readonly json: string | undefined;
 }
@@ -104,15 +109,18 @@ function runPlan(options: RunOptions): RunPlan {
     if (cell === undefined) throw new UsageError(`--apps: the matrix has no cell ${os}/${tools}/${app}/${options.variant} (see quiescelab list os|tools|apps; --variant)`);
     return cell;
   });
-  const engine = engineFor(options.mutant ?? null);
-  if (engine === undefined) throw new UsageError(`--mutant: unknown mutant ${quote(options.mutant ?? '')} (see quiescelab list mutants)`);
+  const builtin = engineFor(options.mutant ?? null);
+  if (builtin === undefined) throw new UsageError(`--mutant: unknown mutant ${quote(options.mutant ?? '')} (see quiescelab list mutants)`);
+  const cmd = parseEngineCmd(options);
+  const mutant = options.mutant ?? null;
+  const spawned = cmd === null ? null : { cmd, client: startEngine(cmd, mutant), mutant };
   const exportRoot = options.export === undefined ? null : checkEmptyDir(options.export, '--export');
   const json = options.json === undefined ? undefined : checkOutputFile(options.json, '--json');
-  return { cells, seed, fault: fault.value, engine, exportRoot, json };
+  return { cells, seed, fault: fault.value, engine: spawned?.client ?? builtin, process: spawned, exportRoot, json };
 }
 
 export function registerRun(program: Command): void {
-  oneLineErrors(program.command('run'))
+  const command = oneLineErrors(program.command('run'))
     .description('run one backup scenario of a cell (per app) and print its timeline, points, data loss and verdict')
     .requiredOption('--os <id>', 'guest OS (quiescelab list os)')
     .requiredOption('--tools <id>', 'VMware Tools generation (quiescelab list tools)')
@@ -122,28 +130,39 @@ export function registerRun(program: Command): void {
     .option('--fault <fault>', `the fault to inject: ${FAULT_SYNTAX}`, 'none')
     .option('--export <dir>', 'write the first point\'s guest files there (file-level restore), one folder per disk; a new or empty folder')
     .option('--json <file>', 'also write the runs (spec, timeline, points, verdicts) as JSON')
-    .option('--mutant <id>', 'back up with an engine mutant instead of quiescelab\'s engine (quiescelab list mutants)')
+    .option('--mutant <id>', 'back up with an engine mutant instead of quiescelab\'s engine (quiescelab list mutants)');
+  addEngineOptions(command)
     .action(async (options: RunOptions) => {
-      const { cells, seed, fault, engine, exportRoot, json } = runPlan(options);
-      if (exportRoot !== null) makeDirs(exportRoot, '--export');
-      const realExportRoot = exportRoot === null ? null : realpathSync(exportRoot);
-      await prepareDefaultApps();
-      const runs: { cell: string; run: Omit<OneRun, 'exportFiles'> }[] = [];
-      let failed = false;
-      for (const cell of cells) {
-        const run = await runOne({ cell, seed, fault, engine });
-        process.stdout.write(`${report(cell, run)}\n`);
-        failed ||= run.properties.some((p) => p.verdict.valid === false);
-        if (exportRoot !== null && realExportRoot !== null) {
-          const dir = cells.length === 1 ? exportRoot : join(exportRoot, cell.app);
-          const exports = await run.exportFiles((diskIndex) => writerAt(join(dir, `disk-${diskIndex}`), realExportRoot));
-          process.stdout.write(`${exportText(exports, dir)}\n`);
-        }
-        runs.push({ cell: cellId(cell), run: { spec: run.spec, outcome: run.outcome, properties: run.properties, dataLoss: run.dataLoss, level: run.level } });
+      const plan = runPlan(options);
+      if (plan.process !== null) await probeEngine(plan.process.cmd, plan.process.mutant, plan.seed);
+      try {
+        await runCells(plan);
+      } finally {
+        await plan.process?.client.close();
       }
-      if (json !== undefined) writeOutput(json, JSON.stringify(runs, null, 2) + '\n', '--json');
-      process.exitCode = failed ? 1 : 0;
     });
+}
+
+async function runCells(plan: RunPlan): Promise<void> {
+  const { cells, seed, fault, engine, exportRoot, json } = plan;
+  if (exportRoot !== null) makeDirs(exportRoot, '--export');
+  const realExportRoot = exportRoot === null ? null : realpathSync(exportRoot);
+  await prepareDefaultApps();
+  const runs: { cell: string; run: Omit<OneRun, 'exportFiles'> }[] = [];
+  let failed = false;
+  for (const cell of cells) {
+    const run = await runOne({ cell, seed, fault, engine });
+    process.stdout.write(`${report(cell, run)}\n`);
+    failed ||= run.properties.some((p) => p.verdict.valid === false);
+    if (exportRoot !== null && realExportRoot !== null) {
+      const dir = cells.length === 1 ? exportRoot : join(exportRoot, cell.app);
+      const exports = await run.exportFiles((diskIndex) => writerAt(join(dir, `disk-${diskIndex}`), realExportRoot));
+      process.stdout.write(`${exportText(exports, dir)}\n`);
+    }
+    runs.push({ cell: cellId(cell), run: { spec: run.spec, outcome: run.outcome, properties: run.properties, dataLoss: run.dataLoss, level: run.level } });
+  }
+  if (json !== undefined) writeOutput(json, JSON.stringify(runs, null, 2) + '\n', '--json');
+  process.exitCode = failed ? 1 : 0;
 }
 
 /** A writer for one disk's files; its root must stay inside the --export folder's real path (no folder swapped for a link). */
