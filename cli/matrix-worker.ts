@@ -32,7 +32,10 @@ function run(task: PoolTask): Promise<PoolResult> {
   if (task.kind === 'mutant') {
     const mutant = findMutant(task.mutantId);
     if (mutant === undefined) throw new Error(`no mutant ${task.mutantId}`);
-    return huntMutant(mutant, { runs: task.runs, seed: setup.seed, cells: task.cells });
+    if (setup.engine === null) return huntMutant(mutant, { runs: task.runs, seed: setup.seed, cells: task.cells });
+    // Through the protocol: an engine process of its own, asked for the mutant at initialize.
+    const process = startEngine(setup.engine, mutant.id);
+    return huntMutant(mutant, { runs: task.runs, seed: setup.seed, cells: task.cells, engine: process }).finally(() => process.close());
   }
   const cell = findCell(task.cellId);
   if (cell === undefined) throw new Error(`no cell ${task.cellId}`);

@@ -45,10 +45,13 @@ function summaryTable(results: MatrixResults): string {
   const lines = results.cells.map((cell) => {
     const achieved = Object.entries(cell.achieved).map(([level, n]) => `${level}:${n}`).join(' ') || '-';
     const failed = cell.properties.filter((p) => !p.pass && p.status !== 'not-applicable').map((p) => (p.status === 'not-exercised' ? `${p.id} (not exercised)` : p.id)).join(',');
-    return `${cell.pass ? 'pass' : 'FAIL'}  ${cell.id.padEnd(38)} expected ${cell.expected.padEnd(12)} achieved ${achieved}${failed === '' ? '' : `  failed: ${failed}`}`;
+    const na = cell.properties.filter((p) => p.status === 'not-applicable').map((p) => p.id).join(',');
+    return `${cell.pass ? 'pass' : 'FAIL'}  ${cell.id.padEnd(38)} expected ${cell.expected.padEnd(12)} achieved ${achieved}${failed === '' ? '' : `  failed: ${failed}`}${na === '' ? '' : `  not applicable: ${na}`}`;
   });
   const s = results.summary;
   lines.push(`${s.passed}/${s.cells} cells pass, ${results.runsPerCell} runs per cell, seed ${results.seed}, engine ${results.engine}`);
+  const naCells = results.cells.filter((c) => c.properties.some((p) => p.status === 'not-applicable')).length;
+  if (naCells > 0) lines.push(`${naCells} cell${naCells === 1 ? '' : 's'} with properties not applicable: the engine does not declare what they need (see the report)`);
   return lines.join('\n');
 }
 
@@ -120,9 +123,16 @@ export function registerMatrix(program: Command): void {
     .option('--no-mutants', 'leave out the mutant hunt (it runs on the selected cells of each mutant)');
   addEngineOptions(command)
     .action(async (options: MatrixOptions) => {
-      const { runsPerCell, seed, workers, mutant, engine, cells, mutantRuns, hunts, outDir, json: jsonPath, junit } = matrixPlan(options);
+      const plan = matrixPlan(options);
+      const { runsPerCell, seed, workers, mutant, engine, cells, mutantRuns, outDir, json: jsonPath, junit } = plan;
+      let hunts = plan.hunts;
       // The engine process answers once before anything is written (its name goes in results.json).
       const info = engine === null ? null : await probeEngine(engine, mutant, seed);
+      // The hunt runs through the engine process when it serves the mutants (the built-in engine-stdio does).
+      if (info !== null && hunts !== null && !info.capabilities.includes('mutants')) {
+        process.stderr.write(`quiescelab: the engine '${info.name}' does not declare 'mutants': no mutant hunt\n`);
+        hunts = null;
+      }
       claimOutDir(outDir, '--out');
       const progress = progressReporter(`${cells.length} cells x ${runsPerCell} runs${hunts === null ? '' : `, ${hunts.length} mutants`}`);
       // The hunts first: they are the longest tasks, so both workers end together.

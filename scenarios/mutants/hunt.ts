@@ -10,6 +10,7 @@ import { findCell } from '../cells.js';
 import type { MutantOutcome, MutantsResults } from '../../core/results.js';
 import { runCell } from '../runner.js';
 import { mutantEngine } from './index.js';
+import type { Engine } from '../engine-api.js';
 import type { Mutant } from './mutant.js';
 
 /** The hunt's part of results.json. */
@@ -24,6 +25,8 @@ export interface HuntOptions {
   readonly shrinkBudget?: number;
   /** Only these of the mutant's cells (a matrix run's selection); default all of them. */
   readonly cells?: readonly string[];
+  /** The mutant's engine (default: built here, in this process; a protocol run passes one in another process). */
+  readonly engine?: Engine;
 }
 
 export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<MutantOutcome> {
@@ -32,9 +35,11 @@ export async function huntMutant(mutant: Mutant, options: HuntOptions): Promise<
     if (options.cells !== undefined && !options.cells.includes(id)) continue;
     const cell = findCell(id);
     assert(cell !== undefined, `mutant ${mutant.id}: no cell ${id}`);
-    const result = await runCell(cell, { runs: options.runs, seed: options.seed, engine: mutantEngine(mutant), mutant: mutant.id, ...options.shrinkBudget === undefined ? {} : { shrinkBudget: options.shrinkBudget } });
+    const result = await runCell(cell, { runs: options.runs, seed: options.seed, engine: options.engine ?? mutantEngine(mutant), mutant: mutant.id, ...options.shrinkBudget === undefined ? {} : { shrinkBudget: options.shrinkBudget } });
     runs += options.runs;
-    const failed = result.properties.find((p) => !p.pass && p.replay !== null) ?? result.properties.find((p) => !p.pass);
+    // A property the engine cannot be judged on kills nothing.
+    const failing = result.properties.filter((p) => p.status === 'fail' || p.status === 'not-exercised');
+    const failed = failing.find((p) => p.replay !== null) ?? failing[0];
     if (failed !== undefined) {
       return {
         id: mutant.id, description: mutant.description, area: mutant.area, expectedKiller: mutant.expectedKiller, killed: true, cell: id, runs,
