@@ -31,23 +31,29 @@ function printTimeline(outcome: unknown): string {
 }
 
 export function registerHarness(program: Command): void {
-  oneLineErrors(program.command('mutants'))
+  addEngineOptions(oneLineErrors(program.command('mutants'))
     .description('run the suite against every engine mutant: each must be killed (exit 1 if one survives)')
     .option('--runs <n>', 'runs per cell of each mutant', '20')
     .option('--seed <n>', 'seed', '1')
     .option('--only <ids>', 'only these mutants (comma list)')
     .option('--json <file>', 'also write the table as JSON')
-    .option('--workers <n>', 'worker threads (default: the cores)')
-    .action(async (options: { runs: string; seed: string; only?: string; json?: string; workers?: string }) => {
+    .option('--workers <n>', 'worker threads (default: the cores)'))
+    .action(async (options: { runs: string; seed: string; only?: string; json?: string; workers?: string } & EngineCmdOptions) => {
       const runs = parseIntOption('--runs', options.runs, 1, 10_000);
       const seed = parseIntOption('--seed', options.seed, 0, 0x7fffffff);
       const ids = parseIdList('--only', options.only, MUTANTS.map((m) => m.id), 'mutant');
       const chosen = ids === undefined ? MUTANTS : MUTANTS.filter((m) => ids.includes(m.id));
       const workers = options.workers === undefined ? availableParallelism() : parseIntOption('--workers', options.workers, 1, 64);
       const json = options.json === undefined ? undefined : checkOutputFile(options.json, '--json');
+      // --engine-cmd: each mutant is served by the engine process, asked for it at initialize (it must declare 'mutants').
+      const engine = parseEngineCmd(options);
+      if (engine !== null) {
+        const info = await probeEngine(engine, null, seed);
+        if (!info.capabilities.includes('mutants')) throw new UsageError(`--engine-cmd: the engine '${info.name}' does not declare the 'mutants' capability`);
+      }
       const progress = progressReporter(`${chosen.length} mutants`);
       const tasks = chosen.map((m): PoolTask => ({ kind: 'mutant', mutantId: m.id, runs, cells: m.cells }));
-      const results = await runTasksInPool(tasks, { runs, seed, mutant: null, workers, onProgress: progress.update }) as MutantOutcome[];
+      const results = await runTasksInPool(tasks, { runs, seed, mutant: null, engine, workers, onProgress: progress.update }) as MutantOutcome[];
       progress.done();
       if (json !== undefined) writeOutput(json, JSON.stringify({ seed, runs, mutants: results }, null, 2) + '\n', '--json');
       process.stdout.write(`${mutantTable(results)}\n`);
