@@ -55,6 +55,14 @@ export const CAPABILITIES = [
   'repository-format:quiescelab/1',
   /** The engine accepts `mutant` at initialize (the mutant hunt can run through it). */
   'mutants',
+  /**
+   * Over the engine protocol, the engine process reads and writes bytes as binary frames
+   * (`{"$bin": k}`) and all-zero bytes as `{"$zeros": n}`, besides base64
+   * (cli/engine-rpc/framing.ts, writer.ts): the harness sends them once the engine declared
+   * this at initialize. A property of the process's protocol layer (serveEngine declares
+   * it), meaningless for an engine in process.
+   */
+  'binary-frames',
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 export type Capabilities = ReadonlySet<Capability>;

@@ -18,9 +18,9 @@ import type { LogsApi } from '../../scenarios/engine-api-logs.js';
 import { splitCommandLine } from './command-line.js';
 import type { IdCounter } from './host.js';
 import { spawnEngine, type EngineTransport, type SpawnOptions } from './process.js';
-import { clip, ENGINE_METHODS, shownJson, EngineProtocolError, INITIALIZE, LOG_METHODS, SHUTDOWN, type CoreMethod, type LogMethod, type Returns } from './protocol.js';
+import { BINARY_FRAMES, clip, ENGINE_METHODS, shownJson, EngineProtocolError, INITIALIZE, LOG_METHODS, SHUTDOWN, type CoreMethod, type LogMethod, type Returns } from './protocol.js';
 import { Session } from './session.js';
-import { encodeWire, type Json } from './wire.js';
+import { encodeValue, type WireObject } from './wire.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -84,8 +84,10 @@ export class RpcEngine implements Engine {
     const session = this.open(true);
     session.host.newSession();
     const sent = this.options.mutant === undefined ? params : { ...params, mutant: this.options.mutant };
-    const body = encodeWire(sent) as { [key: string]: Json };
-    return checkInfo(await session.request(INITIALIZE, { ...body, ...session.host.clocksField() }));
+    const body = encodeValue(sent) as WireObject;
+    const info = checkInfo(await session.request(INITIALIZE, { ...body, ...session.host.clocksField() }));
+    session.binaryFrames = info.capabilities.includes(BINARY_FRAMES);
+    return info;
   }
 
   async shutdown(): Promise<void> {
@@ -102,7 +104,7 @@ export class RpcEngine implements Engine {
   private async invoke(rpc: string, names: readonly string[], returns: Returns, args: readonly unknown[]): Promise<unknown> {
     assert(args.length === names.length, `${rpc}: ${names.length} arguments expected, got ${args.length}`);
     const session = this.open(false);
-    const params: { [key: string]: Json } = {};
+    const params: WireObject = {};
     names.forEach((name, i) => {
       if (args[i] !== undefined) params[name] = session.host.lendArg(name, args[i]);
     });

@@ -22,7 +22,7 @@ import type { CallEnv, Timer } from '../../scenarios/engine-api.js';
 import type { LogDest } from '../../scenarios/engine-api-logs.js';
 import { ResponseError } from 'vscode-jsonrpc/node.js';
 import { CLOCKS_FIELD, clip, ErrorCode, HYPERVISOR_METHODS, shownJson } from './protocol.js';
-import { decodeWire, encodeWire, refKind, WireError, type Json, type JsonObject, type RefKind } from './wire.js';
+import { decodeWire, encodeValue, refKind, WireError, type JsonObject, type RefKind, type WireObject, type WireValue } from './wire.js';
 
 type AnyFn = (...args: unknown[]) => Promise<unknown>;
 
@@ -121,8 +121,8 @@ export class HostObjects {
   }
 
   /** The wire form of one argument of an Engine method, by its parameter name (protocol.ts). */
-  lendArg(role: string, value: unknown): Json {
-    if (typeof value !== 'object' || value === null) return encodeWire(value);
+  lendArg(role: string, value: unknown): WireValue {
+    if (typeof value !== 'object' || value === null) return encodeValue(value);
     switch (role) {
       case 'store': return { $ref: this.lend('store', value), description: (value as ByteStore).description };
       case 'clock': return { $ref: this.lend('clock', value) };
@@ -130,7 +130,7 @@ export class HostObjects {
       case 'env': return this.lendEnv(value as CallEnv);
       case 'timer': return { $ref: this.lend('timer', value), clock: { $ref: this.lend('clock', (value as Timer).clock) } };
       case 'logs': return this.lendLogs(value as LogDest);
-      default: return encodeWire(value);
+      default: return encodeValue(value);
     }
   }
 
@@ -138,8 +138,8 @@ export class HostObjects {
     return { port: { $ref: this.lend('port', env.port) }, clock: { $ref: this.lend('clock', env.clock) } };
   }
 
-  private lendLogs(dest: LogDest): Json {
-    if (dest.kind !== 'host') return encodeWire(dest);
+  private lendLogs(dest: LogDest): WireValue {
+    if (dest.kind !== 'host') return encodeValue(dest);
     return { kind: 'host', sql: { $ref: this.lend('logstore', dest.sql) }, wal: { $ref: this.lend('logstore', dest.wal) } };
   }
 
@@ -175,7 +175,7 @@ export class HostObjects {
   }
 
   /** Answers one callback from the engine: `{value, $clocks}`, or a JSON-RPC error. */
-  async handle(method: string, params: unknown): Promise<JsonObject> {
+  async handle(method: string, params: unknown): Promise<WireObject> {
     if (typeof params !== 'object' || params === null || Array.isArray(params)) throw badCallback(method, 'params must be an object');
     let decoded: Record<string, unknown>;
     try {
@@ -191,7 +191,7 @@ export class HostObjects {
     } catch (e) {
       throw this.hostException(e);
     }
-    const encoded = method === 'files/createFile' ? this.lendSink(value) : encodeWire(value);
+    const encoded = method === 'files/createFile' ? this.lendSink(value) : encodeValue(value);
     return { value: encoded, ...this.clocksField() };
   }
 
@@ -204,9 +204,9 @@ export class HostObjects {
   }
 
   /** createFile's Result with the sink lent as a reference. */
-  private lendSink(value: unknown): Json {
+  private lendSink(value: unknown): WireValue {
     const r = value as { ok: boolean; value?: FileSink };
-    return r.ok && r.value !== undefined ? { ok: true, value: { $ref: this.lend('filesink', r.value) } } : encodeWire(r);
+    return r.ok && r.value !== undefined ? { ok: true, value: { $ref: this.lend('filesink', r.value) } } : encodeValue(r);
   }
 
   /** The host call a callback names (checked before it runs; it runs when called). */

@@ -7,14 +7,14 @@
 import { PassThrough } from 'node:stream';
 import type { Engine } from '../../scenarios/engine-api.js';
 import type { EngineExit, EngineTransport } from './process.js';
-import { serveEngine } from './server.js';
+import { serveEngine, type ServeOptions } from './server.js';
 
 /** A transport factory: each call serves `engine` on a fresh pair of streams. */
-export function memoryTransport(engine: Engine): () => EngineTransport {
+export function memoryTransport(engine: Engine, options: ServeOptions = {}): () => EngineTransport {
   return () => {
     const toEngine = new PassThrough();
     const toHarness = new PassThrough();
-    const served = serveEngine(engine, toEngine, toHarness);
+    const served = serveEngine(engine, toEngine, toHarness, options);
     return {
       input: toHarness,
       output: toEngine,

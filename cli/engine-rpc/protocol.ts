@@ -6,7 +6,7 @@
  */
 
 import type { HypervisorPort } from '../../core/hypervisor-port.js';
-import type { Engine } from '../../scenarios/engine-api.js';
+import type { Capability, Engine } from '../../scenarios/engine-api.js';
 import type { LogsApi } from '../../scenarios/engine-api-logs.js';
 import { oneLine } from '../errors.js';
 
@@ -70,6 +70,8 @@ export const LOG_METHODS: { readonly [K in LogMethod]: MethodSpec<LogsApi[K]> } 
 };
 
 export const INITIALIZE = 'initialize';
+/** The capability of an engine process that reads and writes binary frames (framing.ts). */
+export const BINARY_FRAMES = 'binary-frames' satisfies Capability;
 export const SHUTDOWN = 'shutdown';
 
 /** Every HypervisorPort method, callable back as `hypervisor/<method>` {port, args}. */

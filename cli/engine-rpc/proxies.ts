@@ -18,7 +18,7 @@ import type { FileSink, FileWriter } from '../../engine/restore/file-writer.js';
 import type { Timer } from '../../scenarios/engine-api.js';
 import { ResponseError, type MessageConnection } from 'vscode-jsonrpc/node.js';
 import { CLOCKS_FIELD, clip, ErrorCode, HYPERVISOR_METHODS, shownJson } from './protocol.js';
-import { decodeWire, encodeWire, refKind, WireError, type JsonObject, type RefKind } from './wire.js';
+import { decodeWire, encodeValue, refKind, WireError, type JsonObject, type RefKind, type WireObject } from './wire.js';
 
 /** A host object's method threw in the harness (the id names the exception there). */
 export class HostCallbackError extends Error {
@@ -85,7 +85,7 @@ export class EngineSide {
 
   /** One callback: its value, with the clocks the answer carried applied first. */
   async call(method: string, key: string, target: { $ref: string }, data: Record<string, unknown> = {}): Promise<unknown> {
-    const params = encodeWire(data) as JsonObject;
+    const params = encodeValue(data) as WireObject;
     params[key] = target;
     this.callbacks++;
     let reply: unknown;

@@ -6,21 +6,31 @@
  * An exception becomes a JSON-RPC error: caused by a host callback that threw, it names
  * the harness's exception (`data.hostException`); otherwise `data.definite` says whether
  * the engine did nothing (no callback since the request began) or may have acted.
+ *
+ * Binary frames are the server's, not the engine's: its initialize answer declares
+ * `binary-frames` (or not, with `binaryFrames: false`, whatever the engine said), and
+ * from then on bytes go as binary frames, all-zero ones as `{"$zeros": n}` (writer.ts).
  */
 
 import type { Readable, Writable } from 'node:stream';
 import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node.js';
 import { assert } from '../../core/assert.js';
 import type { Engine } from '../../scenarios/engine-api.js';
-import { CLOCKS_FIELD, clip, ENGINE_METHODS, ErrorCode, INITIALIZE, LOG_METHODS, SHUTDOWN, type Returns } from './protocol.js';
+import { BINARY_FRAMES, CLOCKS_FIELD, clip, ENGINE_METHODS, ErrorCode, INITIALIZE, LOG_METHODS, SHUTDOWN, type Returns } from './protocol.js';
 import { EngineSide, HostCallbackError } from './proxies.js';
-import { decodeWire, encodeWire, WireError, type Json, type JsonObject } from './wire.js';
+import { decodeWire, encodeValue, WireError, type JsonObject, type WireValue } from './wire.js';
 import { FrameWriter } from './writer.js';
 import { StrictMessageReader } from './framing.js';
 
 export interface ServeOptions {
   /** Where the server says what went wrong with the connection itself (default: nowhere). */
   readonly log?: (line: string) => void;
+  /**
+   * Offer binary frames at initialize (default: yes, unless the environment has
+   * QUIESCELAB_ENGINE_RPC_BINARY=0: base64 only, as an engine that never offers them; for
+   * measuring, and for reading the traffic).
+   */
+  readonly binaryFrames?: boolean;
 }
 
 type AnyFn = (...args: unknown[]) => Promise<unknown>;
@@ -61,11 +71,21 @@ function engineError(method: string, e: unknown, definite: boolean): ResponseErr
 class Dispatcher {
   private readonly table: Map<string, Route>;
 
-  constructor(private readonly engine: Engine, private readonly side: EngineSide) {
+  constructor(private readonly engine: Engine, private readonly side: EngineSide, private readonly writer: FrameWriter, private readonly binaryFrames: boolean) {
     this.table = routes(engine);
   }
 
-  async handle(method: string, params: unknown): Promise<Json> {
+  /** The engine's initialize answer, declaring `binary-frames` as the server offers them; the writer follows. */
+  private offer(info: unknown): unknown {
+    this.writer.binary = false;
+    const i = info as { capabilities?: unknown } | null;
+    if (typeof i !== 'object' || i === null || !Array.isArray(i.capabilities)) return info;
+    const others = (i.capabilities as unknown[]).filter((c) => c !== BINARY_FRAMES);
+    this.writer.binary = this.binaryFrames;
+    return { ...i, capabilities: this.binaryFrames ? [...others, BINARY_FRAMES] : others };
+  }
+
+  async handle(method: string, params: unknown): Promise<WireValue> {
     const p = (typeof params === 'object' && params !== null && !Array.isArray(params) ? params : undefined) as Record<string, unknown> | undefined;
     if (p === undefined) throw invalid(method, 'params must be an object');
     if (method === INITIALIZE) this.side.reset();
@@ -81,11 +101,12 @@ class Dispatcher {
     let result: unknown;
     try {
       result = await this.run(method, decoded);
+      if (method === INITIALIZE) result = this.offer(result);
     } catch (e) {
       throw engineError(method, e, this.side.callbacks === before);
     }
     try {
-      return encodeWire(result);
+      return encodeValue(result);
     } catch (e) {
       throw engineError(method, e, false);
     }
@@ -110,8 +131,10 @@ export function serveEngine(engine: Engine, input: Readable, output: Writable, o
   assert(typeof engine.initialize === 'function' && typeof engine.logs === 'object', 'serveEngine needs an Engine');
   assert(input.readable && output.writable, 'serveEngine needs a readable input and a writable output');
   const log = options.log ?? (() => undefined);
-  const connection = createMessageConnection(new StrictMessageReader(input), new FrameWriter(output));
-  const dispatcher = new Dispatcher(engine, new EngineSide(connection));
+  const writer = new FrameWriter(output);
+  const connection = createMessageConnection(new StrictMessageReader(input), writer);
+  const binaryFrames = options.binaryFrames ?? process.env['QUIESCELAB_ENGINE_RPC_BINARY'] !== '0';
+  const dispatcher = new Dispatcher(engine, new EngineSide(connection), writer, binaryFrames);
   connection.onRequest((method, params) => dispatcher.handle(method, params));
   let broken: string | null = null;
   let end: () => void = () => undefined;

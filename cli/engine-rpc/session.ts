@@ -13,7 +13,7 @@ import { FramingError, StrictMessageReader } from './framing.js';
 import { HostObjects, type IdCounter } from './host.js';
 import type { EngineExit, EngineTransport } from './process.js';
 import { clip, EngineProtocolError, ErrorCode, type FailureKind } from './protocol.js';
-import { decodeWire, type Json } from './wire.js';
+import { decodeWire, type WireObject } from './wire.js';
 import { FrameWriter } from './writer.js';
 
 /** How the session ended: "<verb> during <call><detail>". */
@@ -54,14 +54,15 @@ class Watchdog {
   }
 
   update(): void {
-    const armed = this.busy === 0 && this.owed();
-    if (!armed) {
+    if (!this.owed()) {
       clearTimeout(this.timer);
       this.timer = undefined;
-    } else if (this.timer === undefined) {
+    } else if (this.busy === 0 && this.timer === undefined) {
       this.lastUs = performance.now();
       this.schedule(this.ms);
     }
+    // While a callback runs, a timer set before stays (it fires to no effect, and the
+    // callback's end sets another): no timer is made and cleared per callback.
   }
 
   private schedule(ms: number): void {
@@ -97,6 +98,7 @@ export interface SessionOptions {
 export class Session {
   readonly host: HostObjects;
   private readonly connection: MessageConnection;
+  private readonly writer: FrameWriter;
   private readonly calls = new Set<Call>();
   private readonly sent = new Set<number | string>();
   private readonly watchdog: Watchdog;
@@ -109,7 +111,8 @@ export class Session {
       this.fail({ kind: 'hung', verb: 'hung', detail: `: no message for ${options.timeoutMs} ms (killed)` });
     });
     const reader = new StrictMessageReader(transport.input, (m) => this.check(m));
-    this.connection = createMessageConnection(reader, new FrameWriter(transport.output, (id) => this.sent.add(id)));
+    this.writer = new FrameWriter(transport.output, (id) => this.sent.add(id));
+    this.connection = createMessageConnection(reader, this.writer);
     this.connection.onRequest(async (method, params) => {
       this.watchdog.enter();
       try {
@@ -132,6 +135,11 @@ export class Session {
 
   get down(): boolean {
     return this.failure !== null;
+  }
+
+  /** Bytes go to the engine as binary frames (it declared `binary-frames`) rather than base64. */
+  set binaryFrames(on: boolean) {
+    this.writer.binary = on;
   }
 
   /** Every message from the engine, before the connection sees it. */
@@ -184,7 +192,7 @@ export class Session {
   }
 
   /** Sends one request; resolves with its decoded result. */
-  request(method: string, params: { [key: string]: Json }): Promise<unknown> {
+  request(method: string, params: WireObject): Promise<unknown> {
     if (this.failure !== null) return Promise.reject(this.downError(method));
     return new Promise((resolve, reject) => {
       const call: Call = { method, reject, hostExceptionsBefore: this.host.exceptionsThrown };

@@ -3,8 +3,12 @@
  * two tagged objects that JSON has no word for.
  *
  * - Bytes: a `Uint8Array` anywhere in params or results is `{"$bytes": "<base64>"}`
- *   (standard alphabet, padded). Decoding gives a plain `Uint8Array` with its own
- *   ArrayBuffer (never a Node Buffer, never a view of a shared pool), as in-process.
+ *   (standard alphabet, padded), or, between peers that agreed on binary frames, a
+ *   `{"$bin": k}` naming a binary frame sent before the message (framing.ts, writer.ts),
+ *   or `{"$zeros": n}`: n bytes, all zero.
+ *   Decoding gives a plain `Uint8Array` with its own ArrayBuffer (never a Node Buffer,
+ *   never a view of a shared pool), as in-process. The ends encode with `encodeValue`,
+ *   which keeps bytes as Uint8Arrays: the frame writer chooses their form per message.
  * - References: a host object the harness lends to a call is `{"$ref": "<kind>-<n>"}`,
  *   with the object's data properties beside it (a store's `description`, a timer's
  *   `clock`). The kind is the id's prefix (REF_KINDS). Who resolves a reference is the
@@ -18,6 +22,9 @@
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
+/** A value on its way to a frame: JSON whose bytes are still Uint8Arrays (the writer gives them their wire form). */
+export type WireValue = Json | Uint8Array | WireValue[] | { [key: string]: WireValue };
+export type WireObject = { [key: string]: WireValue };
 
 export class WireError extends Error {
   override readonly name = 'WireError';
@@ -51,6 +58,15 @@ export function base64ToBytes(text: string): Uint8Array {
   return out;
 }
 
+/** The largest `{"$zeros": n}` read (as the largest frame, framing.ts). */
+export const MAX_ZEROS = 128 * 1024 * 1024;
+
+/** `{"$zeros": n}`: n bytes, all zero. */
+function zeros(n: unknown): Uint8Array {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > MAX_ZEROS) throw new WireError(`not a count of zero bytes (0 to ${MAX_ZEROS}): ${JSON.stringify(n)}`);
+  return new Uint8Array(n);
+}
+
 /** The kind of a reference id (`store-3`), or undefined when it is not one. */
 export function refKind(id: string): RefKind | undefined {
   const dash = id.lastIndexOf('-');
@@ -76,8 +92,21 @@ function at(key: string | number, error: unknown): never {
   throw error;
 }
 
-/** A value as the wire carries it (bytes tagged); throws WireError for what JSON cannot hold exactly. */
-export function encodeWire(value: unknown, depth = 0): Json {
+/** A value as JSON carries it, bytes as base64 (`{"$bytes": ...}`); throws WireError for what JSON cannot hold exactly. */
+export function encodeWire(value: unknown): Json {
+  return encode(value, true, 0) as Json;
+}
+
+/**
+ * `encodeWire` leaving bytes as they are (the frame writer writes them as base64 or as
+ * binary frames, whichever the connection speaks). The arrays are the caller's, not
+ * copies: the writer copies them into the frame when the message is sent.
+ */
+export function encodeValue(value: unknown): WireValue {
+  return encode(value, false, 0);
+}
+
+function encode(value: unknown, base64: boolean, depth: number): WireValue {
   if (depth > MAX_DEPTH) throw new WireError(`nested deeper than ${MAX_DEPTH}`);
   switch (typeof value) {
     case 'string':
@@ -90,20 +119,20 @@ export function encodeWire(value: unknown, depth = 0): Json {
       return null;
     case 'object':
       if (value === null) return null;
-      if (value instanceof Uint8Array) return { $bytes: bytesToBase64(value) };
-      if (Array.isArray(value)) return encodeArray(value, depth);
-      if (isPlainObject(value)) return encodeObject(value as Record<string, unknown>, depth);
+      if (value instanceof Uint8Array) return base64 ? { $bytes: bytesToBase64(value) } : value;
+      if (Array.isArray(value)) return encodeArray(value, base64, depth);
+      if (isPlainObject(value)) return encodeObject(value as Record<string, unknown>, base64, depth);
       throw new WireError(`cannot send ${describeValue(value)}`);
     default:
       throw new WireError(`cannot send a ${typeof value}`);
   }
 }
 
-function encodeArray(value: readonly unknown[], depth: number): Json[] {
-  const out: Json[] = new Array<Json>(value.length);
+function encodeArray(value: readonly unknown[], base64: boolean, depth: number): WireValue[] {
+  const out: WireValue[] = new Array<WireValue>(value.length);
   for (let i = 0; i < value.length; i++) {
     try {
-      out[i] = encodeWire(value[i], depth + 1);
+      out[i] = encode(value[i], base64, depth + 1);
     } catch (e) {
       at(i, e);
     }
@@ -111,14 +140,14 @@ function encodeArray(value: readonly unknown[], depth: number): Json[] {
   return out;
 }
 
-function encodeObject(value: Record<string, unknown>, depth: number): JsonObject {
-  const out: JsonObject = {};
+function encodeObject(value: Record<string, unknown>, base64: boolean, depth: number): WireObject {
+  const out: WireObject = {};
   for (const key of Object.keys(value)) {
     const v = value[key];
     if (v === undefined) continue;
     if (key.startsWith('$') || key === '__proto__') throw new WireError(`the key '${key}' is reserved`);
     try {
-      out[key] = encodeWire(v, depth + 1);
+      out[key] = encode(v, base64, depth + 1);
     } catch (e) {
       at(key, e);
     }
@@ -135,10 +164,11 @@ const noRefs: RefResolver = (ref) => {
 
 /**
  * The value a wire value stands for: `$bytes` become Uint8Arrays, `$ref`s what `resolve`
- * says. Decodes in place (the input is a fresh JSON.parse result) and returns it.
+ * says. Decodes in place (the input is a fresh JSON.parse result, whose binary frames the
+ * reader already put in as Uint8Arrays) and returns it.
  */
 export function decodeWire(value: unknown, resolve: RefResolver = noRefs, depth = 0): unknown {
-  if (typeof value !== 'object' || value === null) return value;
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value;
   if (depth > MAX_DEPTH) throw new WireError(`nested deeper than ${MAX_DEPTH}`);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -152,6 +182,7 @@ export function decodeWire(value: unknown, resolve: RefResolver = noRefs, depth 
   }
   const obj = value as Record<string, unknown>;
   if (typeof obj['$bytes'] === 'string' && Object.keys(obj).length === 1) return base64ToBytes(obj['$bytes']);
+  if (obj['$zeros'] !== undefined && Object.keys(obj).length === 1) return zeros(obj['$zeros']);
   if (typeof obj['$ref'] === 'string') return resolve(obj as JsonObject & { readonly $ref: string });
   for (const key of Object.keys(obj)) {
     if (key.startsWith('$') || key === '__proto__') throw new WireError(`the key '${key}' is reserved`);

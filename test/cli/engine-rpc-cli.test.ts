@@ -53,7 +53,7 @@ describe('--engine-cmd', () => {
     [['matrix', '--engine-cmd', '/nonexistent/engine'], /^quiescelab: --engine-cmd: engine could not start during initialize: .*ENOENT/],
     [['matrix', '--engine-cmd', 'node engine.js | tee log'], /^quiescelab: --engine-cmd: '\|' needs a shell \(quote it, or run a wrapper script\): 'node engine.js \| tee log'$/],
     [['matrix', '--engine-cmd', '"unterminated'], /^quiescelab: --engine-cmd: unterminated double quote/],
-    [['matrix', '--engine-timeout', '500'], /^quiescelab: --engine-timeout: only with --engine-cmd$/],
+    [['matrix', '--engine-timeout', '500'], /^quiescelab: --engine-timeout: only with --engine-cmd or --engine-image$/],
     [['matrix', '--engine-cmd', 'node x.js', '--engine-timeout', '5'], /^quiescelab: --engine-timeout: must be between 100 and 86400000, got 5$/],
     [['run', '--os', 'linux', '--tools', 'esx41', '--apps', 'files', '--engine-cmd', "node -e 'process.exit(4)'"], /^quiescelab: --engine-cmd: engine crashed during initialize \(exit 4\)$/],
     [['replay', encodeReplayToken({ cell: 'linux/esx41/files/default', suite: 'backup', property: 'P1', seed: 1, runs: 1, path: '0', mutant: null }), '--engine-cmd', '/nonexistent/engine'], /^quiescelab: --engine-cmd: engine could not start/],

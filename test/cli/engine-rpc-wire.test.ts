@@ -1,7 +1,8 @@
 /**
  * The engine protocol's pieces on their own: the value encoding (bytes as base64, refused
- * values named by path), the command-line splitter of --engine-cmd, and the strict reader
- * of an engine's stdout (frames, garbage, JSON-RPC shape).
+ * values named by path), the command-line splitter of --engine-cmd, the strict reader
+ * of an engine's stdout (frames, garbage, JSON-RPC shape), and binary frames (the writer's
+ * layout, the reader's attachments, and what goes wrong with them).
  */
 
 import { PassThrough } from 'node:stream';
@@ -9,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Message } from 'vscode-jsonrpc/node.js';
 import { CommandLineError, splitCommandLine } from '../../cli/engine-rpc/command-line.js';
 import { FramingError, StrictMessageReader } from '../../cli/engine-rpc/framing.js';
-import { base64ToBytes, decodeWire, encodeWire, refKind, WireError } from '../../cli/engine-rpc/wire.js';
+import { base64ToBytes, decodeWire, encodeValue, encodeWire, refKind, WireError } from '../../cli/engine-rpc/wire.js';
 import { frameOf } from '../../cli/engine-rpc/writer.js';
 
 describe('wire encoding', () => {
@@ -41,6 +42,19 @@ describe('wire encoding', () => {
   ])('refuses what JSON cannot carry exactly: %o', (value, message) => {
     expect(() => encodeWire(value)).toThrow(new WireError(message.replace(/^at \$[^:]*: /, ''), message.slice(4, message.indexOf(':'))));
     expect(() => encodeWire(value)).toThrow(message);
+  });
+
+  it('keeps bytes as they are for the frame writer (encodeValue); decodes {"$zeros": n} as n zero bytes of their own', () => {
+    const bytes = new Uint8Array([1, 2]);
+    const wire = encodeValue({ a: bytes, list: [bytes], n: 1 }) as { a: unknown; list: unknown[] };
+    expect(wire.a).toBe(bytes);
+    expect(wire.list[0]).toBe(bytes);
+    expect(() => encodeValue({ m: new Map() })).toThrow('at $.m: cannot send a Map');
+    const back = decodeWire(JSON.parse('{"z": {"$zeros": 5}, "e": {"$zeros": 0}}')) as { z: Uint8Array; e: Uint8Array };
+    expect(back).toEqual({ z: new Uint8Array(5), e: new Uint8Array(0) });
+    expect(Object.getPrototypeOf(back.z)).toBe(Uint8Array.prototype);
+    for (const bad of ['-1', '1.5', '"3"', 'null', String(2 ** 40)]) expect(() => decodeWire(JSON.parse(`{"z": {"$zeros": ${bad}}}`)), bad).toThrow(/^at \$\.z: not a count of zero bytes/);
+    expect(() => decodeWire({ z: { $zeros: 1, x: 2 } })).toThrow("at $.z: the key '$zeros' is reserved");
   });
 
   it('refuses bad base64, reserved keys and nesting past the limit when decoding', () => {
@@ -92,7 +106,7 @@ describe('--engine-cmd splitting (no shell)', () => {
 });
 
 /** Feeds `chunks` to a strict reader; what it delivered and the first error. */
-async function read(chunks: readonly (string | Buffer)[], check?: (m: Message) => FramingError | undefined): Promise<{ messages: Message[]; error: Error | undefined }> {
+async function read(chunks: readonly (string | Buffer)[], check?: (m: Message) => FramingError | undefined, end = false): Promise<{ messages: Message[]; error: Error | undefined }> {
   const input = new PassThrough();
   const reader = new StrictMessageReader(input, check);
   const messages: Message[] = [];
@@ -100,6 +114,7 @@ async function read(chunks: readonly (string | Buffer)[], check?: (m: Message) =
   reader.onError((e) => { error ??= e; });
   reader.listen((m) => messages.push(m));
   for (const c of chunks) input.write(c);
+  if (end) input.end();
   await new Promise((r) => setImmediate(r));
   reader.dispose();
   return { messages, error };
@@ -164,5 +179,82 @@ describe('the frame writer', () => {
     // The message itself is left as it was.
     expect(JSON.stringify(msg)).toBe(JSON.stringify({ jsonrpc: '2.0', id: 4, result }));
     expect(decodeWire((messages[0] as unknown as { result: unknown }).result)).toEqual({ first: big(100_000, 7), text: 'é "quoted" \\ $bytes:0 \u2028', list: [big(3, 1), { deep: big(70_000, 13) }], n: 1.5 });
+  });
+});
+
+/** A binary frame of `bytes`, as the writer makes one. */
+function binaryFrame(bytes: Uint8Array | string): Buffer {
+  const body = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : Buffer.from(bytes);
+  return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\nContent-Type: application/octet-stream\r\n\r\n`), body]);
+}
+
+describe('binary frames', () => {
+  const big = (n: number, k: number) => Uint8Array.from({ length: n }, (_v, i) => (i * k + 1) & 0xff);
+  const value = () => ({ first: big(40, 7), zeros: new Uint8Array(9), text: 'é $bin', list: [big(3, 1), { deep: big(5, 13), empty: new Uint8Array(0) }], n: 1.5 });
+
+  it('the writer sends bytes as binary frames before the message that names them, zeros as {"$zeros": n}; the message is left as it was', () => {
+    const msg = { jsonrpc: '2.0', id: 4, result: encodeValue(value()) } as unknown as Message;
+    const before = JSON.stringify(msg);
+    const frames = frameOf(msg, true).toString('latin1');
+    expect(JSON.stringify(msg)).toBe(before);
+    const heads = [...frames.matchAll(/Content-Length: (\d+)\r\n(Content-Type: application\/octet-stream\r\n)?\r\n/g)];
+    const last = heads[3];
+    const jsonAt = (last?.index ?? 0) + (last?.[0].length ?? 0);
+    expect(heads.map((h) => [Number(h[1]), h[2] !== undefined])).toEqual([[40, true], [3, true], [5, true], [frames.length - jsonAt, false]]);
+    expect(frames.slice((heads[0]?.[0].length ?? 0), (heads[0]?.[0].length ?? 0) + 40)).toBe(Buffer.from(big(40, 7)).toString('latin1'));
+    const json = JSON.parse(Buffer.from(frames.slice(jsonAt), 'latin1').toString('utf8')) as unknown;
+    expect(json).toEqual({ jsonrpc: '2.0', id: 4, result: { first: { $bin: 0 }, zeros: { $zeros: 9 }, text: 'é $bin', list: [{ $bin: 1 }, { deep: { $bin: 2 }, empty: { $zeros: 0 } }], n: 1.5 } });
+    // Without binary frames: base64, as before.
+    expect(JSON.parse(frameOf(msg).toString('utf8').replace(/^[^{]*/, ''))).toEqual(JSON.parse(JSON.stringify({ jsonrpc: '2.0', id: 4, result: encodeWire(value()) })));
+  });
+
+  it('the reader gets the message back exactly with the frames split at every byte boundary, and in one chunk with the next message', async () => {
+    const msg = { jsonrpc: '2.0', id: 'e7', method: 'store/put', params: encodeValue(value()) } as unknown as Message;
+    const all = frameOf(msg, true);
+    const next = Buffer.from(frame('{"jsonrpc":"2.0","id":8,"result":null}'));
+    for (let at = 0; at <= all.length; at++) {
+      const { messages, error } = await read([all.subarray(0, at), all.subarray(at)]);
+      expect(error, `split at ${at}`).toBeUndefined();
+      expect(messages, `split at ${at}`).toHaveLength(1);
+      expect(decodeWire((messages[0] as unknown as { params: unknown }).params), `split at ${at}`).toEqual(value());
+    }
+    const { messages, error } = await read([Buffer.concat([all, all, next])]);
+    expect(error).toBeUndefined();
+    expect(messages).toHaveLength(3);
+    const got = (messages[1] as unknown as { params: { first: Uint8Array } }).params.first;
+    expect(got).toEqual(big(40, 7));
+    expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype);
+    expect([got.byteOffset, got.buffer.byteLength]).toEqual([0, 40]);
+    // Byte by byte.
+    const bytes = [...all].map((b) => Buffer.from([b]));
+    const one = await read(bytes);
+    expect(one.error).toBeUndefined();
+    expect(decodeWire((one.messages[0] as unknown as { params: unknown }).params)).toEqual(value());
+  });
+
+  const ok = (result: string) => frame(`{"jsonrpc":"2.0","id":1,"result":${result}}`);
+  it.each([
+    ['a binary frame and then the end of the stream', [binaryFrame('abc')], /^1 binary frame and then the end of the stream, no message naming them$/],
+    ['a binary frame no message names', [binaryFrame('abc'), binaryFrame('de'), ok('{"$bin":0}')], /^a message that does not name binary frame 1 of the 2 binary frames before it: /],
+    ['a message naming a binary frame that was not sent', [ok('{"a":{"$bin":0}}')], /^a message naming binary frame 0 after 0 binary frames: \{"jsonrpc"/],
+    ['a message naming one twice', [binaryFrame('abc'), ok('[{"$bin":0},{"$bin":0}]')], /^a message naming binary frame 0 twice/],
+    ['a reference that is not one', [binaryFrame('abc'), ok('{"$bin":"0"}')], /^a binary reference that is not \{"\$bin": <index>\}: \{"\$bin":"0"\}/],
+    ['a reference with more', [binaryFrame('abc'), ok('{"$bin":0,"x":1}')], /^a binary reference that is not \{"\$bin": <index>\}/],
+    ['a binary frame shorter than its length says', [binaryFrame('abc').toString('latin1').replace('Length: 3', 'Length: 5'), ok('{"$bin":0}')], /^"ntent-Length: \d+\\r\\n\\r\\n\{\\"jsonrpc\\".*" where a Content-Length header was due$/],
+    ['a binary frame longer than its length says', [binaryFrame('abcdef').toString('latin1').replace('Length: 6', 'Length: 4'), ok('{"$bin":0}')], /^"ef" where a Content-Length header was due$/],
+    ['a binary frame past the limit', ['Content-Length: 134217729\r\nContent-Type: application/octet-stream\r\n\r\n'], /^Content-Length "134217729" \(at most 134217728\)$/],
+  ])('is garbage, in one line: %s', async (_label, chunks, message) => {
+    const { messages, error } = await read(chunks, undefined, true);
+    expect(messages).toEqual([]);
+    expect(error).toBeInstanceOf(FramingError);
+    expect((error as FramingError).kind).toBe('garbage');
+    expect(error?.message).toMatch(message);
+    expect(error?.message).not.toContain('\n');
+  });
+
+  it('binary frames of more than 128 MiB before one message are garbage', async () => {
+    const head = (n: number) => `Content-Length: ${n}\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    const { error } = await read([head(100 * 1024 * 1024), Buffer.alloc(100 * 1024 * 1024), head(40 * 1024 * 1024)]);
+    expect(error?.message).toBe('binary frames of more than 134217728 bytes before one message');
   });
 });

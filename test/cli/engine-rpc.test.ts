@@ -2,7 +2,8 @@
  * The engine protocol end to end (cli/engine-rpc/): the built-in engine behind the
  * JSON-RPC client and server gives byte for byte the results it gives in process — at the
  * interface (every host call the engine makes, with the virtual time it was made at), for
- * whole backup scenarios and for suites of cells, a mutant included; host exceptions come
+ * whole backup scenarios and for suites of cells, a mutant included, bytes as binary frames
+ * (the built-in server offers them) and as base64 alike; host exceptions come
  * back as the harness's own objects; references keep identity per session; and engines
  * that crash, hang, print garbage or answer an unknown id fail the call in one line and
  * are restarted by the next initialize. Last, `quiescelab engine-stdio` as a process.
@@ -16,6 +17,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcEngine, StdioEngine } from '../../cli/engine-rpc/client.js';
 import { memoryTransport } from '../../cli/engine-rpc/memory.js';
+import type { ServeOptions } from '../../cli/engine-rpc/server.js';
 import { EngineProtocolError } from '../../cli/engine-rpc/protocol.js';
 import type { Clock } from '../../core/clock.js';
 import type { HypervisorPort } from '../../core/hypervisor-port.js';
@@ -49,6 +51,23 @@ function overRpc(engine: Engine = builtinEngine(), timeoutMs = 30_000): RpcEngin
   return e;
 }
 afterAll(async () => { await Promise.all(open.map((e) => e.close())); });
+
+interface Traffic { toEngine: number; toHarness: number; binaryToEngine: number; binaryToHarness: number }
+
+/** overRpc with the bytes each way counted, and the binary frames among them (a message is one chunk in memory). */
+function countedRpc(options: ServeOptions): { engine: RpcEngine; traffic: Traffic } {
+  const traffic: Traffic = { toEngine: 0, toHarness: 0, binaryToEngine: 0, binaryToHarness: 0 };
+  const binaryFrames = (d: Buffer): number => d.toString('latin1').split('Content-Type: application/octet-stream\r\n').length - 1;
+  const start = memoryTransport(builtinEngine(), options);
+  const engine = new RpcEngine(() => {
+    const t = start();
+    t.input.on('data', (d: Buffer) => { traffic.toHarness += d.length; traffic.binaryToHarness += binaryFrames(d); });
+    t.output.on('data', (d: Buffer) => { traffic.toEngine += d.length; traffic.binaryToEngine += binaryFrames(d); });
+    return t;
+  }, { timeoutMs: 30_000 });
+  open.push(engine);
+  return { engine, traffic };
+}
 
 function cellOf(id: string) {
   const c = findCell(id);
@@ -139,6 +158,16 @@ describe('the built-in engine over JSON-RPC gives what it gives in process, byte
     expect(rpc.results).toEqual(direct.results);
   }, 120_000);
 
+  it('at the interface with bytes as base64 only (a server that does not offer binary frames): the same, but for the capability', async () => {
+    const direct = await interfaceRun(builtinEngine());
+    const { engine, traffic } = countedRpc({ binaryFrames: false });
+    const rpc = await interfaceRun(engine);
+    expect(rpc.calls).toEqual(direct.calls);
+    expect(rpc.results[0]).toBe((direct.results[0] ?? '').replace(',"binary-frames"', ''));
+    expect(rpc.results.slice(1)).toEqual(direct.results.slice(1));
+    expect([traffic.binaryToEngine, traffic.binaryToHarness]).toEqual([0, 0]);
+  }, 120_000);
+
   const spec = (cellId: string, seed: number, extra: Partial<ScenarioSpec> = {}): ScenarioSpec => ({
     cellId, seed, workload: { meanIntervalMs: 5, opsPerTxn: 1, valueBytes: 200 }, warmupMs: 1000, backupGapsMs: [100, 200],
     fault: { kind: 'none' }, cbtPageAreas: 1024, disks: 1, unwrite: false, job: PLAIN_JOB, ...extra,
@@ -152,6 +181,25 @@ describe('the built-in engine over JSON-RPC gives what it gives in process, byte
     const direct = JSON.stringify(await runScenario(s));
     const rpc = JSON.stringify(await runScenario(s, { engine: overRpc() }));
     expect(rpc).toBe(direct);
+  }, 60_000);
+
+  it('bytes go as binary frames both ways once the engine declared binary-frames at initialize, as base64 to an engine that did not: the same scenario, byte for byte', async () => {
+    const s = spec('win2019/esx41/sqlserver/default', 3, { disks: 2 });
+    const direct = JSON.stringify(await runScenario(s));
+    const moved: Record<string, Traffic> = {};
+    for (const binary of [true, false]) {
+      const { engine, traffic } = countedRpc({ binaryFrames: binary });
+      const info = await engine.initialize({ protocolVersion: PROTOCOL_VERSION, seed: 3 });
+      expect(info.capabilities.includes('binary-frames')).toBe(binary);
+      expect(JSON.stringify(await runScenario(s, { engine }))).toBe(direct);
+      moved[String(binary)] = { ...traffic };
+    }
+    const [bin, b64] = [moved['true'] as Traffic, moved['false'] as Traffic];
+    expect(bin.binaryToEngine).toBeGreaterThan(5);
+    expect(bin.binaryToHarness).toBeGreaterThan(5);
+    expect([b64.binaryToEngine, b64.binaryToHarness]).toEqual([0, 0]);
+    // The restore writes zeros over the disks' holes: they go as {"$zeros": n}.
+    expect(bin.toEngine + bin.toHarness).toBeLessThan((b64.toEngine + b64.toHarness) / 4);
   }, 60_000);
 
   it.each([
