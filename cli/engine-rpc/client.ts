@@ -13,7 +13,7 @@
  */
 
 import { assert } from '../../core/assert.js';
-import { type Engine, type EngineInfo, type InitializeParams } from '../../scenarios/engine-api.js';
+import { PROTOCOL_VERSION, type Engine, type EngineInfo, type InitializeParams } from '../../scenarios/engine-api.js';
 import type { LogsApi } from '../../scenarios/engine-api-logs.js';
 import { splitCommandLine } from './command-line.js';
 import type { IdCounter } from './host.js';
@@ -43,6 +43,8 @@ function checkInfo(value: unknown): EngineInfo {
   const ok = typeof i === 'object' && i !== null && typeof i.name === 'string' && i.name !== '' && typeof i.version === 'string'
     && typeof i.protocolVersion === 'number' && Array.isArray(i.capabilities) && i.capabilities.every((c) => typeof c === 'string');
   if (!ok) throw new EngineProtocolError(INITIALIZE, 'malformed', `engine answered initialize with ${shownJson(value)}, not {name, version, protocolVersion, capabilities}`);
+  // Versioning (docs/engine-protocol.md): the harness speaks one version and refuses an engine answering another.
+  if (i.protocolVersion !== PROTOCOL_VERSION) throw new EngineProtocolError(INITIALIZE, 'malformed', `engine '${i.name}' speaks protocol version ${i.protocolVersion}; this harness speaks version ${PROTOCOL_VERSION}`);
   return i as EngineInfo;
 }
 

@@ -306,7 +306,7 @@ const waiting = new Map();
 let next = 1;
 const call = (method, params) => { const id = 'e' + next++; send({ jsonrpc: '2.0', id, method, params }); return new Promise((res, rej) => waiting.set(id, { res, rej })); };
 const methods = {
-  initialize: () => ({ name: 'fake', version: '1', protocolVersion: 1, capabilities: ['verify'] }),
+  initialize: () => ({ name: 'fake', version: '1', protocolVersion: bad === 'version2' ? 2 : 1, capabilities: ['verify'] }),
   'points/list': () => ({ ok: true, value: [] }),
   verify: async (p) => {
     const names = (await call('store/list', { store: p.store, prefix: '' })).value.value;
@@ -385,6 +385,12 @@ describe('engines in other processes', () => {
     await crashing.delete('c').catch(() => undefined);
     await expect(engine.verify(crashing)).rejects.toBeInstanceOf(CrashError);
     expect(await engine.listPoints('r')).toEqual({ ok: true, value: [] });
+  }, 20_000);
+
+  it('an engine answering another protocol version is refused at initialize, in one line', async () => {
+    const engine = fake('version2');
+    await expect(engine.initialize(INIT)).rejects.toThrow(/^engine 'fake' speaks protocol version 2; this harness speaks version 1$/);
+    await expect(engine.initialize(INIT)).rejects.toBeInstanceOf(EngineProtocolError);
   }, 20_000);
 
   it('a program that does not exist fails initialize in one line', async () => {
