@@ -10,9 +10,9 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execaSync } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { splitCommandLine } from '../../cli/engine-rpc/command-line.js';
+import { missingTool, RESTIC_PY_TOOLS } from '../support/tools.js';
 import { cli, ROOT } from '../support/cli.js';
 
 const MARKER = '<!-- tested: test/docs/readme-engine.test.ts';
@@ -27,18 +27,7 @@ function tutorial(): { readonly command: string; readonly output: readonly strin
   return { command: (blocks[0]?.[2] ?? '').trim(), output: (blocks[1]?.[2] ?? '').trim().split('\n') };
 }
 
-function missingTool(): string | null {
-  for (const [program, arg] of [['python3', '--version'], ['restic', 'version']] as const) {
-    try {
-      execaSync(program, [arg], { timeout: 30_000 });
-    } catch (e) {
-      return `${program} is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`;
-    }
-  }
-  return null;
-}
-
-const missing = missingTool();
+const missing = missingTool(RESTIC_PY_TOOLS);
 const required = process.env.QUIESCELAB_REQUIRE_RESTIC === '1';
 if (missing !== null && !required) console.warn(`README engine tutorial skipped: ${missing} (set QUIESCELAB_REQUIRE_RESTIC=1 to make this a failure)`);
 

@@ -16,27 +16,15 @@
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execaSync } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { missingTool, RESTIC_PY_TOOLS } from '../support/tools.js';
 import { cli, ROOT } from '../support/cli.js';
 
 const ENGINE = join(ROOT, 'examples/engines/restic-py/engine.py');
 const CELL = ['--os', 'win2019', '--tools', 'esx41', '--apps', 'files', '--no-mutants', '--runs', '2', '--seed', '1', '--workers', '1'];
 const TIMEOUT_MS = 600_000;
 
-/** Why the example cannot run here (a tool missing), or null. */
-function missingTool(): string | null {
-  for (const [program, arg] of [['python3', '--version'], ['restic', 'version']] as const) {
-    try {
-      execaSync(program, [arg], { timeout: 30_000 });
-    } catch (e) {
-      return `${program} is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`;
-    }
-  }
-  return null;
-}
-
-const missing = missingTool();
+const missing = missingTool(RESTIC_PY_TOOLS);
 const required = process.env.QUIESCELAB_REQUIRE_RESTIC === '1';
 if (missing !== null && !required) console.warn(`restic-py example skipped: ${missing} (set QUIESCELAB_REQUIRE_RESTIC=1 to make this a failure)`);
 
