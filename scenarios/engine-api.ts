@@ -43,6 +43,8 @@ import type { FileRestoreError, FileRestoreOptions, FileRestoreReport, FileSelec
 import type { FileWriter } from '../engine/restore/file-writer.js';
 import type { FoundAdUser, FoundMailItem, ItemError, MailItemQuery, SqlRow, SqlRowQuery } from '../engine/restore/app-items.js';
 import type { LogsApi } from './engine-api-logs.js';
+import type { GroupBackupReport, GroupCoordinator } from '../engine/backup/group.js';
+import type { ScopeRecoveryReport, ScopeRef } from '../engine/restore/scope.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -51,6 +53,8 @@ export const CAPABILITIES = [
   'backup', 'incremental', 'copy-backup', 'restore-vm', 'restore-disk', 'restore-files',
   'items.sql', 'items.mail', 'items.ad', 'verify', 'forget', 'prune', 'repair',
   'logs.sql', 'logs.sqlite', 'rollforward',
+  /** Group backups of an application spanning VMs, and a datastore's or the site's VMs recovered from one set (seed 004): backupGroup, recoverScope. */
+  'group-backup',
   /** The engine stores its repository in quiescelab's format: the harness may read it (P9, P10, P15, P19 look inside). */
   'repository-format:quiescelab/1',
   /** The engine accepts `mutant` at initialize (the mutant hunt can run through it). */
@@ -162,6 +166,28 @@ export interface CallEnv {
   readonly clock: Clock;
 }
 
+export interface GroupBackupParams {
+  readonly repo: string;
+  /** The group's VMs, backed up in this order. */
+  readonly vmIds: readonly VmId[];
+  readonly policy: AppAwarePolicy;
+  /** Quiesce the VMs together: the coordinator's freeze program, every VM's snapshot, its thaw program. */
+  readonly together: boolean;
+  readonly coordinator?: GroupCoordinator;
+  /** Per VM: apps quiesced by a guest freeze script (Linux). */
+  readonly appScripts?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+export interface RecoverScopeParams {
+  readonly repo: string;
+  /** The datastore or site; the harness names its VMs (the hypervisor port has no datastores). */
+  readonly scope: ScopeRef;
+  /** Every VM of the scope and how it is recreated. */
+  readonly vms: readonly { readonly vmId: VmId; readonly spec: VmRestoreSpec }[];
+}
+
+export type { GroupBackupReport, GroupCoordinator, ScopeRecoveryReport, ScopeRef };
+
 /** Waiting in virtual time: the engine never sleeps, it asks the harness to run the world until then. */
 export interface Timer {
   readonly clock: Clock;
@@ -208,6 +234,10 @@ export interface Engine {
   prune(repo: string, policy: { readonly keepAll?: boolean; readonly keepLast?: number; readonly keepIds?: readonly string[] }): Promise<Result<PruneReport, EngineFailure>>;
   /** Rebuilds a damaged repository from what still checks and reports what was lost. */
   repair(store: ByteStore, clock: Clock, params: { readonly owner: string; readonly attributes?: Readonly<Record<string, string | number>> }): Promise<Result<RepairReport, EngineFailure>>;
+  /** Backs up the VMs of an application spanning VMs as one set of points, with the engine's claim whether the set is one instant across them. */
+  backupGroup(env: CallEnv, params: GroupBackupParams): Promise<Result<GroupBackupReport, EngineFailure>>;
+  /** Restores every VM of a datastore or the site as new VMs, all from one set of points a group backup stored. */
+  recoverScope(env: CallEnv, params: RecoverScopeParams): Promise<Result<ScopeRecoveryReport, EngineFailure>>;
   /** Transaction-log backups, WAL shipping and roll-forward (engine-api-logs.ts). */
   readonly logs: LogsApi;
   /** Ends the session. */

@@ -27,6 +27,7 @@ import { startSqliteLogShipping, type SqliteLogShipping } from '../engine/logbac
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
 import { CAPABILITIES, PROTOCOL_VERSION, type CallEnv, type Engine, type EngineFailure } from './engine-api.js';
 import type { LogDest, LogsApi } from './engine-api-logs.js';
+import { builtinGroup } from './engine-builtin-group.js';
 
 export const BUILTIN_VERSION = '0.1.0';
 
@@ -95,8 +96,17 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
     return r.ok ? eut.source(r.value.repo, pointId) : r;
   };
   const env = (e: CallEnv): { port: HypervisorPort; clock: Clock } => ({ port: portOf(e.port), clock: e.clock });
+  const group = builtinGroup(eut, {
+    portOf, sourceOf,
+    repoOf: (id) => {
+      const r = repoOf(id);
+      if (!r.ok) return r;
+      r.value.target ??= eut.target(r.value.repo);
+      return ok({ repo: r.value.repo, target: r.value.target });
+    },
+  });
 
-  const engine: Omit<Engine, 'logs'> = {
+  const engine: Omit<Engine, 'logs' | keyof typeof group> = {
     initialize: (params) => {
       assert(params.protocolVersion === PROTOCOL_VERSION, `protocol version ${params.protocolVersion}`);
       repos.clear();
@@ -218,7 +228,7 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
     },
     shutdown: () => Promise.resolve(),
   };
-  return { ...engine, logs: builtinLogs(eut, { repoOf, sourceOf, portOf, jobs }) };
+  return { ...engine, ...group, logs: builtinLogs(eut, { repoOf, sourceOf, portOf, jobs }) };
 }
 
 interface LogsContext {

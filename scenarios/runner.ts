@@ -24,6 +24,7 @@ import type { ScenarioOutcome } from './scenario/run.js';
 import { isQuiesceFault, type ScenarioSpec } from './scenario/spec.js';
 import { BACKUP_SUITE } from './suites/backup-suite.js';
 import { DC_SUITE } from './suites/dc-suite.js';
+import { GROUP_SUITE } from './suites/group-suite.js';
 import { REPOSITORY_SUITE } from './suites/repository-suite.js';
 import { LOGS_SUITE } from './suites/logs-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
@@ -33,7 +34,7 @@ import type { CellResult, LostExample, PropertyResult, PropertyStatus, RunLossSe
 export type { CellResult, PropertyResult } from '../core/results.js';
 import { guarded } from './verdict.js';
 
-export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, LOGS_SUITE, REPOSITORY_SUITE, DC_SUITE];
+export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, LOGS_SUITE, REPOSITORY_SUITE, DC_SUITE, GROUP_SUITE];
 
 export interface RunnerOptions {
   readonly runs: number;

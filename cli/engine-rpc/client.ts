@@ -160,6 +160,8 @@ export class RpcEngine implements Engine {
   forget(...a: Parameters<Engine['forget']>): ReturnType<Engine['forget']> { return this.call('forget', a); }
   prune(...a: Parameters<Engine['prune']>): ReturnType<Engine['prune']> { return this.call('prune', a); }
   repair(...a: Parameters<Engine['repair']>): ReturnType<Engine['repair']> { return this.call('repair', a); }
+  backupGroup(...a: Parameters<Engine['backupGroup']>): ReturnType<Engine['backupGroup']> { return this.call('backupGroup', a); }
+  recoverScope(...a: Parameters<Engine['recoverScope']>): ReturnType<Engine['recoverScope']> { return this.call('recoverScope', a); }
 }
 
 export interface StdioEngineOptions extends RpcEngineOptions, SpawnOptions {}

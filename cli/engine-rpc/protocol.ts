@@ -51,6 +51,8 @@ export const ENGINE_METHODS: { readonly [K in CoreMethod]: MethodSpec<Engine[K]>
   forget: { rpc: 'forget', params: ['repo', 'policy'], returns: 'result' },
   prune: { rpc: 'prune', params: ['repo', 'policy'], returns: 'result' },
   repair: { rpc: 'repair', params: ['store', 'clock', 'params'], returns: 'result' },
+  backupGroup: { rpc: 'group/backup', params: ['env', 'params'], returns: 'result' },
+  recoverScope: { rpc: 'group/recoverScope', params: ['env', 'params'], returns: 'result' },
 };
 
 export const LOG_METHODS: { readonly [K in LogMethod]: MethodSpec<LogsApi[K]> } = {

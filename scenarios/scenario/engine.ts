@@ -38,6 +38,8 @@ import { prune } from '../../engine/repository/prune.js';
 import { repairRepository } from '../../engine/repository/repair.js';
 import { restoreFiles } from '../../engine/restore/file-restore.js';
 import { restoreDisk } from '../../engine/restore/disk.js';
+import { runGroupBackup } from '../../engine/backup/group.js';
+import { recoverScope } from '../../engine/restore/scope.js';
 import { findAdUser, findMailItem, findSqlRow, type FoundAdUser, type FoundMailItem, type ItemError, type MailItemQuery, type SqlRow, type SqlRowQuery } from '../../engine/restore/app-items.js';
 
 /**
@@ -130,6 +132,14 @@ export interface EngineUnderTest {
   /** One disk of a point written over a disk of a powered-off VM. */
   readonly restoreDisk: typeof restoreDisk;
   readonly items: ItemEngine;
+  /** Group backups of an application spanning VMs, and recovery of a datastore's or the site's VMs from one set (engine/backup/group.ts, engine/restore/scope.ts). */
+  readonly group: GroupEngine;
+}
+
+export interface GroupEngine {
+  /** The group job; `backup` is the engine's own single-VM job (so a mutant of it applies). */
+  readonly backup: typeof runGroupBackup;
+  readonly recoverScope: typeof recoverScope;
 }
 
 export const QUIESCELAB_LOG_ENGINE: LogEngine = {
@@ -165,4 +175,5 @@ export const QUIESCELAB_ENGINE: EngineUnderTest = {
   restoreFiles,
   restoreDisk,
   items: QUIESCELAB_ITEM_ENGINE,
+  group: { backup: runGroupBackup, recoverScope },
 };

@@ -22,7 +22,7 @@ import { APP_IDS } from '../../core/hypervisor-port.js';
 import type { ChangeId} from '../../core/ids.js';
 import { DiskId, SnapshotId, VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
-import type { AppFactory, WorkloadSpec } from '../apps/types.js';
+import type { AppFactory, GuestProgram, WorkloadSpec } from '../apps/types.js';
 import { APPS, GUEST_OS, toolsQuiescer, toolsSupport, TOOLS, type LinuxFreezeSupport } from '../guest/catalog.js';
 import { mkfs } from '../guest/fs-format.js';
 import type { QuiesceContext } from '../guest/quiesce/context.js';
@@ -126,6 +126,11 @@ export class SimHypervisor implements HypervisorPort {
 
   installScripts(vmId: VmId, scripts: readonly GuestScript[]): void {
     this.vm(vmId).scripts = [...scripts];
+  }
+
+  /** Installs guest programs in the VM (runInGuest finds them after the apps' own). */
+  installPrograms(vmId: VmId, programs: Readonly<Record<string, GuestProgram>>): void {
+    this.vm(vmId).programs = { ...programs };
   }
 
   powerLossHost(): void {
@@ -264,6 +269,7 @@ export class SimHypervisor implements HypervisorPort {
       if (guest === null) return err({ kind: 'guest-unavailable', vmId, reason: vm.powerState === 'poweredOn' ? `the guest did not boot: ${vm.lastBoot?.ok === false ? vm.lastBoot.reason : ''}` : 'the VM is powered off' });
       let run = builtinProgram(program, guest.volumes);
       for (const app of guest.apps.values()) run = app.programs[program] ?? run;
+      run = vm.programs[program] ?? run;
       const result: GuestProgramResult = run === undefined
         ? { exitCode: 127, stdout: new Uint8Array(0), stderr: `${program}: command not found`, durationUs: 0 }
         : run(args, input);

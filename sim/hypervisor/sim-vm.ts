@@ -15,7 +15,7 @@ import type { AppId, GuestOsId, SnapshotInfo, ToolsId, VmDiskInfo, VmFlags } fro
 import type { SnapshotId, VmId } from '../../core/ids.js';
 import type { HistorySink } from '../../core/history.js';
 import type { Prng } from '../../core/prng.js';
-import type { AppFactory, AppHost, GuestApp, OpenReport, ScriptActionResult, ScriptArgument, WorkloadSpec } from '../apps/types.js';
+import type { AppFactory, AppHost, GuestApp, GuestProgram, OpenReport, ScriptActionResult, ScriptArgument, WorkloadSpec } from '../apps/types.js';
 import { GUEST_OS, type GuestOsFacts, type LinuxFreezeSupport } from '../guest/catalog.js';
 import { FileSystem } from '../guest/file-system.js';
 import type { GuestScript } from '../guest/quiesce/scripts.js';
@@ -93,6 +93,8 @@ export class SimVm {
   readonly os: GuestOsFacts;
   readonly snapshots = new Map<string, SnapshotRecord>();
   scripts: GuestScript[] = [];
+  /** Guest programs the harness installed beside the apps' (an application spanning VMs: sim/apps/group/). */
+  programs: Readonly<Record<string, GuestProgram>> = {};
   quiesceFaults: QuiesceFaults = {};
   guest: GuestRuntime | null = null;
   lastBoot: BootReport | null = null;
