@@ -5,40 +5,9 @@
  * or input (one line naming the offending option or value).
  */
 
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { UsageError } from './errors.js';
-import { registerImage } from './image.js';
-import { registerRepo } from './repo.js';
-import { registerEngineStdio } from './engine-stdio.js';
-import { registerHarness } from './harness.js';
-import { registerMatrix } from './matrix.js';
-import { registerRun } from './run.js';
-import { registerReport } from './report.js';
-import { registerServe } from './serve.js';
-import { registerStorageMatrix } from './storage-matrix.js';
-
-import { VERSION } from './version.js';
-
-function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('quiescelab')
-    .description('Consistency test harness and simulator for application-aware VM backup')
-    .version(VERSION)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError(false);
-  registerMatrix(program);
-  registerRun(program);
-  registerReport(program);
-  registerHarness(program);
-  registerStorageMatrix(program);
-  registerImage(program);
-  registerRepo(program);
-  registerServe(program);
-  registerEngineStdio(program);
-  return program;
-}
+import { buildProgram } from './program.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();

@@ -50,8 +50,10 @@ port.on('message', (message: { index: number; task: PoolTask } | null) => {
     return;
   }
   // A task that throws (an engine that cannot even start a session) ends the pool with its message.
+  const started = performance.now();
   void run(message.task).then((result) => {
-    port.postMessage({ index: message.index, result });
+    // The task's wall time (cli/ may read the clock): the bench's figures and the shard cost table's measurements.
+    port.postMessage({ index: message.index, result, ms: performance.now() - started });
   }, (error: unknown) => {
     port.postMessage({ index: message.index, error: error instanceof Error ? error.message : String(error) });
   });

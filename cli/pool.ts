@@ -28,6 +28,8 @@ export interface PoolOptions {
   readonly engine?: EngineCmd | null;
   readonly workers: number;
   readonly onProgress?: (done: number, total: number, label: string) => void;
+  /** Each finished task's index and wall time in its worker (ms): what the shard cost table was measured with. */
+  readonly onTaskDone?: (index: number, ms: number) => void;
 }
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -97,7 +99,7 @@ export function runTasksInPool(tasks: readonly PoolTask[], options: PoolOptions)
       const w = startWorker({ runs: options.runs, seed: options.seed, mutant: options.mutant, engine: options.engine ?? null });
       workers.push(w);
       w.on('exit', () => exited.add(w));
-      w.on('message', (m: { ready: true } | { index: number; result: PoolResult } | { index: number; error: string }) => {
+      w.on('message', (m: { ready: true } | { index: number; result: PoolResult; ms: number } | { index: number; error: string }) => {
         if ('ready' in m) {
           feed(w);
           return;
@@ -107,6 +109,7 @@ export function runTasksInPool(tasks: readonly PoolTask[], options: PoolOptions)
           return;
         }
         results[m.index] = m.result;
+        options.onTaskDone?.(m.index, m.ms);
         done++;
         options.onProgress?.(done, tasks.length, m.result.id);
         if (done === tasks.length) {
