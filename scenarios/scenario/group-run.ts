@@ -129,6 +129,10 @@ const ROLES_3: readonly (readonly OrdersRole[])[] = [['journal'], ['orders'], ['
 const ROLES_2: readonly (readonly OrdersRole[])[] = [['orders'], ['docs']];
 const NAMES_3 = ['app-server', 'orders-db', 'file-server'];
 const NAMES_2 = ['orders-app', 'file-server'];
+/** Orders one run issues at most (then the application idles): each is a document file on the file server. */
+export const GROUP_MAX_ORDERS = 1_500;
+/** Inodes of the file server's volume: a document each, with room to spare. */
+const DOCS_INODES = 2_048;
 
 export class GroupScenario {
   readonly timeline: TimelineEvent[] = [];
@@ -150,7 +154,9 @@ export class GroupScenario {
     const roles = spec.vms === 3 ? ROLES_3 : ROLES_2;
     const names = spec.vms === 3 ? NAMES_3 : NAMES_2;
     roles.forEach((r, i) => {
-      const vm = unwrap(this.hv.addVm({ name: names[i] ?? `vm${i}`, guestOs: cell.os, tools: cell.tools, apps: [], disks: setup.disks, flags: setup.flags, guestFs: SCENARIO_GUEST_FS }));
+      // The file server holds a file per order: more inodes than a cell VM's few dozen files need.
+      const guestFs = r.includes('docs') ? { ...SCENARIO_GUEST_FS, inodeCount: DOCS_INODES } : SCENARIO_GUEST_FS;
+      const vm = unwrap(this.hv.addVm({ name: names[i] ?? `vm${i}`, guestOs: cell.os, tools: cell.tools, apps: [], disks: setup.disks, flags: setup.flags, guestFs }));
       if (setup.scripts.length > 0) this.hv.installScripts(vm.vmId, setup.scripts);
       this.vms.push(vm);
       this.layout.push({ vmId: vm.vmId, name: vm.name, roles: r, datastore: spec.vms === 3 && r.includes('docs') ? 'ds2' : 'ds1' });
@@ -354,7 +360,7 @@ export async function runGroupScenario(spec: GroupSpec, engine: Engine): Promise
   const s = new GroupScenario(spec, cell, engine);
   try {
     const w = spec.workload;
-    s.workload.start({ meanIntervalUs: w.meanIntervalMs * 1000, rpcLatencyUs: w.rpcLatencyMs * 1000, docBytes: w.docBytes });
+    s.workload.start({ meanIntervalUs: w.meanIntervalMs * 1000, rpcLatencyUs: w.rpcLatencyMs * 1000, docBytes: w.docBytes, maxOrders: GROUP_MAX_ORDERS });
     s.hv.runFor(spec.warmupMs * 1000);
     const repo = await openRepository(s);
     const backups = [await groupBackup(s, repo, 1)];

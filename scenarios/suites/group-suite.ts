@@ -52,7 +52,7 @@ export function groupArb(cell: string): fc.Arbitrary<GroupSpec> {
     vms: fc.constantFrom(2 as const, 3 as const),
     together: fc.boolean(),
     docsFirst: fc.boolean(),
-    workload: fc.record({ meanIntervalMs: fc.integer({ min: 2, max: 40 }), rpcLatencyMs: fc.integer({ min: 1, max: 20 }), docBytes: fc.integer({ min: 64, max: 4096 }) }),
+    workload: fc.record({ meanIntervalMs: fc.integer({ min: 3, max: 40 }), rpcLatencyMs: fc.integer({ min: 1, max: 20 }), docBytes: fc.integer({ min: 64, max: 2048 }) }),
     warmupMs: fc.integer({ min: 200, max: 3_000 }),
     gapMs: fc.integer({ min: 100, max: 3_000 }),
     second: fc.constantFrom('clean' as const, 'vm-fails' as const, 'extra-single' as const),
