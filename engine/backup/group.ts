@@ -7,24 +7,26 @@
  *
  * Together (`together: true`): the coordinator's freeze program runs in its guest first
  * (the application lets the transaction in flight finish and issues no new one), every VM
- * is snapshotted, then the thaw program runs (always, once the freeze ran). The set is
+ * is snapshotted (each with its own quiesce, as the job would: the policy's request, and
+ * under `try` a crash-consistent fallback taken still inside the pause), then the thaw
+ * program runs (always, once the freeze ran); only then are the VMs read, each by the
+ * ordinary job, which is handed its VM's snapshot instead of taking one. The set is
  * claimed consistent only when the freeze succeeded and every VM's point was stored. One
  * at a time (`together: false`), or when the freeze failed, the VMs are captured at
  * different instants while the application runs: the set is claimed not consistent, and
  * the reason says why. The engine cannot name the application's broken references (it
  * does not read the application's data); the harness finds them in the restored images.
  *
- * Simplification: the application stays paused through each VM's whole job (snapshot
- * and read), not only until the last snapshot; a job split into snapshot-all / read-all
- * would shorten the pause. Every point is a full backup (no incremental chain per VM).
- * Leaves out: groups spanning repositories, VSS across guests, parallel VM jobs.
+ * Every point is a full backup (no incremental chain per VM). Leaves out: groups spanning
+ * repositories, VSS across guests, parallel VM jobs.
  */
 
 import { assert } from '../../core/assert.js';
-import type { AppId } from '../../core/hypervisor-port.js';
-import type { VmId } from '../../core/ids.js';
+import type { AppId, HypervisorPort, PortError, SnapshotInfo } from '../../core/hypervisor-port.js';
+import type { SnapshotId, VmId } from '../../core/ids.js';
+import { wrapPort } from '../../core/port-wrap.js';
 import { err, ok, type Result } from '../../core/result.js';
-import { runBackup, type AppAwarePolicy, type BackupError, type BackupReport, type BackupRequest, type EngineEnv } from './job.js';
+import { runBackup, SNAPSHOT_PREFIX, type AppAwarePolicy, type BackupError, type BackupReport, type BackupRequest, type EngineEnv } from './job.js';
 import type { BackupTarget, PointSink } from './sink.js';
 
 export const MAX_GROUP_VMS = 16;
@@ -109,12 +111,51 @@ async function runProgram(env: EngineEnv, vmId: VmId, program: string): Promise<
   return { exitCode: r.value.exitCode, detail: r.value.exitCode === 0 ? `${program} on ${vmId}: exit 0` : `${program} on ${vmId}: exit ${r.value.exitCode}: ${r.value.stderr}` };
 }
 
-async function backupMembers(env: EngineEnv, request: GroupBackupRequest, tag: GroupTag, backup: BackupFn): Promise<GroupMember[]> {
+/** A VM's snapshot taken in the group's pause, before its job runs: what its job's createSnapshot calls get, in order. */
+interface Pretaken {
+  readonly answers: readonly Result<SnapshotInfo, PortError>[];
+  /** Snapshots the answers hold (removed by the job, or after it when it never asked). */
+  readonly ids: readonly SnapshotId[];
+  asked: number;
+}
+
+/** CBT on (so the snapshot carries change ids), then the snapshot the job would take: quiesced by policy, under `try` a plain one after a failed quiesce. */
+async function pretake(env: EngineEnv, vmId: VmId, policy: AppAwarePolicy, groupId: string): Promise<Pretaken> {
+  const vm = await env.port.getVm(vmId);
+  if (vm.ok && vm.value.disks.some((d) => !d.changeTrackingEnabled)) await env.port.enableChangeTracking(vmId);
+  const name = `${SNAPSHOT_PREFIX}${vmId}-${groupId}`;
+  const first = await env.port.createSnapshot(vmId, { name, quiesce: policy !== 'off', memory: false, quiesceSpec: { vssBackupType: 'full' } });
+  if (first.ok || first.error.kind !== 'quiesce' || policy === 'require') return { answers: [first], ids: first.ok ? [first.value.snapshotId] : [], asked: 0 };
+  const plain = await env.port.createSnapshot(vmId, { name, quiesce: false, memory: false });
+  return { answers: [first, plain], ids: plain.ok ? [plain.value.snapshotId] : [], asked: 0 };
+}
+
+/** The port a VM's job sees: its createSnapshot answered from the pretaken snapshot, which getVm does not list (the job would remove it as an orphan). */
+function pretakenPort(port: HypervisorPort, vmId: VmId, taken: Pretaken): HypervisorPort {
+  const overrides: Partial<HypervisorPort> = {
+    async getVm(id) {
+      const r = await port.getVm(id);
+      return !r.ok || id !== vmId ? r : ok({ ...r.value, snapshots: r.value.snapshots.filter((x) => !taken.ids.includes(x.snapshotId)) });
+    },
+    createSnapshot(id, spec) {
+      if (id !== vmId) return port.createSnapshot(id, spec);
+      const answer = taken.answers[taken.asked++];
+      return answer === undefined ? port.createSnapshot(id, spec) : Promise.resolve(answer);
+    },
+  };
+  return wrapPort(port, overrides);
+}
+
+async function backupMembers(env: EngineEnv, request: GroupBackupRequest, tag: GroupTag, backup: BackupFn, pretaken: ReadonlyMap<string, Pretaken> | null): Promise<GroupMember[]> {
   const members: GroupMember[] = [];
   const target = taggedTarget(env.target, tag);
   for (const vmId of request.vmIds) {
     const scripts = request.appScripts?.[vmId];
-    const r = await backup({ ...env, target }, { vmId, policy: request.policy, parent: null, ...scripts === undefined ? {} : { appScripts: scripts } });
+    const taken = pretaken?.get(vmId);
+    const port = taken === undefined ? env.port : pretakenPort(env.port, vmId, taken);
+    const r = await backup({ ...env, port, target }, { vmId, policy: request.policy, parent: null, ...scripts === undefined ? {} : { appScripts: scripts } });
+    // A job that never asked for its snapshot (it failed before) leaves it: removed here.
+    if (taken !== undefined && taken.asked === 0) for (const id of taken.ids) await env.port.removeSnapshot(vmId, id);
     members.push(r.ok
       ? { vmId, pointId: r.value.pointId, error: null, snapshotAtUs: r.value.meta.snapshotAtUs, claimedLevel: r.value.meta.claimed.vm }
       : { vmId, pointId: null, error: describeBackupError(r.error), snapshotAtUs: null, claimedLevel: null });
@@ -139,15 +180,21 @@ export async function runGroupBackup(env: EngineEnv, request: GroupBackupRequest
   const groupId = `group-${startUs}`;
   const coordinator = request.together ? request.coordinator ?? null : null;
   const freeze = coordinator === null ? null : await runProgram(env, coordinator.vmId, coordinator.freeze);
-  let members: GroupMember[];
+  const frozen = freeze?.exitCode === 0;
+  let pretaken: Map<string, Pretaken> | null = null;
   let thawed: boolean | null = null;
   try {
-    const tag: GroupTag = { id: groupId, vmIds: [...request.vmIds], together: request.together, frozen: freeze?.exitCode === 0 };
-    members = await backupMembers(env, request, tag, backup);
+    // Frozen: every VM's snapshot now, inside the pause; the reads come after the thaw.
+    if (frozen) {
+      pretaken = new Map();
+      for (const vmId of request.vmIds) pretaken.set(vmId, await pretake(env, vmId, request.policy, groupId));
+    }
   } finally {
     // Thawed on every path once a freeze was attempted (a failed freeze may have paused it all the same).
     if (coordinator !== null) thawed = (await runProgram(env, coordinator.vmId, coordinator.thaw)).exitCode === 0;
   }
+  const tag: GroupTag = { id: groupId, vmIds: [...request.vmIds], together: request.together, frozen };
+  const members = await backupMembers(env, request, tag, backup, pretaken);
   assert(members.length === request.vmIds.length, 'one member per VM');
   const claim = claimOf(request, freeze, members);
   return ok({ groupId, members, ...claim, freeze, thawed, startUs, endUs: env.clock.nowUs() });

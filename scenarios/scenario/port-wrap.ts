@@ -1,17 +1,6 @@
 /**
  * A HypervisorPort that passes every call through to another, except the calls given:
- * how the harness's taps sit below an engine and how mutants sit above it.
+ * how the harness's taps sit below an engine and how mutants sit above it (core/port-wrap.ts).
  */
 
-import type { HypervisorPort } from '../../core/hypervisor-port.js';
-
-export function wrapPort(port: HypervisorPort, overrides: Partial<HypervisorPort>): HypervisorPort {
-  return new Proxy(port, {
-    get(target, prop, receiver) {
-      const own = (overrides as Record<string | symbol, unknown>)[prop];
-      if (own !== undefined) return own;
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
+export { wrapPort } from '../../core/port-wrap.js';
