@@ -11,17 +11,23 @@ import type { AnySuite } from '../scenarios/suites/suite.js';
 import { SUITES } from '../scenarios/runner.js';
 import { timelineText } from '../reports/timeline-text.js';
 import { prepareDefaultApps } from '../sim/hypervisor/default-apps.js';
-import { quote, UsageError } from './errors.js';
+import { parseIntOption, quote, UsageError } from './errors.js';
 import { writeOutput } from './output.js';
 
 /** The suite `--suite` names (`backup` is run.ts's own path); a usage error for an unknown one or a cell it does not apply to. */
-export function suiteFor(id: string, cells: readonly Cell[], options: { readonly fault: string; readonly export?: string | undefined }): AnySuite {
+export function suiteFor(id: string, cells: readonly Cell[], options: { readonly fault: string; readonly export?: string | undefined; readonly run?: string | undefined }): AnySuite {
+  suiteRunIndex(options);
   if (options.fault !== 'none') throw new UsageError(`--fault: goes with --suite backup only (the ${id} suite draws its own faults)`);
   if (options.export !== undefined) throw new UsageError('--export: goes with --suite backup only');
   const suite = SUITES.find((s) => s.id === id);
   if (suite === undefined) throw new UsageError(`--suite: unknown suite ${quote(id)} (known: ${SUITES.map((s) => s.id).join(', ')})`);
   for (const cell of cells) if (!suite.appliesTo(cell)) throw new UsageError(`--suite: suite ${quote(id)} does not run on cell ${cellId(cell)}`);
   return suite;
+}
+
+/** `--run`: the survey run whose stratum the spec takes (default 0). */
+export function suiteRunIndex(options: { readonly run?: string | undefined }): number {
+  return options.run === undefined ? 0 : parseIntOption('--run', options.run, 0, 1_000_000);
 }
 
 export function suiteReport(cell: Cell, run: SuiteRun): string {
@@ -37,12 +43,12 @@ export function suiteReport(cell: Cell, run: SuiteRun): string {
   ].join('\n');
 }
 
-export async function runSuiteCells(suite: AnySuite, plan: { readonly cells: readonly Cell[]; readonly seed: number; readonly engine: Engine; readonly json: string | undefined }): Promise<void> {
+export async function runSuiteCells(suite: AnySuite, plan: { readonly cells: readonly Cell[]; readonly seed: number; readonly runIndex: number; readonly engine: Engine; readonly json: string | undefined }): Promise<void> {
   await prepareDefaultApps();
   const runs: { cell: string; run: SuiteRun }[] = [];
   let failed = false;
   for (const cell of plan.cells) {
-    const run = await runSuiteOnce({ suite, cell, seed: plan.seed, engine: plan.engine });
+    const run = await runSuiteOnce({ suite, cell, seed: plan.seed, runIndex: plan.runIndex, engine: plan.engine });
     process.stdout.write(`${suiteReport(cell, run)}\n`);
     failed ||= run.properties.some((p) => p.verdict.valid === false);
     runs.push({ cell: cellId(cell), run });

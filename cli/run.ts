@@ -27,7 +27,7 @@ import { oneLineErrors, parseIdList, parseIntOption, quote, UsageError } from '.
 import { checkEmptyDir, checkOutputFile, makeDirs, writeOutput } from './output.js';
 import { addEngineOptions, parseEngineCmd, probeEngine, startEngine, type EngineCmd, type EngineCmdOptions } from './engine-option.js';
 import type { StdioEngine } from './engine-rpc/client.js';
-import { runSuiteCells, suiteFor } from './run-suite.js';
+import { runSuiteCells, suiteFor, suiteRunIndex } from './run-suite.js';
 
 interface RunOptions extends EngineCmdOptions {
   readonly os: string;
@@ -40,6 +40,7 @@ interface RunOptions extends EngineCmdOptions {
   readonly json?: string;
   readonly mutant?: string;
   readonly suite: string;
+  readonly run?: string;
 }
 
 function oneId(option: string, raw: string, known: readonly string[]): string {
@@ -133,14 +134,15 @@ export function registerRun(program: Command): void {
     .option('--export <dir>', 'write the first point\'s guest files there (file-level restore), one folder per disk; a new or empty folder')
     .option('--json <file>', 'also write the runs (spec, timeline, points, verdicts) as JSON')
     .option('--mutant <id>', 'back up with an engine mutant instead of quiescelab\'s engine (quiescelab list mutants)')
-    .option('--suite <id>', 'the kind of scenario: backup, or another suite of the matrix (e.g. group: one group backup scenario told as a timeline)', 'backup');
+    .option('--suite <id>', 'the kind of scenario: backup, or another suite of the matrix (e.g. group: one group backup scenario told as a timeline)', 'backup')
+    .option('--run <n>', 'with --suite: the matrix run (0-9) whose stratum the scenario takes (group: 0, 2, 4 quiesce together; 1, 3, 5 one VM at a time)');
   addEngineOptions(command)
     .action(async (options: RunOptions) => {
       const plan = runPlan(options);
       const suite = options.suite === 'backup' ? null : suiteFor(options.suite, plan.cells, options);
       if (plan.process !== null) await probeEngine(plan.process.cmd, plan.process.mutant, plan.seed);
       try {
-        await (suite === null ? runCells(plan) : runSuiteCells(suite, plan));
+        await (suite === null ? runCells(plan) : runSuiteCells(suite, { ...plan, runIndex: suiteRunIndex(options) }));
       } finally {
         await plan.process?.client.close();
       }

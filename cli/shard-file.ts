@@ -85,7 +85,8 @@ const idList = (known: readonly string[]): Check => (v) => {
 function firstProblem(obj: Record<string, unknown>, checks: Readonly<Record<string, Check>>, prefix = ''): string | null {
   for (const [key, check] of Object.entries(checks)) {
     const problem = check(obj[key]);
-    if (problem !== null) return `${prefix}${key}: ${problem}`;
+    // A nested object's problem already names its field (`shard.index: ...`).
+    if (problem !== null) return problem.startsWith(`${prefix}${key}.`) ? problem : `${prefix}${key}: ${problem}`;
   }
   return null;
 }

@@ -56,7 +56,7 @@ export function checkGroupConsistency(outcome: GroupOutcome): Verdict {
     if (b.report.reason.trim() === '') f.fail(`group point ${b.index} claims not consistent without a reason`, 1);
     const r = b.refs;
     f.count('brokenInNotConsistent', r?.brokenTotal ?? 0);
-    notes.push(r === null ? `point ${b.index}: not consistent, nothing read back` : `point ${b.index}: not consistent (${b.report.reason.split(':')[0] ?? ''}), ${r.brokenTotal} broken reference(s)${r.broken[0] === undefined ? '' : ` (first ${r.broken[0]}, last ${r.broken[r.broken.length - 1] ?? ''})`}, ${r.halfPresentTotal} half-present`);
+    notes.push(r === null ? `point ${b.index}: not consistent, nothing read back` : `point ${b.index}: not consistent (${b.report.reason.split(':')[0] ?? ''}), ${r.brokenTotal} broken reference(s)${r.broken[0] === undefined ? '' : r.broken.length === 1 ? ` (${r.broken[0]})` : ` (first ${r.broken[0]}, last ${r.broken[r.broken.length - 1] ?? ''})`}, ${r.halfPresentTotal} half-present`);
   }
   if (judged === 0) return unknown('no group backup produced a claim');
   const consistent = outcome.backups.filter((b) => b.report?.consistent === true).length;
