@@ -214,7 +214,11 @@ export type PortError =
   | { readonly kind: 'invalid-argument'; readonly field: string; readonly reason: string }
   | { readonly kind: 'cbt'; readonly vmId: string; readonly diskId: string; readonly reason: string }
   | { readonly kind: 'quiesce'; readonly vmId: string; readonly fault: QuiesceFault; readonly outcome: QuiesceOutcome }
-  | { readonly kind: 'guest-unavailable'; readonly vmId: string; readonly reason: string };
+  | { readonly kind: 'guest-unavailable'; readonly vmId: string; readonly reason: string }
+  /** The site or host cannot be reached (a WAN link down, a host down): nothing was done. */
+  | { readonly kind: 'unreachable'; readonly reason: string }
+  /** The datastore has no room for the write: nothing was written. */
+  | { readonly kind: 'no-space'; readonly reason: string };
 
 export type PortResult<T> = Promise<Result<T, PortError>>;
 

@@ -45,6 +45,9 @@ import type { FoundAdUser, FoundMailItem, ItemError, MailItemQuery, SqlRow, SqlR
 import type { LogsApi } from './engine-api-logs.js';
 import type { GroupBackupReport, GroupCoordinator } from '../engine/backup/group.js';
 import type { ScopeRecoveryReport, ScopeRef } from '../engine/restore/scope.js';
+import type { CycleReport, FailoverReport, ReplicateParams } from '../engine/replication/replicator.js';
+import type { ReplicaPoint } from '../engine/replication/replica-target.js';
+import type { FailbackReport } from '../engine/replication/failback.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -53,6 +56,8 @@ export const CAPABILITIES = [
   'backup', 'incremental', 'copy-backup', 'restore-vm', 'restore-disk', 'restore-files',
   'items.sql', 'items.mail', 'items.ad', 'verify', 'forget', 'prune', 'repair',
   'logs.sql', 'logs.sqlite', 'rollforward',
+  /** Replication to a DR site (seed 002): replicate, replicaPoints, failover, testFailover; failback. */
+  'replication', 'failback',
   /** Group backups of an application spanning VMs, and a datastore's or the site's VMs recovered from one set (seed 004): backupGroup, recoverScope. */
   'group-backup',
   /** The engine stores its repository in quiescelab's format: the harness may read it (P9, P10, P15, P19 look inside). */
@@ -166,6 +171,33 @@ export interface CallEnv {
   readonly clock: Clock;
 }
 
+export interface ReplicateRequest extends ReplicateParams {
+  /** The replica a previous call made (its cycles go on), or null: a new replica. */
+  readonly replica: string | null;
+}
+
+/** The cycles this call ran and the replica's restore points after them (oldest first). */
+export interface ReplicationDone {
+  readonly replica: string;
+  readonly replicaVmId: string | null;
+  readonly cycles: readonly CycleReport[];
+  readonly points: readonly ReplicaPoint[];
+}
+
+export interface FailoverParams {
+  readonly replica: string;
+  /** The restore point to boot (null: the newest complete one). */
+  readonly pointId: string | null;
+}
+
+export interface FailbackParams {
+  readonly replica: string;
+  /** `original`: back to the source VM; `new`: a new VM at the source site (the original is lost). */
+  readonly target: 'original' | 'new';
+}
+
+export type { CycleReport, FailoverReport, FailbackReport, ReplicaPoint };
+
 export interface GroupBackupParams {
   readonly repo: string;
   /** The group's VMs, backed up in this order. */
@@ -234,6 +266,17 @@ export interface Engine {
   prune(repo: string, policy: { readonly keepAll?: boolean; readonly keepLast?: number; readonly keepIds?: readonly string[] }): Promise<Result<PruneReport, EngineFailure>>;
   /** Rebuilds a damaged repository from what still checks and reports what was lost. */
   repair(store: ByteStore, clock: Clock, params: { readonly owner: string; readonly attributes?: Readonly<Record<string, string | number>> }): Promise<Result<RepairReport, EngineFailure>>;
+  /**
+   * Replicates a VM to the DR site (`dr`: its hypervisor, reached over the link) in cycles
+   * every `intervalUs` until `untilUs`, waiting on `timer` between cycles.
+   */
+  replicate(env: CallEnv, dr: CallEnv, timer: Timer, params: ReplicateRequest): Promise<Result<ReplicationDone, EngineFailure>>;
+  /** Powers the replica on at the DR site from a complete restore point. */
+  failover(dr: CallEnv, params: FailoverParams): Promise<Result<FailoverReport, EngineFailure>>;
+  /** Boots a copy of a restore point as a new VM at the DR site; the replica is not touched. */
+  testFailover(dr: CallEnv, params: FailoverParams): Promise<Result<{ readonly vmId: string; readonly pointId: string }, EngineFailure>>;
+  /** Sends the failed-over VM's changes back to the source site and starts the VM there. */
+  failback(env: CallEnv, dr: CallEnv, params: FailbackParams): Promise<Result<FailbackReport, EngineFailure>>;
   /** Backs up the VMs of an application spanning VMs as one set of points, with the engine's claim whether the set is one instant across them. */
   backupGroup(env: CallEnv, params: GroupBackupParams): Promise<Result<GroupBackupReport, EngineFailure>>;
   /** Restores every VM of a datastore or the site as new VMs, all from one set of points a group backup stored. */

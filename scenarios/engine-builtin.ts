@@ -27,6 +27,7 @@ import { startSqliteLogShipping, type SqliteLogShipping } from '../engine/logbac
 import { QUIESCELAB_ENGINE, type EngineUnderTest } from './scenario/engine.js';
 import { CAPABILITIES, PROTOCOL_VERSION, type CallEnv, type Engine, type EngineFailure } from './engine-api.js';
 import type { LogDest, LogsApi } from './engine-api-logs.js';
+import { builtinReplication } from './engine-builtin-replication.js';
 import { builtinGroup } from './engine-builtin-group.js';
 
 export const BUILTIN_VERSION = '0.1.0';
@@ -38,7 +39,7 @@ interface OpenRepo {
   logs: { readonly sql: LogStore; readonly wal: SqliteWalStore } | null;
 }
 
-class Handles<T> {
+export class Handles<T> {
   private readonly items = new Map<string, T>();
   private next = 1;
 
@@ -96,6 +97,7 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
     return r.ok ? eut.source(r.value.repo, pointId) : r;
   };
   const env = (e: CallEnv): { port: HypervisorPort; clock: Clock } => ({ port: portOf(e.port), clock: e.clock });
+  const replication = builtinReplication(eut, portOf);
   const group = builtinGroup(eut, {
     portOf, sourceOf,
     repoOf: (id) => {
@@ -106,12 +108,13 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
     },
   });
 
-  const engine: Omit<Engine, 'logs' | keyof typeof group> = {
+  const engine: Omit<Engine, 'logs' | keyof typeof replication.methods | keyof typeof group> = {
     initialize: (params) => {
       assert(params.protocolVersion === PROTOCOL_VERSION, `protocol version ${params.protocolVersion}`);
       repos.clear();
       points.clear();
       jobs.clear();
+      replication.clear();
       return Promise.resolve({ name: mutant === undefined ? eut.name : `quiescelab+${mutant}`, version: BUILTIN_VERSION, protocolVersion: PROTOCOL_VERSION, capabilities: [...CAPABILITIES] });
     },
     async initRepository(store, clock, init) {
@@ -228,7 +231,7 @@ export function builtinEngine(eut: EngineUnderTest = QUIESCELAB_ENGINE, mutant?:
     },
     shutdown: () => Promise.resolve(),
   };
-  return { ...engine, ...group, logs: builtinLogs(eut, { repoOf, sourceOf, portOf, jobs }) };
+  return { ...engine, ...replication.methods, ...group, logs: builtinLogs(eut, { repoOf, sourceOf, portOf, jobs }) };
 }
 
 interface LogsContext {

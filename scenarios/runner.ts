@@ -26,6 +26,7 @@ import { BACKUP_SUITE } from './suites/backup-suite.js';
 import { DC_SUITE } from './suites/dc-suite.js';
 import { GROUP_SUITE } from './suites/group-suite.js';
 import { REPOSITORY_SUITE } from './suites/repository-suite.js';
+import { REPLICATION_SUITE } from './suites/replication-suite.js';
 import { LOGS_SUITE } from './suites/logs-suite.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
@@ -34,7 +35,7 @@ import type { CellResult, LostExample, PropertyResult, PropertyStatus, RunLossSe
 export type { CellResult, PropertyResult } from '../core/results.js';
 import { guarded } from './verdict.js';
 
-export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, LOGS_SUITE, REPOSITORY_SUITE, DC_SUITE, GROUP_SUITE];
+export const SUITES: readonly AnySuite[] = [BACKUP_SUITE, LOGS_SUITE, REPOSITORY_SUITE, DC_SUITE, REPLICATION_SUITE, GROUP_SUITE];
 
 export interface RunnerOptions {
   readonly runs: number;

@@ -151,6 +151,12 @@ export class RpcEngine implements Engine {
   readPoint(...a: Parameters<Engine['readPoint']>): ReturnType<Engine['readPoint']> { return this.call('readPoint', a); }
   closePoint(...a: Parameters<Engine['closePoint']>): ReturnType<Engine['closePoint']> { return this.call('closePoint', a); }
   restoreVm(...a: Parameters<Engine['restoreVm']>): ReturnType<Engine['restoreVm']> { return this.call('restoreVm', a); }
+  replicate(...a: Parameters<Engine['replicate']>): ReturnType<Engine['replicate']> { return this.call('replicate', a); }
+  failover(...a: Parameters<Engine['failover']>): ReturnType<Engine['failover']> { return this.call('failover', a); }
+  testFailover(...a: Parameters<Engine['testFailover']>): ReturnType<Engine['testFailover']> { return this.call('testFailover', a); }
+  failback(...a: Parameters<Engine['failback']>): ReturnType<Engine['failback']> { return this.call('failback', a); }
+  backupGroup(...a: Parameters<Engine['backupGroup']>): ReturnType<Engine['backupGroup']> { return this.call('backupGroup', a); }
+  recoverScope(...a: Parameters<Engine['recoverScope']>): ReturnType<Engine['recoverScope']> { return this.call('recoverScope', a); }
   restoreDisk(...a: Parameters<Engine['restoreDisk']>): ReturnType<Engine['restoreDisk']> { return this.call('restoreDisk', a); }
   restoreFiles(...a: Parameters<Engine['restoreFiles']>): ReturnType<Engine['restoreFiles']> { return this.call('restoreFiles', a); }
   findSqlRow(...a: Parameters<Engine['findSqlRow']>): ReturnType<Engine['findSqlRow']> { return this.call('findSqlRow', a); }
@@ -160,8 +166,6 @@ export class RpcEngine implements Engine {
   forget(...a: Parameters<Engine['forget']>): ReturnType<Engine['forget']> { return this.call('forget', a); }
   prune(...a: Parameters<Engine['prune']>): ReturnType<Engine['prune']> { return this.call('prune', a); }
   repair(...a: Parameters<Engine['repair']>): ReturnType<Engine['repair']> { return this.call('repair', a); }
-  backupGroup(...a: Parameters<Engine['backupGroup']>): ReturnType<Engine['backupGroup']> { return this.call('backupGroup', a); }
-  recoverScope(...a: Parameters<Engine['recoverScope']>): ReturnType<Engine['recoverScope']> { return this.call('recoverScope', a); }
 }
 
 export interface StdioEngineOptions extends RpcEngineOptions, SpawnOptions {}

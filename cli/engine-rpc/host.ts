@@ -127,7 +127,8 @@ export class HostObjects {
       case 'store': return { $ref: this.lend('store', value), description: (value as ByteStore).description };
       case 'clock': return { $ref: this.lend('clock', value) };
       case 'writer': return { $ref: this.lend('files', value) };
-      case 'env': return this.lendEnv(value as CallEnv);
+      case 'env':
+      case 'dr': return this.lendEnv(value as CallEnv);
       case 'timer': return { $ref: this.lend('timer', value), clock: { $ref: this.lend('clock', (value as Timer).clock) } };
       case 'logs': return this.lendLogs(value as LogDest);
       default: return encodeValue(value);

@@ -28,7 +28,7 @@ interface MethodSpec<F> {
 
 /**
  * Parameter names double as roles: `store` is a ByteStore, `clock` a Clock, `env` a CallEnv
- * ({port, clock}), `timer` a Timer, `logs` a LogDest, `writer` a FileWriter; the harness
+ * ({port, clock}), `dr` a CallEnv of the DR site, `timer` a Timer, `logs` a LogDest, `writer` a FileWriter; the harness
  * lends those as references. Every other parameter is data.
  */
 export const ENGINE_METHODS: { readonly [K in CoreMethod]: MethodSpec<Engine[K]> } = {
@@ -51,6 +51,10 @@ export const ENGINE_METHODS: { readonly [K in CoreMethod]: MethodSpec<Engine[K]>
   forget: { rpc: 'forget', params: ['repo', 'policy'], returns: 'result' },
   prune: { rpc: 'prune', params: ['repo', 'policy'], returns: 'result' },
   repair: { rpc: 'repair', params: ['store', 'clock', 'params'], returns: 'result' },
+  replicate: { rpc: 'replication/replicate', params: ['env', 'dr', 'timer', 'params'], returns: 'result' },
+  failover: { rpc: 'replication/failover', params: ['dr', 'params'], returns: 'result' },
+  testFailover: { rpc: 'replication/testFailover', params: ['dr', 'params'], returns: 'result' },
+  failback: { rpc: 'replication/failback', params: ['env', 'dr', 'params'], returns: 'result' },
   backupGroup: { rpc: 'group/backup', params: ['env', 'params'], returns: 'result' },
   recoverScope: { rpc: 'group/recoverScope', params: ['env', 'params'], returns: 'result' },
 };

@@ -45,6 +45,14 @@ export interface BackupRequest {
   /** Apps quiesced by a guest freeze script (Linux): app -> the script's path. */
   readonly appScripts?: Readonly<Partial<Record<AppId, string>>>;
   readonly readChunkBytes?: number;
+  /** Skip all-zero 64 KiB blocks of a full read (default true: a repository stores holes as zeros; a replica must not skip a used block). */
+  readonly skipZeroBlocks?: boolean;
+  /**
+   * The areas a full read of a disk copies instead of CBT's allocated areas (`*`): a
+   * replication's white-space skipping reads the guest file system's allocation map
+   * (engine/replication/allocation.ts). null: this disk has none (read as without).
+   */
+  readonly fullReadAreas?: (port: HypervisorPort, vmId: VmId, snapshotId: SnapshotId, disk: VmDiskInfo) => Promise<readonly { readonly startBytes: number; readonly lengthBytes: number }[] | null>;
 }
 
 export interface EngineEnv {
@@ -53,7 +61,8 @@ export interface EngineEnv {
   readonly clock: Clock;
 }
 
-export type DiskReadMode = 'full-cbt' | 'full-scan' | 'incremental' | 'full-after-cbt-reset';
+/** `full-allocated`: a full read of the areas the guest file system uses (a replica's white-space skipping). */
+export type DiskReadMode = 'full-cbt' | 'full-scan' | 'full-allocated' | 'incremental' | 'full-after-cbt-reset';
 
 export interface DiskReport {
   readonly diskId: string;
@@ -112,6 +121,8 @@ interface ReadContext {
   readonly vmId: VmId;
   readonly snapshotId: SnapshotId;
   readonly chunkBytes: number;
+  readonly skipZero: boolean;
+  readonly fullReadAreas: BackupRequest['fullReadAreas'];
 }
 
 /** Reads [start, start+length) of the snapshot into the sink; zero blocks skipped when `skipZero`. */
@@ -177,16 +188,24 @@ async function backupDisk(ctx: ReadContext, disk: VmDiskInfo, snapshot: Snapshot
     // The change id is unusable (CBT was reset): this disk is read in full instead.
     const reason = copied.error.error.reason;
     const fresh = await point.disk(disk.diskId, disk.capacityBytes, false);
-    const full = await copyChanged(ctx, disk, fresh, '*', true, counters);
+    const full = await copyChanged(ctx, disk, fresh, '*', ctx.skipZero, counters);
     return full.ok ? ok(report('full-after-cbt-reset', `CBT query refused (${reason}): read in full`)) : full;
   }
   const sink = await point.disk(disk.diskId, disk.capacityBytes, false);
   const note = parent === null ? null : `no usable change id for ${disk.diskId}: read in full`;
+  const areas = ctx.fullReadAreas === undefined ? null : await ctx.fullReadAreas(ctx.port, ctx.vmId, ctx.snapshotId, disk);
+  if (areas !== null) {
+    for (const area of areas) {
+      const copied = await copyRange(ctx, disk, sink, area.startBytes, area.lengthBytes, ctx.skipZero, counters);
+      if (!copied.ok) return copied;
+    }
+    return ok(report('full-allocated', note));
+  }
   if (changeId !== null) {
-    const copied = await copyChanged(ctx, disk, sink, '*', true, counters);
+    const copied = await copyChanged(ctx, disk, sink, '*', ctx.skipZero, counters);
     return copied.ok ? ok(report('full-cbt', note)) : copied;
   }
-  const copied = await copyRange(ctx, disk, sink, 0, disk.capacityBytes, true, counters);
+  const copied = await copyRange(ctx, disk, sink, 0, disk.capacityBytes, ctx.skipZero, counters);
   return copied.ok ? ok(report('full-scan', note)) : copied;
 }
 
@@ -249,7 +268,10 @@ async function backupOnce(env: EngineEnv, request: BackupRequest): Promise<Resul
     const short = request.policy === 'require' ? requireShortfall(claim, vm.apps) : null;
     if (short !== null) return err({ kind: 'quiesce-required', reason: `${short} (${reasons.join('; ')})` });
     point = await env.target.begin(vm.vmId, parent);
-    const ctx: ReadContext = { port: env.port, vmId: vm.vmId, snapshotId: snapshot.snapshotId, chunkBytes: request.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES };
+    const ctx: ReadContext = {
+      port: env.port, vmId: vm.vmId, snapshotId: snapshot.snapshotId, chunkBytes: request.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
+      skipZero: request.skipZeroBlocks ?? true, fullReadAreas: request.fullReadAreas,
+    };
     const disks: DiskReport[] = [];
     for (const disk of vm.disks) {
       const done = await backupDisk(ctx, disk, snapshot, parent, point);

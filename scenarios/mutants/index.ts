@@ -14,9 +14,10 @@ import { RESTORE_MUTANTS } from './restore-mutants.js';
 import { UNWRITE_MUTANTS } from './unwrite-mutants.js';
 import { SESSION_MUTANTS } from './session-mutants.js';
 import { GROUP_MUTANTS } from './group-mutants.js';
+import { REPLICATION_MUTANTS } from './replication-mutants.js';
 import type { Mutant } from './mutant.js';
 
-export const MUTANTS: readonly Mutant[] = [...BACKUP_MUTANTS, ...JOB_MUTANTS, ...LOG_MUTANTS, ...REPOSITORY_MUTANTS, ...DC_MUTANTS, ...UNWRITE_MUTANTS, ...RESTORE_MUTANTS, ...SESSION_MUTANTS, ...GROUP_MUTANTS];
+export const MUTANTS: readonly Mutant[] = [...BACKUP_MUTANTS, ...JOB_MUTANTS, ...LOG_MUTANTS, ...REPOSITORY_MUTANTS, ...DC_MUTANTS, ...UNWRITE_MUTANTS, ...RESTORE_MUTANTS, ...SESSION_MUTANTS, ...REPLICATION_MUTANTS, ...GROUP_MUTANTS];
 
 export function findMutant(id: string): Mutant | undefined {
   return MUTANTS.find((m) => m.id === id);

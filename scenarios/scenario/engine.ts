@@ -10,6 +10,7 @@
  * test flag. Another engine plugs in the same way (README: "Plug in another engine").
  */
 
+import type { ReplicationOptions } from '../../engine/replication/replicator.js';
 import type { HypervisorPort } from '../../core/hypervisor-port.js';
 import type { Result } from '../../core/result.js';
 import { runBackup, type BackupError, type BackupReport, type BackupRequest, type EngineEnv } from '../../engine/backup/job.js';
@@ -111,6 +112,8 @@ export const QUIESCELAB_ITEM_ENGINE: ItemEngine = {
 
 export interface EngineUnderTest {
   readonly name: string;
+  /** How replication behaves (default REPLICATION_DEFAULTS; a replication mutant changes one). */
+  readonly replication?: ReplicationOptions;
   /** The port the engine sees, given the world's (a mutant may wrap it). */
   port(world: HypervisorPort): HypervisorPort;
   /** Opens the repository the harness initialised on `store` (a mutant may wrap the store). */

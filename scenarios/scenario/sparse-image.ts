@@ -68,11 +68,22 @@ export class SparseImage implements BlockReader {
     return h.digest('hex');
   }
 
-  /** The first grain whose content differs, or -1 when the images are equal. */
-  static firstDifference(a: SparseImage, b: SparseImage): number {
+  /** An image of a disk snapshot's grains (one buffer for them all: a copy each would be an allocation each). */
+  static fromGrains(capacityBytes: number, sectorSizeBytes: SectorSizeBytes, view: { readonly grains: Float64Array; copyInto(grain: number, out: Uint8Array, at: number): void }): SparseImage {
+    const image = new SparseImage(capacityBytes, sectorSizeBytes);
+    const all = new Uint8Array(view.grains.length * GRAIN_BYTES);
+    view.grains.forEach((grain, k) => {
+      view.copyInto(grain, all, k * GRAIN_BYTES);
+      image.putGrain(grain, all.subarray(k * GRAIN_BYTES, (k + 1) * GRAIN_BYTES));
+    });
+    return image;
+  }
+
+  /** The first grain whose content differs (among the grains `where` keeps, default all), or -1 when the images are equal there. */
+  static firstDifference(a: SparseImage, b: SparseImage, where: (grain: number) => boolean = () => true): number {
     if (a.capacityBytes !== b.capacityBytes) return 0;
     let first = -1;
-    const consider = (g: number): void => { if (first < 0 || g < first) first = g; };
+    const consider = (g: number): void => { if (where(g) && (first < 0 || g < first)) first = g; };
     for (const [g, bytes] of a.grains) {
       const other = b.grains.get(g);
       if (other === undefined || Buffer.compare(bytes, other) !== 0) consider(g);

@@ -11,7 +11,6 @@ import type { HypervisorPort, PortError, SnapshotInfo } from '../../core/hypervi
 import type { SnapshotId, VmId } from '../../core/ids.js';
 import type { Result } from '../../core/result.js';
 import type { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
-import { GRAIN_BYTES } from '../../sim/storage/types.js';
 import { wrapPort } from './port-wrap.js';
 import { SparseImage } from './sparse-image.js';
 
@@ -76,16 +75,6 @@ export class SnapshotTap {
     const vm = this.hv.vm(this.vmId);
     const rec = vm.snapshots.get(s.info.snapshotId);
     if (rec === undefined) return;
-    s.images = vm.disks.map((d, i) => {
-      const image = new SparseImage(d.info.capacityBytes, d.info.sectorSizeBytes);
-      const view = d.disk.snapshotGrains(rec.diskSnapshots[i] as SnapshotId);
-      // One buffer for the disk's grains (a copy each would be an allocation each).
-      const all = new Uint8Array(view.grains.length * GRAIN_BYTES);
-      view.grains.forEach((grain, k) => {
-        view.copyInto(grain, all, k * GRAIN_BYTES);
-        image.putGrain(grain, all.subarray(k * GRAIN_BYTES, (k + 1) * GRAIN_BYTES));
-      });
-      return image;
-    });
+    s.images = vm.disks.map((d, i) => SparseImage.fromGrains(d.info.capacityBytes, d.info.sectorSizeBytes, d.disk.snapshotGrains(rec.diskSnapshots[i] as SnapshotId)));
   }
 }

@@ -1,0 +1,156 @@
+/**
+ * Failback (seed 002): after a failover the VM runs at the DR site; its changes go back to
+ * the original VM by CBT, or to a new VM at the source site in full when the original is
+ * lost. Two passes: the first while the DR VM still runs (most of the data), then the DR
+ * VM shuts down (its guest flushes) and a final pass copies what changed since the first
+ * pass's snapshot; then the failed-back VM powers on. To the original, the first pass also
+ * copies the areas the original changed after the last replicated point (writes the DR
+ * site never had: they must be undone), read from the DR VM.
+ *
+ * Leaves out: failback while the source keeps running (the original is powered off first),
+ * re-protection in the same call (replicate again from the failed-back VM).
+ */
+
+import type { HypervisorPort, PortError } from '../../core/hypervisor-port.js';
+import type { SnapshotId, VmId } from '../../core/ids.js';
+import { err, ok, type Result } from '../../core/result.js';
+import type { TimeUs } from '../../core/clock.js';
+import { createReplicaVm, type ReplicaState } from './replica-target.js';
+import { changedSince, CHUNK_BYTES, type ReplicationEnv } from './replicator.js';
+import type { ChangedArea } from '../../core/hypervisor-port.js';
+import { isAllZero } from '../../core/zero.js';
+
+export interface FailbackParams {
+  /** `original`: the source VM (powered off first); `new`: a new VM at the source site. */
+  readonly target: 'original' | 'new';
+}
+
+export interface FailbackReport {
+  readonly vmId: VmId;
+  readonly target: 'original' | 'new';
+  readonly startUs: TimeUs;
+  /** The DR VM was shut down at this instant: the failed-back VM holds its disks as of then. */
+  readonly finalAtUs: TimeUs;
+  readonly poweredOnUs: TimeUs;
+  readonly bytesFirstPass: number;
+  readonly bytesFinalPass: number;
+}
+
+interface Plan {
+  readonly dr: HypervisorPort;
+  readonly drVm: VmId;
+  readonly source: HypervisorPort;
+  readonly targetVm: VmId;
+  /** Source disk id per DR disk index. */
+  readonly targetDisks: readonly string[];
+}
+
+function portText(during: string, e: PortError): string {
+  return `${during}: ${e.kind}${'reason' in e ? ` (${e.reason})` : ''}`;
+}
+
+/** Copies `areas` of every disk of the DR VM's snapshot to the target; bytes written. */
+export async function copyAreas(plan: Plan, snapshotId: SnapshotId, areasPerDisk: readonly (readonly ChangedArea[])[], skipZero: boolean): Promise<Result<number, string>> {
+  const drInfo = await plan.dr.getVm(plan.drVm);
+  if (!drInfo.ok) return err(portText('getVm at the DR site', drInfo.error));
+  let sent = 0;
+  for (const [i, areas] of areasPerDisk.entries()) {
+    const drDisk = drInfo.value.disks[i];
+    const targetDisk = plan.targetDisks[i];
+    if (drDisk === undefined || targetDisk === undefined) return err(`disk ${i} missing on the DR VM or the target`);
+    for (const area of areas) {
+      for (let pos = area.startBytes; pos < area.startBytes + area.lengthBytes; pos += CHUNK_BYTES) {
+        const n = Math.min(CHUNK_BYTES, area.startBytes + area.lengthBytes - pos);
+        const bytes = await plan.dr.readSnapshotDisk(plan.drVm, snapshotId, drDisk.diskId, pos, n);
+        if (!bytes.ok) return err(portText('readSnapshotDisk at the DR site', bytes.error));
+        if (skipZero && isAllZero(bytes.value)) continue;
+        const written = await plan.source.writeDisk(plan.targetVm, targetDisk as never, pos, bytes.value);
+        if (!written.ok) return err(portText('writeDisk at the source site', written.error));
+        sent += n;
+      }
+    }
+  }
+  return ok(sent);
+}
+
+/** The areas the original VM changed after the last replicated point (a snapshot taken and removed to ask CBT). */
+async function originalChanges(source: HypervisorPort, vmId: VmId, base: Readonly<Record<string, string>>): Promise<Result<ChangedArea[][], string>> {
+  const info = await source.getVm(vmId);
+  if (!info.ok) return err(portText('getVm', info.error));
+  const snap = await source.createSnapshot(vmId, { name: 'failback-source', quiesce: false, memory: false });
+  if (!snap.ok) return err(portText('createSnapshot of the original', snap.error));
+  const out: ChangedArea[][] = [];
+  try {
+    for (const disk of info.value.disks) {
+      const changeId = base[disk.diskId];
+      // No change id (CBT reset): the whole disk is suspect.
+      const areas = changeId === undefined ? ok([{ startBytes: 0, lengthBytes: disk.capacityBytes }]) : await changedSince(source, vmId, snap.value.snapshotId, disk, changeId);
+      if (!areas.ok) return areas;
+      out.push(areas.value);
+    }
+  } finally {
+    await source.removeSnapshot(vmId, snap.value.snapshotId);
+  }
+  return ok(out);
+}
+
+/** The failed-back VM: the original (powered off) or a new one like the DR VM. */
+async function targetOf(env: ReplicationEnv, state: ReplicaState, drVm: VmId, params: FailbackParams): Promise<Result<Plan, string>> {
+  if (params.target === 'original') {
+    const info = await env.source.getVm(state.sourceVmId);
+    if (!info.ok) return err(portText('getVm of the original', info.error));
+    if (info.value.powerState === 'poweredOn') {
+      const off = await env.source.powerOff(state.sourceVmId);
+      if (!off.ok) return err(portText('powerOff of the original', off.error));
+    }
+    return ok({ dr: env.dr, drVm, source: env.source, targetVm: state.sourceVmId, targetDisks: info.value.disks.map((d) => d.diskId) });
+  }
+  const drInfo = await env.dr.getVm(drVm);
+  if (!drInfo.ok) return err(portText('getVm at the DR site', drInfo.error));
+  const created = await createReplicaVm(env.source, { ...drInfo.value, name: `${drInfo.value.name}-failback` });
+  if (!created.ok) return created;
+  return ok({ dr: env.dr, drVm, source: env.source, targetVm: created.value.vmId, targetDisks: created.value.disks.map((d) => d.diskId) });
+}
+
+/** One pass: snapshot the DR VM, copy what changed since `base` (all of it when null) plus `extra`, remove the snapshot; the change ids as of the pass. */
+async function pass(plan: Plan, base: Readonly<Record<string, string>> | null, extra: readonly (readonly ChangedArea[])[], name: string): Promise<Result<{ sent: number; changeIds: Readonly<Record<string, string>> }, string>> {
+  const info = await plan.dr.getVm(plan.drVm);
+  if (!info.ok) return err(portText('getVm at the DR site', info.error));
+  const snap = await plan.dr.createSnapshot(plan.drVm, { name, quiesce: false, memory: false });
+  if (!snap.ok) return err(portText(`createSnapshot (${name})`, snap.error));
+  try {
+    const areas: ChangedArea[][] = [];
+    for (const [i, disk] of info.value.disks.entries()) {
+      const changeId = base?.[disk.diskId];
+      const changed = base === null || changeId === undefined ? ok([{ startBytes: 0, lengthBytes: disk.capacityBytes }]) : await changedSince(plan.dr, plan.drVm, snap.value.snapshotId, disk, changeId);
+      if (!changed.ok) return changed;
+      areas.push([...changed.value, ...extra[i] ?? []]);
+    }
+    const sent = await copyAreas(plan, snap.value.snapshotId, areas, base === null);
+    return sent.ok ? ok({ sent: sent.value, changeIds: snap.value.changeIds }) : sent;
+  } finally {
+    await plan.dr.removeSnapshot(plan.drVm, snap.value.snapshotId);
+  }
+}
+
+/** Failback (see the header). `finalPass: false` is a mutant's (the writes of the last stretch stay behind). */
+export async function failback(env: ReplicationEnv, state: ReplicaState, params: FailbackParams, finalPass = true): Promise<Result<FailbackReport, string>> {
+  const startUs = env.clock.nowUs();
+  if (state.failedOver === null || state.replicaVmId === null) return err('failback: the replica was not failed over');
+  const drVm = state.replicaVmId;
+  const plan = await targetOf(env, state, drVm, params);
+  if (!plan.ok) return plan;
+  const fresh = params.target === 'new';
+  const extra = fresh || state.parent === null ? ok([]) : await originalChanges(env.source, state.sourceVmId, state.parent.changeIds);
+  if (!extra.ok) return extra;
+  const first = await pass(plan.value, fresh ? null : state.failedOver.changeIds, extra.value, 'failback-pass-1');
+  if (!first.ok) return first;
+  const down = await env.dr.shutdownGuest(drVm);
+  if (!down.ok) return err(portText('shutdownGuest at the DR site', down.error));
+  const finalAtUs = env.clock.nowUs();
+  const last = finalPass ? await pass(plan.value, first.value.changeIds, [], 'failback-final') : ok({ sent: 0, changeIds: {} });
+  if (!last.ok) return last;
+  const on = await env.source.powerOn(plan.value.targetVm);
+  if (!on.ok) return err(portText('powerOn of the failed-back VM', on.error));
+  return ok({ vmId: plan.value.targetVm, target: params.target, startUs, finalAtUs, poweredOnUs: env.clock.nowUs(), bytesFirstPass: first.value.sent, bytesFinalPass: last.value.sent });
+}
