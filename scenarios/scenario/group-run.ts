@@ -255,9 +255,12 @@ function capturesSince(s: GroupScenario, from: number, pausedBefore: boolean): M
     else if (e.kind === 'vm.snapshot.create') {
       const t = takes.get(snapshotId);
       if (t !== undefined) kept.set(e.subject, t);
-    } else if (e.kind === 'guest.run' && (e.data['program'] === FREEZE_PROGRAM || e.data['program'] === THAW_PROGRAM)) {
+    } else if (e.kind === 'guest.run') {
+      // Every guest program the engine ran: the application's freeze and thaw, or anything else in their place.
+      const program = typeof e.data['program'] === 'string' ? e.data['program'] : '?';
       const exit = typeof e.data['exitCode'] === 'number' ? e.data['exitCode'] : -1;
-      s.note(e.data['program'] === FREEZE_PROGRAM ? 'freeze' : 'thaw', `${e.data['program']} on ${e.subject}: exit ${exit}`, e.timeUs);
+      const kind = program === FREEZE_PROGRAM ? 'freeze' : program === THAW_PROGRAM ? 'thaw' : 'note';
+      s.note(kind, `${kind === 'note' ? 'guest program ' : ''}${program} on ${e.subject}: exit ${exit}`, e.timeUs);
     }
   }
   for (const [vmId, k] of kept) s.note('snapshot', `${vmId} captured${k.paused ? ' while the application was paused' : ' while the application ran'}`, k.atUs);
