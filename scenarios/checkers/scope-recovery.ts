@@ -4,7 +4,9 @@
  * (scenarios/scenario/group-run.ts), against the harness's own record of what each backup
  * of the run stored (not the engine's listing):
  * - every VM of the scope is restored once, and each restored VM boots;
- * - every restored point comes from the same group backup, one that stored a point for
+ * - every restored point comes from the same group backup (by the point ids the recovery
+ *   reports, and each restored VM's data must be what that point holds when read back
+ *   through the engine: the same ids per role), one that stored a point for
  *   every VM of its group (a single-VM backup's point, or one from a set where a VM
  *   failed, is never mixed in);
  * - that set is the newest complete one captured while the application was paused, or,
@@ -59,6 +61,13 @@ function judgeChosen(outcome: GroupOutcome, chosen: GroupBackupRun, expected: Gr
   if (rec === null || rec.report === null) return;
   if (!complete(chosen)) f.fail(`${label}: restored from group set ${chosen.index}, in which ${chosen.members.filter((m) => m.pointId === null).map((m) => m.vmId).join(', ')} stored no point`, 4);
   else if (expected !== null && expected.index !== chosen.index) f.fail(`${label}: restored from group set ${chosen.index} while set ${expected.index} is newer or quiesced together, and complete`, 3);
+  for (const r of rec.restored) {
+    // The engine's word (which point) against the data: the restored VM holds what that point holds.
+    const m = chosen.members.find((x) => x.vmId === r.vmId);
+    const want = m?.holds?.join('; ');
+    const got = r.holds?.join('; ');
+    if (want !== undefined && got !== undefined && want !== got) f.fail(`${label}: ${r.vmId} restored as ${r.restoredVmId} does not hold what point ${r.pointId.slice(0, 12)} holds (${got}; the point: ${want})`, 5, [r.vmId]);
+  }
   if (rec.report.consistent && !paused(chosen)) f.fail(`${label}: the recovery claims a consistent set, but set ${chosen.index} was captured while the application ran`, 4);
   const refs = rec.refs;
   if (refs !== null && paused(chosen) && refs.brokenTotal > 0) f.fail(`${label}: set ${chosen.index} was captured paused, yet ${refs.brokenTotal} reference(s) among the restored VMs broke: first ${refs.broken[0] ?? ''}`, 4, refs.broken);

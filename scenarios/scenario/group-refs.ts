@@ -42,6 +42,14 @@ export function readRoleData(fs: FileSystem, role: OrdersRole, vmId: string): Ro
   return { role, vmId, ids: d.ids, malformed: d.malformed };
 }
 
+/** What a role's data is, in one line (`orders 57 ids 1-57 #3f2a91c0`): two volumes holding the same ids give the same line. */
+export function holdsLine(d: RoleData): string {
+  let h = 0x811c9dc5;
+  for (const id of d.ids) h = Math.imul(h ^ id, 0x01000193) >>> 0;
+  const range = d.ids.length === 0 ? 'none' : `${d.ids[0] ?? 0}-${d.ids[d.ids.length - 1] ?? 0}`;
+  return `${d.role} ${d.ids.length} ids ${range} #${h.toString(16).padStart(8, '0')}`;
+}
+
 function missingFrom(from: readonly number[], target: ReadonlySet<number>): number[] {
   return from.filter((id) => !target.has(id));
 }

@@ -42,7 +42,7 @@ import type { SimVm } from '../../sim/hypervisor/sim-vm.js';
 import { Simulation } from '../../sim/kernel/simulation.js';
 import { cellVm, findCell, type Cell } from '../cells.js';
 import type { Engine, GroupBackupReport, ScopeRecoveryReport } from '../engine-api.js';
-import { checkReferences, readRoleData, type ReferenceCheck, type RoleData } from './group-refs.js';
+import { checkReferences, holdsLine, readRoleData, type ReferenceCheck, type RoleData } from './group-refs.js';
 import { wrapPort } from './port-wrap.js';
 import type { TimelineEvent, TimelineKind } from './run.js';
 import { SparseImage } from './sparse-image.js';
@@ -81,6 +81,8 @@ export interface MemberTruth {
   readonly capturedAtUs: TimeUs | null;
   /** The application was paused (its freeze program had let the transaction in flight finish) at that instant. */
   readonly paused: boolean;
+  /** What its point holds, read back through the engine (`holdsLine` per role; null: not read). */
+  readonly holds: readonly string[] | null;
 }
 
 export interface GroupBackupRun {
@@ -101,6 +103,8 @@ export interface RestoredVm {
   /** Which backup of this run stored the point: `group-<index>`, `single`, or `unknown`. */
   readonly from: string;
   readonly boots: boolean;
+  /** What the restored VM's volume holds (`holdsLine` per role; null: it did not boot). */
+  readonly holds: readonly string[] | null;
 }
 
 export interface ScopeRun {
@@ -268,8 +272,9 @@ function capturesSince(s: GroupScenario, from: number, pausedBefore: boolean): M
 }
 
 /** Reads each stored point of a group back through the engine and checks the references among them. */
-async function judgeSet(s: GroupScenario, repo: string, members: readonly MemberTruth[]): Promise<ReferenceCheck | null> {
+async function judgeSet(s: GroupScenario, repo: string, members: readonly MemberTruth[]): Promise<{ refs: ReferenceCheck | null; holds: Map<string, string[]> }> {
   const data: Partial<Record<OrdersRole, RoleData>> = {};
+  const holds = new Map<string, string[]>();
   const malformedReads: string[] = [];
   for (const m of members) {
     if (m.pointId === null) continue;
@@ -282,13 +287,14 @@ async function judgeSet(s: GroupScenario, repo: string, members: readonly Member
       continue;
     }
     for (const role of vm.roles) data[role] = readRoleData(fs, role, m.vmId);
+    holds.set(m.vmId, vm.roles.map((role) => holdsLine(data[role] as RoleData)));
   }
-  if (Object.keys(data).length === 0) return null;
+  if (Object.keys(data).length === 0) return { refs: null, holds };
   const captures = members.map((m) => m.capturedAtUs).filter((t): t is number => t !== null);
   const firstUs = captures.length === 0 ? null : Math.min(...captures);
   const acked = firstUs === null ? null : s.workload.acknowledged().filter((a) => a.timeUs < firstUs).map((a) => a.id);
   const refs = checkReferences(data, acked);
-  return malformedReads.length === 0 ? refs : { ...refs, malformed: [...refs.malformed, ...malformedReads] };
+  return { refs: malformedReads.length === 0 ? refs : { ...refs, malformed: [...refs.malformed, ...malformedReads] }, holds };
 }
 
 async function groupBackup(s: GroupScenario, repo: string, index: number): Promise<GroupBackupRun> {
@@ -306,12 +312,12 @@ async function groupBackup(s: GroupScenario, repo: string, index: number): Promi
     const m = report?.members.find((x) => x.vmId === vmId);
     const k = kept.get(vmId);
     if (m?.pointId !== undefined && m.pointId !== null) s.origins.set(m.pointId, `group-${index}`);
-    return { vmId, pointId: m?.pointId ?? null, error: m?.error ?? (r.ok ? 'not in the report' : r.error), capturedAtUs: k?.atUs ?? null, paused: k?.paused ?? false };
+    return { vmId, pointId: m?.pointId ?? null, error: m?.error ?? (r.ok ? 'not in the report' : r.error), capturedAtUs: k?.atUs ?? null, paused: k?.paused ?? false, holds: null };
   });
   s.note('backup', report === null ? `group backup ${index} failed: ${r.ok ? '' : r.error}` : `group ${report.groupId}: ${members.filter((m) => m.pointId !== null).length}/${members.length} points; claims ${report.consistent ? 'consistent' : 'not consistent'}: ${report.reason}`);
-  const refs = await judgeSet(s, repo, members);
+  const { refs, holds } = await judgeSet(s, repo, members);
   if (refs !== null) s.note('verdict', `group point ${index}: ${refs.brokenTotal} broken reference(s)${refs.broken[0] === undefined ? '' : ` (first ${refs.broken[0]})`}, ${refs.halfPresentTotal} half-present`);
-  return { index, together: s.spec.together, report, error: r.ok ? null : r.error, members, refs };
+  return { index, together: s.spec.together, report, error: r.ok ? null : r.error, members: members.map((m) => ({ ...m, holds: holds.get(m.vmId) ?? null })), refs };
 }
 
 async function recover(s: GroupScenario, repo: string): Promise<ScopeRun> {
@@ -333,11 +339,12 @@ async function recover(s: GroupScenario, repo: string): Promise<ScopeRun> {
     const vm = s.hv.vm(x.restoredVmId);
     const guest = vm.guest;
     const from = s.origins.get(x.pointId) ?? 'unknown';
-    restored.push({ vmId: x.vmId, restoredVmId: x.restoredVmId, pointId: x.pointId, from, boots: guest !== null });
     s.note('restore', `${x.vmId} restored as ${x.restoredVmId} from point ${x.pointId.slice(0, 12)} (${from}): ${guest === null ? 'does not boot' : 'boots'}`);
     const fs = guest === null ? undefined : guest.volumes[guest.volumes.length - 1];
     const roles = s.layout.find((v) => v.vmId === x.vmId)?.roles ?? [];
     if (fs !== undefined) for (const role of roles) data[role] = readRoleData(fs, role, x.vmId);
+    const holds = fs === undefined ? null : roles.map((role) => holdsLine(data[role] as RoleData));
+    restored.push({ vmId: x.vmId, restoredVmId: x.restoredVmId, pointId: x.pointId, from, boots: guest !== null, holds });
   }
   const refs = Object.keys(data).length === 0 ? null : checkReferences(data, null);
   s.note('verdict', `recovered ${r.value.groupId} (claims ${r.value.consistent ? 'consistent' : 'not consistent'}): ${refs === null ? 'nothing to check' : `${refs.brokenTotal} broken reference(s), ${refs.halfPresentTotal} half-present`}`);

@@ -17,6 +17,9 @@ import { cellId, findCell, selectCells, type Cell } from '../../scenarios/cells.
 import { builtinEngine } from '../../scenarios/engine-builtin.js';
 import { PROTOCOL_VERSION } from '../../scenarios/engine-api.js';
 import { findMutant, mutantEngine } from '../../scenarios/mutants/index.js';
+import { SCOPE_RECOVERY_MIXES_POINTS } from '../../scenarios/mutants/group-mutants.js';
+import { QUIESCELAB_ENGINE, type EngineUnderTest } from '../../scenarios/scenario/engine.js';
+import { chooseGroupSet } from '../../engine/restore/scope.js';
 import { runCell } from '../../scenarios/runner.js';
 import { decodeReplayToken } from '../../scenarios/replay-token.js';
 import { runGroupScenario, type GroupSpec } from '../../scenarios/scenario/group-run.js';
@@ -70,6 +73,31 @@ describe('the group suite', () => {
     expect(p?.status, p?.evidence ?? '').toBe('fail');
     expect(decodeReplayToken(p?.replay ?? '')).toMatchObject({ ok: true, value: { suite: 'group', property: killer, mutant: id } });
   }, 180_000);
+
+  it('P26 checks the restored data, not only the point ids the recovery reports: an engine naming the right set while restoring the newest points fails', async () => {
+    // Restores as scope-recovery-mixes-points does, and reports the honest set's point ids.
+    const lying: EngineUnderTest = {
+      ...QUIESCELAB_ENGINE, name: 'lies-about-points',
+      group: {
+        ...QUIESCELAB_ENGINE.group,
+        async recoverScope(deps, request) {
+          const r = await SCOPE_RECOVERY_MIXES_POINTS.group.recoverScope(deps, request);
+          const listed = await deps.listPoints();
+          if (!r.ok || !listed.ok) return r;
+          const honest = chooseGroupSet(listed.value, request.vms.map((v) => v.vmId));
+          return { ok: true, value: { ...r.value, restored: r.value.restored.map((x) => ({ ...x, pointId: honest?.set.points.get(x.vmId) ?? x.pointId })) } };
+        },
+      },
+    };
+    const spec = specs(WIN2019, 4, 1, { together: true, second: 'extra-single', vms: 2, faultVm: 0, scope: 'site' })[0] as GroupSpec;
+    const o = await runGroupScenario(spec, builtinEngine(lying));
+    expect(new Set(o.recovery?.restored.map((r) => r.from))).toEqual(new Set(['group-2']));
+    const verdict = GROUP_SUITE.properties[1]?.check(cell(WIN2019), spec, o);
+    expect(verdict?.valid).toBe(false);
+    expect(verdict?.evidence).toMatch(/does not hold what point \w+ holds/);
+    const honest = await runGroupScenario(spec, builtinEngine());
+    expect(GROUP_SUITE.properties[1]?.check(cell(WIN2019), spec, honest).valid).toBe(true);
+  }, 60_000);
 
   it('reports real broken references: captured documents first while the application ran, orders newer than every document lack theirs', async () => {
     let broken = 0;
