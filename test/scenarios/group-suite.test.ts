@@ -63,6 +63,7 @@ describe('the group suite', () => {
 
   it.each([
     ['group-one-by-one-claims-consistent', 'P25'],
+    ['group-incomplete-claims-consistent', 'P25'],
     ['scope-recovery-mixes-points', 'P26'],
   ] as const)('mutant %s is killed by %s at --runs 10, with a replay token', async (id, killer) => {
     const m = findMutant(id);
