@@ -125,6 +125,8 @@ export interface GroupOutcome {
   readonly single: { readonly vmId: string; readonly pointId: string | null; readonly error: string | null } | null;
   readonly recovery: ScopeRun | null;
   readonly acknowledged: number;
+  /** VmSnapshots of the group's VMs still there after the backups (the engine must remove every one it took). */
+  readonly snapshotsLeft: readonly string[];
   readonly timeline: readonly TimelineEvent[];
   readonly historyDigest: string;
 }
@@ -384,11 +386,12 @@ export async function runGroupScenario(spec: GroupSpec, engine: Engine): Promise
     s.refuseSnapshotsOf = null;
     s.hv.runFor(spec.gapMs * 500);
     const single = spec.second === 'extra-single' ? await singleBackup(s, repo, faulty.vmId) : null;
+    const snapshotsLeft = s.vms.flatMap((vm) => [...vm.snapshots.keys()]);
     s.workload.stop();
     const recovery = await recover(s, repo);
     s.note('writes', `${s.workload.acknowledged().length} orders acknowledged in all${s.workload.error === null ? '' : `; the workload stopped: ${s.workload.error}`}`);
     return {
-      cellId: spec.cellId, vms: s.layout, backups, single, recovery, acknowledged: s.workload.acknowledged().length,
+      cellId: spec.cellId, vms: s.layout, backups, single, recovery, acknowledged: s.workload.acknowledged().length, snapshotsLeft,
       timeline: [...s.timeline].sort((a, b) => a.atUs - b.atUs), historyDigest: s.hv.sim.history.digest(),
     };
   } finally {

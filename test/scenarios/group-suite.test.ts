@@ -92,6 +92,7 @@ describe('the group suite', () => {
     };
     const spec = specs(WIN2019, 4, 1, { together: true, second: 'extra-single', vms: 2, faultVm: 0, scope: 'site' })[0] as GroupSpec;
     const o = await runGroupScenario(spec, builtinEngine(lying));
+    expect(o.snapshotsLeft).toEqual([]);
     expect(new Set(o.recovery?.restored.map((r) => r.from))).toEqual(new Set(['group-2']));
     const verdict = GROUP_SUITE.properties[1]?.check(cell(WIN2019), spec, o);
     expect(verdict?.valid).toBe(false);
@@ -120,6 +121,7 @@ describe('the group suite', () => {
     expect(broken).toBeGreaterThan(0);
     for (const spec of specs(WIN2019, 3, 3, { together: true, second: 'clean' })) {
       const o = await runGroupScenario(spec, builtinEngine());
+      expect(o.snapshotsLeft).toEqual([]);
       for (const b of o.backups) {
         expect(b.report?.consistent, b.report?.reason).toBe(true);
         expect([b.refs?.brokenTotal, b.refs?.halfPresentTotal, b.members.every((m) => m.paused)]).toEqual([0, 0, true]);
