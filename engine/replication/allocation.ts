@@ -8,11 +8,12 @@
  * The map is the union of
  * - the metadata area (superblocks, journal, bitmap, inode table: always copied);
  * - the on-disk bitmap;
- * - every bitmap block image the journal area holds: a transaction committed to the journal
- *   but not yet checkpointed may allocate a block whose data was already written in place
- *   (the bitmap on disk still says free; the journal's replay on the replica's first boot
- *   will say used). Reading the journal's images without checking which transactions are
- *   live over-approximates, which only ever copies more.
+ * - the bitmap after the journal's replay: a transaction committed to the journal but not
+ *   yet checkpointed may allocate a block whose data was already written in place (the
+ *   bitmap on disk still says free; the replay on the replica's first boot will say used).
+ *   Only the live transactions count (engine/restore/guestfs/journal.ts, the reader's own
+ *   scan): a stale bitmap image left in the journal from before a file was deleted does
+ *   not keep the deleted file's blocks.
  *
  * A disk whose file system cannot be read (no superblock, a corrupt bitmap) has no map:
  * the caller copies it whole (null), and says so.
@@ -24,7 +25,10 @@
 import { assert } from '../../core/assert.js';
 import type { HypervisorPort, VmDiskInfo } from '../../core/hypervisor-port.js';
 import type { SnapshotId, VmId } from '../../core/ids.js';
-import { BITS_PER_BITMAP_BLOCK, BLOCK_BYTES, checkHeader, decodeSuperblock, HEADER_BYTES, type Geometry } from '../restore/guestfs/format.js';
+import { BITS_PER_BITMAP_BLOCK, BLOCK_BYTES, checkHeader, decodeSuperblock, HEADER_BYTES, type Geometry, type Superblock } from '../restore/guestfs/format.js';
+import { BlockReader } from '../restore/guestfs/block-reader.js';
+import { scanJournal } from '../restore/guestfs/journal.js';
+import type { PointSource } from '../restore/source.js';
 
 export interface Area {
   readonly startBytes: number;
@@ -37,14 +41,48 @@ async function readBlocks(port: HypervisorPort, vmId: VmId, snapshotId: Snapshot
   return bytes.ok ? bytes.value : null;
 }
 
-/** The newest valid superblock's geometry, or null. */
-function geometryOf(head: Uint8Array, capacityBlocks: number): Geometry | null {
-  let best: { seq: number; g: Geometry } | null = null;
+/** The newest valid superblock, or null. */
+function superblockOf(head: Uint8Array, capacityBlocks: number): Superblock | null {
+  let best: Superblock | null = null;
   for (const copy of [0, 1]) {
     const sb = decodeSuperblock(head.subarray(copy * BLOCK_BYTES, (copy + 1) * BLOCK_BYTES), copy, capacityBlocks);
-    if (sb.ok && (best === null || sb.value.seq > best.seq)) best = { seq: sb.value.seq, g: sb.value.geometry };
+    if (sb.ok && (best === null || sb.value.seq > best.seq)) best = sb.value;
   }
-  return best?.g ?? null;
+  return best;
+}
+
+/** The snapshot's disk as the guest-fs reader's source (a refused read throws: the caller gives up the map). */
+function snapshotSource(port: HypervisorPort, vmId: VmId, snapshotId: SnapshotId, disk: VmDiskInfo): PointSource {
+  return {
+    pointId: snapshotId,
+    disks: () => [{ diskId: disk.diskId, capacityBytes: disk.capacityBytes }],
+    extents: () => Promise.resolve([{ startBytes: 0, lengthBytes: disk.capacityBytes }]),
+    read: async (_diskId, offsetBytes, lengthBytes) => {
+      const bytes = await port.readSnapshotDisk(vmId, snapshotId, disk.diskId, offsetBytes, lengthBytes);
+      if (!bytes.ok) throw new Error(`readSnapshotDisk: ${bytes.error.kind}`);
+      return bytes.value;
+    },
+  };
+}
+
+/** The live journal transactions' newest bitmap images (home block -> image), or null when the journal cannot be read. */
+async function journalBitmaps(port: HypervisorPort, vmId: VmId, snapshotId: SnapshotId, disk: VmDiskInfo, sb: Superblock): Promise<Map<number, Uint8Array> | null> {
+  const g = sb.geometry;
+  try {
+    const reader = new BlockReader(snapshotSource(port, vmId, snapshotId, disk), disk.diskId, disk.capacityBytes);
+    const scan = await scanJournal(reader, sb);
+    if (!scan.ok) return null;
+    const out = new Map<number, Uint8Array>();
+    for (const [home, at] of scan.value.overlay) {
+      if (home < g.bitmapStart || home >= g.bitmapStart + g.bitmapBlocks) continue;
+      const image = await readBlocks(port, vmId, snapshotId, disk.diskId, at, 1);
+      if (image === null) return null;
+      out.set(home, image);
+    }
+    return out;
+  } catch {
+    return null;
+  }
 }
 
 /** ORs the bits of bitmap block `index` (its image `block`) into `used`; false when it is not a valid bitmap block. */
@@ -79,8 +117,9 @@ export async function usedAreas(port: HypervisorPort, vmId: VmId, snapshotId: Sn
   if (capacityBlocks < 2) return null;
   const head = await readBlocks(port, vmId, snapshotId, disk.diskId, 0, 2);
   if (head === null) return null;
-  const g = geometryOf(head, capacityBlocks);
-  if (g === null) return null;
+  const sb = superblockOf(head, capacityBlocks);
+  if (sb === null) return null;
+  const g = sb.geometry;
   const used = new Uint8Array(g.totalBlocks);
   used.fill(1, 0, g.dataStart);
   const bitmap = await readBlocks(port, vmId, snapshotId, disk.diskId, g.bitmapStart, g.bitmapBlocks);
@@ -88,13 +127,9 @@ export async function usedAreas(port: HypervisorPort, vmId: VmId, snapshotId: Sn
   for (let i = 0; i < g.bitmapBlocks; i++) {
     if (!orBitmap(g, i, bitmap.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), used)) return null;
   }
-  const journal = await readBlocks(port, vmId, snapshotId, disk.diskId, g.journalStart, g.journalBlocks);
-  if (journal === null) return null;
-  for (let j = 0; j < g.journalBlocks; j++) {
-    const image = journal.subarray(j * BLOCK_BYTES, (j + 1) * BLOCK_BYTES);
-    const own = new DataView(image.buffer, image.byteOffset, image.byteLength).getUint32(8, true);
-    if (own >= g.bitmapStart && own < g.bitmapStart + g.bitmapBlocks) orBitmap(g, own - g.bitmapStart, image, used);
-  }
+  const replayed = await journalBitmaps(port, vmId, snapshotId, disk, sb);
+  if (replayed === null) return null;
+  for (const [home, image] of replayed) orBitmap(g, home - g.bitmapStart, image, used);
   return areasOf(used, disk.capacityBytes);
 }
 
