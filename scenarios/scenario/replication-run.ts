@@ -378,6 +378,12 @@ export async function runReplication(spec: ReplicationSpec, engine: Engine): Pro
   if (error === null && spec.after === 'test-failover') failover = await runFailover(run, 'test');
   if (error === null && spec.after === 'failover') failover = await runFailover(run, 'failover');
   if (error === null && (spec.after === 'failback-original' || spec.after === 'failback-new')) ({ failover, failback } = await runFailback(run, spec.after === 'failback-new' ? 'new' : 'original'));
+  const fired = run.site.probe.firedAtUs;
+  if (fired !== null) {
+    const what = { 'link-drop': 'the link to the DR site drops', 'source-host-dies': 'the source host loses power', 'dr-full': 'the DR datastore is full', none: '' }[spec.fault.kind];
+    run.timeline.push({ atUs: fired, kind: 'fault', detail: `${what} (inside cycle ${spec.fault.kind === 'none' ? '?' : spec.fault.cycle - 1}); ${run.site.probe.refused} call(s) refused` });
+    run.timeline.sort((a, b) => a.atUs - b.atUs);
+  }
   const points = judgePoints(run, cycles);
   const outcome: ReplicationOutcome = {
     cellId: spec.cellId, error, cycles, points,
