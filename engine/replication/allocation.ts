@@ -111,7 +111,7 @@ function areasOf(used: Uint8Array, capacityBytes: number): Area[] {
 }
 
 /** The areas of `disk` its guest file system uses in the snapshot (see the header), or null when it has no readable one. */
-export async function usedAreas(port: HypervisorPort, vmId: VmId, snapshotId: SnapshotId, disk: VmDiskInfo): Promise<Area[] | null> {
+export async function usedAreas(port: HypervisorPort, vmId: VmId, snapshotId: SnapshotId, disk: VmDiskInfo, options: { readonly journal: boolean } = { journal: true }): Promise<Area[] | null> {
   assert(disk.capacityBytes > 0, `disk ${disk.diskId} has no capacity`);
   const capacityBlocks = Math.floor(disk.capacityBytes / BLOCK_BYTES);
   if (capacityBlocks < 2) return null;
@@ -127,7 +127,7 @@ export async function usedAreas(port: HypervisorPort, vmId: VmId, snapshotId: Sn
   for (let i = 0; i < g.bitmapBlocks; i++) {
     if (!orBitmap(g, i, bitmap.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), used)) return null;
   }
-  const replayed = await journalBitmaps(port, vmId, snapshotId, disk, sb);
+  const replayed = options.journal ? await journalBitmaps(port, vmId, snapshotId, disk, sb) : new Map<number, Uint8Array>();
   if (replayed === null) return null;
   for (const [home, image] of replayed) orBitmap(g, home - g.bitmapStart, image, used);
   return areasOf(used, disk.capacityBytes);

@@ -82,9 +82,11 @@ export interface ReplicationOptions {
   readonly failbackFinalPass: boolean;
   /** A cycle reads the disk as it is when each block is read, not its snapshot. */
   readonly readsLive: boolean;
+  /** White-space skipping reads the bitmap after the journal's live transactions, not only the bitmap on disk. */
+  readonly whiteSpaceReadsJournal: boolean;
 }
 
-export const REPLICATION_DEFAULTS: ReplicationOptions = { scheduleFrom: 'start', whiteSpaceSkipsZeros: false, failoverReverts: true, failbackFinalPass: true, readsLive: false };
+export const REPLICATION_DEFAULTS: ReplicationOptions = { scheduleFrom: 'start', whiteSpaceSkipsZeros: false, failoverReverts: true, failbackFinalPass: true, readsLive: false, whiteSpaceReadsJournal: true };
 
 function portText(during: string, e: PortError): string {
   return `${during}: ${e.kind}${'reason' in e ? ` (${e.reason})` : ''}`;
@@ -113,7 +115,7 @@ export async function runCycle(env: ReplicationEnv, state: ReplicaState, params:
   const target = new ReplicaTarget(env.dr, vm.value, state, params.keepPoints, () => env.clock.nowUs());
   let skipped = 0;
   const fullReadAreas = params.whiteSpace ? async (port: HypervisorPort, vmId: VmId, snapshotId: SnapshotId, disk: VmInfo['disks'][number]) => {
-    const areas = await usedAreas(port, vmId, snapshotId, disk);
+    const areas = await usedAreas(port, vmId, snapshotId, disk, { journal: options.whiteSpaceReadsJournal });
     if (areas !== null) skipped += disk.capacityBytes - areaBytes(areas);
     return areas;
   } : undefined;
