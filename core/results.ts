@@ -123,7 +123,61 @@ export interface CellResult {
   readonly pass: boolean;
   readonly properties: readonly PropertyResult[];
   readonly dataLoss: CellDataLoss;
+  /** The replication suite's runs (the report's replication section); absent where the suite did not run. */
+  readonly replication?: CellReplication;
 }
+
+/** One cycle of a replication run: bytes over the link, and the white space a full cycle did not send. */
+export interface ReplicationCycleRecord {
+  readonly cycle: number;
+  /** full or incremental. */
+  readonly kind: string;
+  readonly ok: boolean;
+  readonly startUs: number;
+  readonly endUs: number;
+  readonly bytesSent: number;
+  readonly bytesSkippedWhiteSpace: number;
+}
+
+/** One replication-suite run of the survey, as the report draws it (virtual time, microseconds). */
+export interface ReplicationRunRecord {
+  readonly run: number;
+  /** none, link-drop, source-host-dies or dr-full. */
+  readonly fault: string;
+  /** When the fault struck, or null (none, or it did not fire). */
+  readonly faultFiredAtUs: number | null;
+  /** none, test-failover, failover, failback-original or failback-new. */
+  readonly after: string;
+  readonly intervalUs: number;
+  readonly whiteSpace: boolean;
+  readonly startUs: number;
+  /** No cycle was to start at or after this instant. */
+  readonly replicationEndUs: number;
+  /** The RPO just before and after each point completed, and at the end (scenarios/checkers/rpo.ts rpoSeries). */
+  readonly rpo: readonly { readonly atUs: number; readonly rpoUs: number }[];
+  readonly cycles: readonly ReplicationCycleRecord[];
+  /** kind test or failover; rtoUs from the call to the booted VM. */
+  readonly failover: { readonly kind: string; readonly ok: boolean; readonly rtoUs: number; readonly pointId: string | null } | null;
+  /** target original or new; finalAtUs the final pass's instant. */
+  readonly failback: { readonly ok: boolean; readonly target: string; readonly finalAtUs: number | null } | null;
+}
+
+/** The replication suite on a cell: totals over every survey run, and the first runs in detail. */
+export interface CellReplication {
+  /** Survey runs that completed (a run that threw is left out). */
+  readonly runs: number;
+  readonly rpoUsMax: number;
+  /** Over the failovers that booted (test failovers are left out: their RTO is in perRun). */
+  readonly rtoUsMean: number | null;
+  readonly rtoUsMax: number | null;
+  readonly bytesSent: number;
+  readonly bytesSkippedWhiteSpace: number;
+  /** The first MAX_REPLICATION_RUNS runs, in run order. */
+  readonly perRun: readonly ReplicationRunRecord[];
+}
+
+/** Runs a cell's replication record details. */
+export const MAX_REPLICATION_RUNS = 10;
 
 
 export interface MatrixSummary {

@@ -44,6 +44,18 @@ const CONDITIONS: Shape = {
   lenient: { record: 'scalar' },
 };
 
+const REPLICATION = object({
+  runs: count, rpoUsMax: 'nonneg', rtoUsMean: nullable('nonneg'), rtoUsMax: nullable('nonneg'), bytesSent: count, bytesSkippedWhiteSpace: count,
+  perRun: arrayOf(object({
+    run: count, fault: { oneOf: ['none', 'link-drop', 'source-host-dies', 'dr-full'] }, faultFiredAtUs: nullable('nonneg'),
+    after: { oneOf: ['none', 'test-failover', 'failover', 'failback-original', 'failback-new'] }, intervalUs: 'nonneg', whiteSpace: bool,
+    startUs: 'nonneg', replicationEndUs: 'nonneg', rpo: arrayOf(object({ atUs: 'nonneg', rpoUs: 'nonneg' })),
+    cycles: arrayOf(object({ cycle: count, kind: { oneOf: ['full', 'incremental'] }, ok: bool, startUs: 'nonneg', endUs: 'nonneg', bytesSent: count, bytesSkippedWhiteSpace: count })),
+    failover: nullable(object({ kind: { oneOf: ['test', 'failover'] }, ok: bool, rtoUs: 'nonneg', pointId: nullable(str) })),
+    failback: nullable(object({ ok: bool, target: { oneOf: ['original', 'new'] }, finalAtUs: nullable('nonneg') })),
+  })),
+});
+
 const CELL = object({
   id: str, os: str, tools: str, app: str, variant: str, conditions: CONDITIONS,
   expected: 'level', expectedWhy: str, sources: arrayOf(str), achieved: { record: count, keys: 'level' }, pass: bool, properties: arrayOf(PROPERTY),
@@ -52,6 +64,7 @@ const CELL = object({
     examples: arrayOf(object({ run: count, point: count, app: str, id: str, why: str })),
     perRun: object({ committedLost: arrayOf('nonneg'), writesLost: arrayOf('nonneg'), rpoUs: arrayOf('nonneg'), rtoUs: arrayOf(nullable(num)), level: arrayOf(nullable('level')) }),
   }),
+  replication: { optional: REPLICATION },
 });
 
 const RESULTS = object({

@@ -28,6 +28,8 @@ import { GROUP_SUITE } from './suites/group-suite.js';
 import { REPOSITORY_SUITE } from './suites/repository-suite.js';
 import { REPLICATION_SUITE } from './suites/replication-suite.js';
 import { LOGS_SUITE } from './suites/logs-suite.js';
+import { ReplicationSummary } from './replication-summary.js';
+import type { ReplicationOutcome, ReplicationSpec } from './scenario/replication-run.js';
 import type { AnySuite, SuiteProperty } from './suites/suite.js';
 import type { Verdict } from './verdict.js';
 import type { CellResult, LostExample, PropertyResult, PropertyStatus, RunLossSeries, TimelineEntry } from '../core/results.js';
@@ -158,6 +160,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
   const perRun: { [K in keyof RunLossSeries]: RunLossSeries[K][number][] } = { committedLost: [], writesLost: [], rpoUs: [], rtoUs: [], level: [] };
   const properties: PropertyResult[] = [];
   const caps = await engineCapabilities(engine, options.seed);
+  const replication = new ReplicationSummary();
   for (const suite of options.suites ?? SUITES) {
     if (!suite.appliesTo(cell)) continue;
     const suiteMissing = lacking(caps, suite.needs?.(cell) ?? []);
@@ -212,6 +215,7 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
         if (d.rtoUs !== null) loss.rtos.push(d.rtoUs);
         for (const e of d.examples) if (loss.examples.length < MAX_EXAMPLES) loss.examples.push({ ...e, run: runIndex });
       }
+      if (suite.id === REPLICATION_SUITE.id && crashed === null) replication.add(runIndex, spec as ReplicationSpec, outcome as ReplicationOutcome);
       runIndex++;
       return true;
     }), { seed, numRuns: runs });
@@ -257,5 +261,6 @@ export async function runCell(cell: Cell, options: RunnerOptions): Promise<CellR
       committedLost: loss.committedLost, writesLost: loss.writesLost, recoveryNeeded: loss.recoveryNeeded, recoverySucceeded: loss.recoverySucceeded,
       rpoUsMax: loss.rpoUsMax, rtoUsMax, rtoUsMean, examples: loss.examples, perRun,
     },
+    ...replication.field(),
   };
 }

@@ -89,6 +89,7 @@ a.cell.mismatch{border:2px dashed #7a0916;font-weight:600}
 tr.survived td{background:#fde2e1}tr.survived .mark,.mismatch .mark{color:#7a0916}
 .cell.inconsistent .mark,.cell.transaction .mark{color:#fff}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}
+ol.cycles{margin:0;padding:0;list-style:none;white-space:nowrap}
 figure.chart-box{position:relative;height:260px;width:min(100%,520px);margin:0;border:1px solid var(--line);border-radius:4px;padding:.4rem}
 figure.chart-box.wide{width:min(100%,900px)}
 .strip{position:relative;height:18px;margin:.5rem 0 1rem;border-bottom:2px solid var(--line);max-width:900px}
@@ -118,7 +119,7 @@ export const REPORT_JS = `/* quiescelab report: draws the page's charts from its
         labels: c.labels,
         datasets: c.datasets.map(function (d) {
           return { label: d.label, data: d.data, backgroundColor: d.color, borderColor: d.color,
-            borderWidth: line ? 2 : 0, pointRadius: line ? 1.5 : 0 };
+            borderWidth: line ? 2 : 0, pointRadius: line ? 1.5 : 0, borderDash: d.dashed ? [6, 4] : [] };
         })
       },
       options: {
@@ -129,7 +130,7 @@ export const REPORT_JS = `/* quiescelab report: draws the page's charts from its
           title: { display: true, text: c.title },
           legend: { display: c.datasets.length > 1, position: 'bottom' }
         },
-        scales: { x: scale(c.stacked, c.xTitle, 0), y: scale(c.stacked, c.yTitle, c.integers ? 0 : undefined) }
+        scales: { x: Object.assign(scale(c.stacked, c.xTitle, c.xLinear ? undefined : 0), { type: c.xLinear ? 'linear' : 'category' }), y: scale(c.stacked, c.yTitle, c.integers ? 0 : undefined) }
       }
     };
   }

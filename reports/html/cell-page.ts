@@ -7,6 +7,7 @@
 import { isLevel, LEVELS } from '../../core/levels.js';
 import type { CellResult, MatrixResults } from '../../core/results.js';
 import { LEVEL_COLORS, LOSS_COLORS, NO_LEVEL_COLOR } from './assets.js';
+import { replicationCharts, replicationSection } from './replication-section.js';
 import { achievedLevels, chartCanvas, type ChartSpec, h, levelBadge, millis, propertyVerdict, renderPage, seconds, verdict } from './page.js';
 
 function conditionsTable(cell: CellResult): string {
@@ -83,7 +84,9 @@ ${rows}
 }
 
 export function renderCellPage(results: MatrixResults, cell: CellResult, failurePages: readonly (string | undefined)[]): string {
-  const charts = lossCharts(cell);
+  const repCharts = cell.replication === undefined ? [] : replicationCharts(cell.replication);
+  const loss = lossCharts(cell);
+  const charts = [...loss, ...repCharts];
   const achieved = achievedLevels(cell.achieved);
   const body = `<p><a href="../index.html#heatmap">← heat map</a></p>
 <h1>Cell <code>${h(cell.id)}</code> ${verdict(cell.pass)}</h1>
@@ -100,8 +103,9 @@ ${conditionsTable(cell)}
 ${propertiesTable(cell, failurePages)}
 <h2>Data loss (all runs)</h2>
 ${lossFigures(cell)}
-<div class="charts">${charts.map((c, i) => chartCanvas(c, i > 0)).join('')}</div>
+<div class="charts">${loss.map((c, i) => chartCanvas(c, i > 0)).join('')}</div>
 <h3>Lost, with why</h3>
-${examplesTable(cell)}`;
+${examplesTable(cell)}
+${replicationSection(cell, repCharts, (c) => chartCanvas(c, true))}`;
   return renderPage({ title: `${cell.id} — quiescelab`, root: '../', body, charts });
 }

@@ -9,6 +9,7 @@ import { LEVELS } from '../../core/levels.js';
 import type { CellResult, MatrixResults, MutantsResults } from '../../core/results.js';
 import { FAIL_COLOR, LEVEL_COLORS, PASS_COLOR } from './assets.js';
 import type { ReportLinks } from './links.js';
+import { replicationIndex } from './replication-section.js';
 import { achievedLevels, chartCanvas, type ChartSpec, h, levelBadge, renderPage, verdict } from './page.js';
 
 /** The distinct values, the catalog's order first, then unknown ones as met. */
@@ -165,6 +166,7 @@ Levels: ${LEVELS.map((l) => levelBadge(l)).join('')}</p>
 ${heatmap(results, links)}
 <section id="charts"><h2>Summary charts</h2><div class="charts">${charts.map((c) => chartCanvas(c)).join('')}</div></section>
 ${failuresList(results, links)}
+${replicationIndex(results.cells, links.cells)}
 ${mutantTable(m, links)}
 ${propertiesTable(results)}`;
   return renderPage({ title: `quiescelab — ${s.passed}/${s.cells} cells pass`, root: '', body, charts });

@@ -23,13 +23,23 @@ export interface ChartSpec {
   readonly yTitle: string;
   /** Counts: the y axis ticks whole numbers only. */
   readonly integers: boolean;
+  /** A numeric x axis: the datasets' data are {x, y} points and `labels` is empty (the replication section's RPO over time). */
+  readonly xLinear?: boolean;
+}
+
+/** A point on a chart with a numeric x axis. */
+export interface ChartPoint {
+  readonly x: number;
+  readonly y: number;
 }
 
 export interface ChartDataset {
   readonly label: string;
-  readonly data: readonly (number | null)[];
+  readonly data: readonly (number | null)[] | readonly ChartPoint[];
   /** One color, or one per bar. */
   readonly color: string | readonly string[];
+  /** A dashed line (a bound, not a measure). */
+  readonly dashed?: boolean;
 }
 
 /** JSON for a `<script type="application/json">` block: `<`, `>`, `&`, U+2028/9 as \u escapes, so `</script>` in data stays data. */

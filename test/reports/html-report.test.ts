@@ -302,6 +302,23 @@ describe('the report', () => {
     expect(html).toContain('<script src="../assets/report.js"></script>');
   });
 
+  it('a cell with a replication record has the replication section (totals, RPO and bytes charts, a row per run); one without has none', () => {
+    const html = page(files, `cells/${encodeId(FIXTURE_IDS.passing)}.html`);
+    const section = html.slice(html.indexOf('<section id="replication">'));
+    expect(section).toContain('<tr><th scope="row">RPO (worst)</th><td class="num">3.990 s</td></tr>');
+    expect(section).toContain('<td class="num">80.0 ms / 79.0 ms</td>');
+    expect(section).toContain('(without skipping: 33.22 MiB)');
+    expect(section).toContain('link-drop at 4.450 s');
+    expect(section).toContain('2 incremental <span class="fail">✗ failed</span> 4.400–4.552 s: 0.07 MiB sent');
+    expect(section).toContain('point <code>vm-1/snap-2&#60;script&#62;alert(1)&#60;/script&#62;</code>, RTO 78.0 ms');
+    expect(section).toContain('to the new VM <span class="pass">✓</span>, final pass at 7.200 s');
+    const charts = chartData(html).charts;
+    expect(charts.map((c) => c.canvas).slice(-2)).toEqual(['chart-replication-rpo', 'chart-replication-bytes']);
+    expect(charts.at(-1)?.labels).toEqual(['r0 c0', 'r0 c1', 'r1 c0', 'r1 c1', 'r1 c2 ✗', 'r2 c0', 'r2 c1']);
+    expect(page(files, `cells/${encodeId(FIXTURE_IDS.mismatch)}.html`)).not.toContain('id="replication"');
+    expect(index).toContain(`<a href="cells/${encodeId(FIXTURE_IDS.passing)}.html#replication">`);
+  });
+
   it('the index keeps per-run data off: its charts are aggregates', () => {
     const charts = chartData(index).charts;
     expect(charts.map((c) => c.canvas)).toEqual(['chart-levels-per-app', 'chart-cells-pass-fail']);

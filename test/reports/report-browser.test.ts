@@ -21,6 +21,9 @@ import { writeReport } from '../../reports/html/report.js';
 import { startReportServer } from '../../reports/server.js';
 import { allProblems, canvasIsDrawn, HAVE_BROWSER, launchBrowser, openPage, type PageProblems } from '../support/browser.js';
 import { hostileResults, XSS_IMG, XSS_SCRIPT } from '../support/results-fixture.js';
+import { findCell } from '../../scenarios/cells.js';
+import { runCell } from '../../scenarios/runner.js';
+import { REPLICATION_SUITE } from '../../scenarios/suites/replication-suite.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -100,5 +103,20 @@ describe.skipIf(!HAVE_BROWSER)('the report in Chromium', () => {
       expect(allProblems(problems)).toEqual([]);
       await page.close();
     });
+  }, 120_000);
+
+  it('a replication cell\'s page (a real run) draws the RPO over time and the bytes per cycle, and tables every run', async () => {
+    const id = 'win2019/esx41/sqlserver/default';
+    const cell = findCell(id);
+    if (cell === undefined) throw new Error(`no cell ${id}`);
+    const result = await runCell(cell, { runs: 4, seed: 1, suites: [REPLICATION_SUITE] });
+    const dir = mkdtempSync(join(tmpdir(), 'ql-report-replication-'));
+    writeReport({ tool: 'quiescelab', version: '0.0.0', seed: 1, runsPerCell: 4, engine: 'quiescelab', properties: [], cells: [result], summary: { cells: 1, passed: 1, failed: 0 }, mutants: null }, dir);
+    const { page, problems } = await openPage(browser, `${pathToFileURL(dir).href}/cells/win2019.esx41.sqlserver.default.html`);
+    expect(await canvasIsDrawn(page, '#chart-replication-rpo')).toBe(true);
+    expect(await canvasIsDrawn(page, '#chart-replication-bytes')).toBe(true);
+    expect(await page.locator('#replication ol.cycles').count()).toBe(4);
+    expect(allProblems(problems)).toEqual([]);
+    await page.close();
   }, 120_000);
 });

@@ -12,7 +12,7 @@ import { LEVELS, type ConsistencyLevel } from '../../core/levels.js';
 import type { AppId, GuestOsId, ToolsId } from '../../core/hypervisor-port.js';
 import { createPrng, type Prng } from '../../core/prng.js';
 import type {
-  CellDataLoss, CellResult, LostExample, MatrixResults, MutantOutcome, PropertyDescription, PropertyResult, TimelineEntry,
+  CellDataLoss, CellReplication, CellResult, LostExample, MatrixResults, MutantOutcome, PropertyDescription, PropertyResult, TimelineEntry,
 } from '../../core/results.js';
 
 export const XSS_SCRIPT = '<script>alert(1)</script>';
@@ -154,6 +154,25 @@ function cell(spec: CellSpec): CellResult {
   };
 }
 
+/** A replication record (the report's replication section): a run without a fault, one failed over after a link drop, one failed back; a hostile point id. */
+export function fixtureReplication(): CellReplication {
+  const cycle = (n: number, startUs: number, ok = true) => ({
+    cycle: n, kind: n === 0 ? 'full' : 'incremental', ok, startUs, endUs: startUs + 150_000 + n * 1_000, bytesSent: n === 0 ? 995_328 : 65_536 + n * 4_096, bytesSkippedWhiteSpace: n === 0 ? 15_781_888 : 0,
+  });
+  const base = { faultFiredAtUs: null, intervalUs: 2_000_000, whiteSpace: true, startUs: 0, replicationEndUs: 6_400_000, failover: null, failback: null };
+  const rpo = [{ atUs: 560_000, rpoUs: 150_000 }, { atUs: 2_560_000, rpoUs: 2_150_000 }, { atUs: 2_560_000, rpoUs: 151_000 }, { atUs: 6_400_000, rpoUs: 3_990_000 }];
+  return {
+    runs: 3, rpoUsMax: 3_990_000, rtoUsMean: 79_000, rtoUsMax: 80_000, bytesSent: 3 * 995_328 + 3 * 69_632 + 73_728, bytesSkippedWhiteSpace: 2 * 15_781_888,
+    perRun: [
+      { ...base, run: 0, fault: 'none', after: 'none', rpo, cycles: [cycle(0, 400_000), cycle(1, 2_400_000)] },
+      { ...base, run: 1, fault: 'link-drop', faultFiredAtUs: 4_450_000, after: 'failover', rpo, cycles: [cycle(0, 400_000), cycle(1, 2_400_000), cycle(2, 4_400_000, false)],
+        failover: { kind: 'failover', ok: true, rtoUs: 78_000, pointId: `vm-1/snap-2${XSS_SCRIPT}` } },
+      { ...base, run: 2, fault: 'none', after: 'failback-new', rpo, cycles: [cycle(0, 400_000), cycle(1, 2_400_000)],
+        failover: { kind: 'failover', ok: true, rtoUs: 80_000, pointId: null }, failback: { ok: true, target: 'new', finalAtUs: 7_200_000 } },
+    ],
+  };
+}
+
 export interface HostileOptions {
   /**
    * Also put hostile strings where the schema allows none (condition names and values):
@@ -201,6 +220,7 @@ export function hostileResults(options: HostileOptions = {}): MatrixResults {
     cell({ os: 'linux', tools: 'esx41', app: 'files', variant: 'Default', expected: 'filesystem', levels: ['filesystem', 'filesystem', 'filesystem', 'filesystem'] }),
     cell({ os: 'linux', tools: 'esx35u1', app: 'files', variant: 'default', expected: 'crash', levels: [null, null, null, null] }),
   ];
+  cells[0] = { ...(cells[0] as CellResult), replication: fixtureReplication() };
   const descriptions: PropertyDescription[] = PROPERTY_NAMES.map(([id, name]) => ({ id, name, description: `${name}: what it checks ${id === 'P1' ? XSS_SCRIPT : QUOTES}` }));
   const mutantResults: MutantOutcome[] = [
     { id: 'no-quiesce', description: `never asks for quiescing ${CLOSE_SCRIPT}`, area: 'quiesce', expectedKiller: 'P1', killed: true,
