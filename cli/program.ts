@@ -5,9 +5,11 @@
  */
 
 import { Command } from 'commander';
+import { registerDemo } from './demo.js';
 import { registerImage } from './image.js';
 import { registerRepo } from './repo.js';
 import { registerEngineStdio } from './engine-stdio.js';
+import { registerEvaluate } from './evaluate.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
 import { registerMerge } from './merge.js';
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerImage(program);
   registerRepo(program);
   registerServe(program);
+  registerDemo(program);
   registerEngineStdio(program);
+  registerEvaluate(program);
   return program;
 }
