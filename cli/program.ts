@@ -10,6 +10,7 @@ import { registerImage } from './image.js';
 import { registerRepo } from './repo.js';
 import { registerEngineStdio } from './engine-stdio.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerEvaluate } from './evaluate.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
 import { registerMerge } from './merge.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerDemo(program);
   registerEngineStdio(program);
+  registerEvaluate(program);
   registerEvaluate(program);
   return program;
 }
