@@ -27,9 +27,10 @@ ol.steps time{font:12px/1.6 ui-monospace,monospace;color:var(--muted)}
 ol.steps h3{grid-column:1/-1;font-size:1rem;margin:0}
 .ev{padding:.2rem .4rem;border-left:4px solid var(--line);background:var(--soft);word-break:break-word}
 .ev.absent{background:#fff;color:var(--muted);font-style:italic;border-left-style:dashed}
-.ev.k-dirty,.ev.k-power-loss{border-left-color:var(--bad)}.ev.k-freeze,.ev.k-thaw,.ev.k-snapshot{border-left-color:#0b63c5}
+.ev.k-dirty,.ev.k-power-loss{border-left-color:var(--bad)}.ev.k-dirty.clean{border-left-color:var(--good)}.ev.k-freeze,.ev.k-thaw,.ev.k-snapshot{border-left-color:#0b63c5}
 .ev.k-verdict,.ev.k-outcome{border-left-color:var(--good)}
-ul.lost{margin:.3rem 0 0;padding-left:1.2rem}ul.lost li{display:list-item;border:0;padding:0}
+ul.lost{margin:.3rem 0 0;padding-left:1.2rem}ul.lost li{display:list-item;border:0;padding:.2rem 0}
+.id{display:inline-block;font:12px ui-monospace,monospace;background:#fff;border:1px solid var(--line);border-radius:3px;padding:0 .25rem;margin:1px 0}
 .none{color:var(--good)}.bad{color:var(--bad)}
 `;
 
@@ -56,14 +57,18 @@ const seconds = (us: number): string => `${(us / 1e6).toFixed(6)} s`;
 
 function laneCell(lane: Lane, e: LaneEvent | null): string {
   if (e === null) return `<div class="ev absent" data-lane="${lane}">—</div>`;
-  const cls = `ev k-${h(e.kind)}${e.absent === true ? ' absent' : ''}`;
+  const clean = e.kind === 'dirty' && e.text.startsWith('no dirty pages');
+  const cls = `ev k-${h(e.kind)}${e.absent === true ? ' absent' : ''}${clean ? ' clean' : ''}`;
   const at = e.absent === true ? '' : `<time>${h(seconds(e.atUs))}</time> `;
   return `<div class="${cls}" data-lane="${lane}">${at}${h(e.text)}</div>`;
 }
 
+/** The lost items grouped by why (one line each), every id a chip carrying data-lost. */
 function lostList(o: LaneOutcome): string {
   if (o.lost.length === 0) return '<p class="none">Nothing acknowledged was lost.</p>';
-  const items = o.lost.map((l) => `<li data-lost="${h(`${l.app}:${l.id}`)}"><b>${h(l.app)} ${h(l.id)}</b> (point ${l.point}): ${h(l.why)}</li>`);
+  const groups = new Map<string, LaneOutcome['lost'][number][]>();
+  for (const l of o.lost) groups.set(l.why, [...(groups.get(l.why) ?? []), l]);
+  const items = [...groups].map(([why, ls]) => `<li><b>${ls.length}</b> ${h(why)}:<br>${ls.map((l) => `<span class="id" data-lost="${h(`${l.app}:${l.id}`)}" title="point ${l.point}">${h(l.app)} ${h(l.id)}</span>`).join(' ')}</li>`);
   return `<p class="bad">Lost: ${o.lost.length}</p><ul class="lost">${items.join('')}</ul>`;
 }
 
