@@ -10,7 +10,6 @@ import { registerImage } from './image.js';
 import { registerRepo } from './repo.js';
 import { registerEngineStdio } from './engine-stdio.js';
 import { registerEvaluate } from './evaluate.js';
-import { registerEvaluate } from './evaluate.js';
 import { registerHarness } from './harness.js';
 import { registerMatrix } from './matrix.js';
 import { registerMerge } from './merge.js';
@@ -40,7 +39,6 @@ export function buildProgram(): Command {
   registerServe(program);
   registerDemo(program);
   registerEngineStdio(program);
-  registerEvaluate(program);
   registerEvaluate(program);
   return program;
 }
