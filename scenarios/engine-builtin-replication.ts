@@ -34,6 +34,8 @@ export function builtinReplication(eut: EngineUnderTest, portOf: (world: Hypervi
         const found = stateOf(params.replica);
         if (!found.ok) return found;
         state = found.value;
+        if (state.sourceVmId !== params.vmId) return err(`replica '${params.replica}' replicates ${state.sourceVmId}, not ${params.vmId}`);
+        if (state.failedOver !== null) return err(`replica '${params.replica}' is failed over: fail back first`);
       }
       const renv = { source: portOf(env.port), dr: dr.port, clock: env.clock, waitUntil: (t: number) => timer.waitUntil(t) };
       const cycles = await replicate(renv, state, params, options);

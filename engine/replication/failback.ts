@@ -7,8 +7,11 @@
  * copies the areas the original changed after the last replicated point (writes the DR
  * site never had: they must be undone), read from the DR VM.
  *
- * Leaves out: failback while the source keeps running (the original is powered off first),
- * re-protection in the same call (replicate again from the failed-back VM).
+ * Re-protection: the failed-back VM becomes the replica's source, with its change ids at the
+ * failback instant as the CBT base (the replica, shut down, holds the same used blocks):
+ * `replicate` with the same replica goes on from it.
+ *
+ * Leaves out: failback while the source keeps running (the original is powered off first).
  */
 
 import type { HypervisorPort, PortError } from '../../core/hypervisor-port.js';
@@ -133,6 +136,24 @@ async function pass(plan: Plan, base: Readonly<Record<string, string>> | null, e
   }
 }
 
+/**
+ * Re-protection: the failed-back VM becomes the replica's source. Its disks equal the DR
+ * VM's (the replica's) on every used block now, so its change ids at this instant are the
+ * next cycle's CBT base: `replicate` with the same replica goes on by CBT.
+ */
+async function reprotect(env: ReplicationEnv, state: ReplicaState, targetVm: VmId): Promise<Result<void, string>> {
+  const cbt = await env.source.enableChangeTracking(targetVm);
+  if (!cbt.ok) return err(portText('enableChangeTracking of the failed-back VM', cbt.error));
+  const snap = await env.source.createSnapshot(targetVm, { name: 'reprotect-base', quiesce: false, memory: false });
+  if (!snap.ok) return err(portText('createSnapshot of the failed-back VM', snap.error));
+  const removed = await env.source.removeSnapshot(targetVm, snap.value.snapshotId);
+  if (!removed.ok) return err(portText('removeSnapshot of the failed-back VM', removed.error));
+  state.sourceVmId = targetVm;
+  state.parent = { pointId: 'reprotect', vmId: targetVm, changeIds: snap.value.changeIds };
+  state.failedOver = null;
+  return ok(undefined);
+}
+
 /** Failback (see the header). `finalPass: false` is a mutant's (the writes of the last stretch stay behind). */
 export async function failback(env: ReplicationEnv, state: ReplicaState, params: FailbackParams, finalPass = true): Promise<Result<FailbackReport, string>> {
   const startUs = env.clock.nowUs();
@@ -150,6 +171,8 @@ export async function failback(env: ReplicationEnv, state: ReplicaState, params:
   const finalAtUs = env.clock.nowUs();
   const last = finalPass ? await pass(plan.value, first.value.changeIds, [], 'failback-final') : ok({ sent: 0, changeIds: {} });
   if (!last.ok) return last;
+  const reprotected = await reprotect(env, state, plan.value.targetVm);
+  if (!reprotected.ok) return reprotected;
   const on = await env.source.powerOn(plan.value.targetVm);
   if (!on.ok) return err(portText('powerOn of the failed-back VM', on.error));
   return ok({ vmId: plan.value.targetVm, target: params.target, startUs, finalAtUs, poweredOnUs: env.clock.nowUs(), bytesFirstPass: first.value.sent, bytesFinalPass: last.value.sent });

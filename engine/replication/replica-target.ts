@@ -36,7 +36,8 @@ export interface ReplicaPoint {
 
 export interface ReplicaState {
   readonly handle: string;
-  readonly sourceVmId: VmId;
+  /** The VM replicated (after a failback, the failed-back VM: re-protection). */
+  sourceVmId: VmId;
   replicaVmId: VmId | null;
   /** The newest complete cycle's change ids (the next cycle's CBT base), or null before the first. */
   parent: ParentPoint | null;

@@ -101,6 +101,8 @@ export interface ReplicationOutcome {
   readonly cellId: string;
   readonly error: string | null;
   readonly cycles: readonly CycleReport[];
+  /** Cycles after a failback, replicating the failed-back VM into the same replica (re-protection). */
+  readonly reprotectedCycles: readonly CycleReport[];
   readonly points: readonly JudgedPoint[];
   readonly sourceSnapshots: readonly { readonly atUs: TimeUs; readonly quiesceStartUs: TimeUs }[];
   readonly whiteSpace: WhiteSpaceRun | null;
@@ -156,12 +158,13 @@ class ReplicationTaps {
   readonly source: HypervisorPort;
   readonly dr: HypervisorPort;
 
-  constructor(private readonly srcHv: SimHypervisor, private readonly vmId: VmId, private readonly site: DrSite) {
+  constructor(private readonly srcHv: SimHypervisor, private readonly site: DrSite) {
     this.source = wrapPort(site.sourcePort, {
       createSnapshot: async (vm, spec) => {
         const calledAtUs = this.srcHv.sim.clock.nowUs();
         const r = await site.sourcePort.createSnapshot(vm, spec);
-        if (r.ok && vm === this.vmId) this.sourceSnaps.push({ info: r.value, calledAtUs, images: snapshotImages(this.srcHv, vm, r.value.snapshotId) ?? [] });
+        // Any VM's: after a failback, the failed-back VM is the source (re-protection).
+        if (r.ok) this.sourceSnaps.push({ info: r.value, calledAtUs, images: snapshotImages(this.srcHv, vm, r.value.snapshotId) ?? [] });
         return r;
       },
       powerOn: async (vm) => {
@@ -214,7 +217,7 @@ class ReplicationRun {
     this.world = bootCellWorld(cell, { seed: spec.seed });
     startCellWorkload(this.world, spec.workload);
     this.site = new DrSite(this.world.hv, this.world.factories, spec.link, spec.fault);
-    this.taps = new ReplicationTaps(this.world.hv, this.world.vm.vmId, this.site);
+    this.taps = new ReplicationTaps(this.world.hv, this.site);
   }
 
   get nowUs(): TimeUs {
@@ -339,8 +342,27 @@ async function runFailover(run: ReplicationRun, kind: 'test' | 'failover'): Prom
   return { kind, ok: true, detail: 'booted', pointId: r.value.pointId, newestPointId: newest, bootedEqualsPoint, replicaUntouched: kind === 'test' ? before === after : null, boots: vm.guest !== null, rtoUs };
 }
 
+/** Re-protection: the failed-back VM runs its workload and the same replica goes on replicating it for two intervals (by CBT). */
+async function reprotect(run: ReplicationRun, vmId: string): Promise<readonly CycleReport[]> {
+  const hv = run.world.hv;
+  const vm = hv.vm(vmId);
+  if (vm.guest === null || run.replica === null) return [];
+  for (const app of vm.apps) hv.startWorkload(vm.vmId, app, { meanIntervalUs: run.spec.workload.meanIntervalMs * 1000, opsPerTxn: run.spec.workload.opsPerTxn, valueBytes: run.spec.workload.valueBytes, maxOps: 4000 });
+  const timer = { clock: hv.sim.clock, waitUntil: (t: TimeUs): Promise<void> => { if (t > hv.sim.clock.nowUs()) hv.runFor(t - hv.sim.clock.nowUs()); return Promise.resolve(); } };
+  const done = await run.engine.replicate(run.sourceEnv, run.drEnv, timer, {
+    replica: run.replica, vmId: vm.vmId, policy: run.spec.policy, intervalUs: run.spec.intervalMs * 1000, untilUs: run.nowUs + 2 * run.spec.intervalMs * 1000,
+    keepPoints: run.spec.keepPoints, whiteSpace: run.spec.whiteSpace, appScripts: cellVm(run.cell).appScripts,
+  });
+  if (!done.ok) {
+    run.note('fault', `re-protection refused: ${done.error}`);
+    return [];
+  }
+  for (const c of done.value.cycles) run.timeline.push({ atUs: c.startUs, kind: c.ok ? 'cycle' : 'fault', detail: `re-protection: cycle ${c.cycle} (${c.kind}) ${c.ok ? `point ${c.pointId ?? ''}` : `failed: ${c.error ?? ''}`}, ${c.bytesSent} bytes sent` });
+  return done.value.cycles;
+}
+
 /** Failover, the VM works at the DR site, then failback; the failed-back disks against the DR VM's at shutdown. */
-async function runFailback(run: ReplicationRun, target: 'original' | 'new'): Promise<{ failover: FailoverRun; failback: FailbackRun | null }> {
+async function runFailback(run: ReplicationRun, target: 'original' | 'new'): Promise<{ failover: FailoverRun; failback: FailbackRun | null; reprotected?: readonly CycleReport[] }> {
   const fo = await runFailover(run, 'failover');
   if (!fo.ok || run.replica === null) return { failover: fo, failback: null };
   const drVm = [...run.taps.poweredOn.keys()].filter((k) => k.startsWith('dr:')).pop()?.slice(3);
@@ -361,7 +383,8 @@ async function runFailback(run: ReplicationRun, target: 'original' | 'new'): Pro
   const used = atShutdown?.map((img) => allocatedBlocks(img) ?? new Uint8Array(Math.ceil(img.capacityBytes / GRAIN_BYTES)).fill(1));
   const equalsDr = atShutdown === undefined || started === undefined ? { equal: false, detail: `no image of ${atShutdown === undefined ? 'the DR VM at its shutdown' : 'the failed-back VM at power-on'}` } : compareImages(started, atShutdown, used);
   run.note('restore', `failback: ${r.value.vmId} started at the source site; ${equalsDr.detail}`);
-  return { failover: fo, failback: { ok: true, detail: 'started', target, equalsDr, boots: run.world.hv.vm(r.value.vmId).guest !== null, finalAtUs: r.value.finalAtUs } };
+  const reprotected = await reprotect(run, r.value.vmId);
+  return { failover: fo, failback: { ok: true, detail: 'started', target, equalsDr, boots: run.world.hv.vm(r.value.vmId).guest !== null, finalAtUs: r.value.finalAtUs }, reprotected };
 }
 
 /** One replication scenario against `engine` (a session the runner initialised). */
@@ -377,16 +400,17 @@ export async function runReplication(spec: ReplicationSpec, engine: Engine): Pro
   if (spec.after !== 'none') run.site.healDrSite();
   if (error === null && spec.after === 'test-failover') failover = await runFailover(run, 'test');
   if (error === null && spec.after === 'failover') failover = await runFailover(run, 'failover');
-  if (error === null && (spec.after === 'failback-original' || spec.after === 'failback-new')) ({ failover, failback } = await runFailback(run, spec.after === 'failback-new' ? 'new' : 'original'));
+  let reprotected: readonly CycleReport[] = [];
+  if (error === null && (spec.after === 'failback-original' || spec.after === 'failback-new')) ({ failover, failback, reprotected = [] } = await runFailback(run, spec.after === 'failback-new' ? 'new' : 'original'));
   const fired = run.site.probe.firedAtUs;
   if (fired !== null) {
     const what = { 'link-drop': 'the link to the DR site drops', 'source-host-dies': 'the source host loses power', 'dr-full': 'the DR datastore is full', none: '' }[spec.fault.kind];
     run.timeline.push({ atUs: fired, kind: 'fault', detail: `${what} (inside cycle ${spec.fault.kind === 'none' ? '?' : spec.fault.cycle - 1}); ${run.site.probe.refused} call(s) refused` });
     run.timeline.sort((a, b) => a.atUs - b.atUs);
   }
-  const points = judgePoints(run, cycles);
+  const points = judgePoints(run, [...cycles, ...reprotected]);
   const outcome: ReplicationOutcome = {
-    cellId: spec.cellId, error, cycles, points,
+    cellId: spec.cellId, error, cycles, reprotectedCycles: reprotected, points,
     sourceSnapshots: run.taps.sourceSnaps.map((s) => ({ atUs: s.info.createdAtUs, quiesceStartUs: s.calledAtUs })),
     whiteSpace: judgeWhiteSpace(run, cycles), faultFiredAtUs: run.site.probe.firedAtUs, failover, failback,
     startUs, replicationEndUs: run.replicationEndUs, intervalUs: spec.intervalMs * 1000, endUs: run.nowUs, bytesOverLink: run.site.bytesOverLink, timeline: run.timeline,

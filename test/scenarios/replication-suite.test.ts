@@ -5,7 +5,8 @@
  * leaves the replica half-applied beyond its newest point (what failover must undo); white
  * space is real (most of a cell's disk is free) and the truth counts allocated zero
  * blocks; the protocol carries replicate / failover / testFailover / failback (in memory and
- * through `quiescelab engine-stdio`, byte-identical outcomes); `quiescelab run --suite
+ * through `quiescelab engine-stdio`, byte-identical outcomes); after a failback the replica
+ * goes on replicating the failed-back VM (re-protection); `quiescelab run --suite
  * replication` tells one scenario.
  */
 
@@ -84,6 +85,18 @@ describe('the replication suite', () => {
     expect(good.failover?.bootedEqualsPoint?.equal).toBe(true);
     expect(bad.failover?.bootedEqualsPoint?.equal).toBe(false);
     expect(bad.cycles[2]?.bytesSent).toBeGreaterThan(0);
+  }, 60_000);
+
+  it.each(['failback-original', 'failback-new'] as const)('after %s the same replica goes on replicating the failed-back VM by CBT (re-protection), its points equal to that VM\'s snapshots', async (after) => {
+    const s = spec(WIN2019, 15, 2, { fault: { kind: 'source-host-dies', cycle: 2, nth: 1 }, after });
+    const o = await runReplication(s, await session(builtinEngine(), s.seed));
+    expect(o.failback?.equalsDr?.equal).toBe(true);
+    expect(o.reprotectedCycles.length).toBeGreaterThanOrEqual(1);
+    expect(o.reprotectedCycles.every((c) => c.ok && c.kind === 'incremental'), JSON.stringify(o.reprotectedCycles.map((c) => c.error))).toBe(true);
+    const ids = new Set(o.reprotectedCycles.map((c) => c.pointId));
+    const judged = o.points.filter((p) => ids.has(p.pointId));
+    expect(judged).toHaveLength(o.reprotectedCycles.length);
+    for (const p of judged) expect(p.equalsSource.equal, p.equalsSource.detail).toBe(true);
   }, 60_000);
 
   it('white space is most of a cell disk, and the used blocks include all-zero ones', async () => {
