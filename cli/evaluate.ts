@@ -120,5 +120,5 @@ export function summaryText(e: EstateEvaluation): string {
     ...e.vms.map((v) => `  ${v.vm.padEnd(18)} ${v.os.padEnd(12)} ${v.tools.padEnd(8)} ${v.apps.map((a) => `${a} ${v.achieved[a] ?? '-'}`).join(', ').padEnd(36)} ${v.risks.map((r) => r.id).join(' ')}`),
     `${e.warnings.length} warning${e.warnings.length === 1 ? '' : 's'}`,
   ];
-  return lines.map(oneLine).join('\n');
+  return lines.map((l) => oneLine(l.trimEnd())).join('\n');
 }
