@@ -67,8 +67,10 @@ export interface LaneOutcome {
   readonly quiesce: string | null;
   /** The lowest level the cell's app reached (the run's own), or null. */
   readonly level: string | null;
-  /** A volume or the app needed journal replay / crash recovery at the restore. */
+  /** A restored volume needed journal replay (its file system was not clean). */
   readonly journalReplay: boolean;
+  /** Apps that needed crash recovery when they opened the restored image (their log replayed). */
+  readonly appRecovery: readonly string[];
   readonly why: string;
   /** Every acknowledged commit or write before the cut absent from a restored point. */
   readonly lost: readonly LostItem[];
@@ -183,6 +185,7 @@ export function laneOutcome(run: DemoRun, app: string): LaneOutcome {
   const first = run.outcome.points.find((p) => p.truth !== null) ?? null;
   const lost: LostItem[] = [];
   let journalReplay = false;
+  const appRecovery = new Set<string>();
   let why = 'no point was stored: nothing to restore';
   for (const p of run.outcome.points) {
     const verdict = p.restored?.verdict;
@@ -191,18 +194,20 @@ export function laneOutcome(run: DemoRun, app: string): LaneOutcome {
     if (p === first || why.startsWith('no point')) why = verdict.apps[app]?.why ?? verdict.why;
     for (const [appId, a] of Object.entries(verdict.apps)) {
       if (a === undefined) continue;
-      journalReplay ||= a.recoveryNeeded || /needs journal replay/.test(`${verdict.why} ${a.why}`);
+      journalReplay ||= /needs journal replay/.test(`${verdict.why} ${a.why}`);
+      if (a.recoveryNeeded) appRecovery.add(appId);
       const durable = new Set(a.lostDurable);
       for (const id of a.lost) lost.push({ point: p.index, app: appId, id, why: lostWhy(appId, durable.has(id), quiesced) });
     }
   }
-  return { snapshotAtUs: first?.truth?.snapshotAtUs ?? null, quiesce: first?.truth?.quiesce.mode ?? null, level: run.level, journalReplay, why, lost };
+  return { snapshotAtUs: first?.truth?.snapshotAtUs ?? null, quiesce: first?.truth?.quiesce.mode ?? null, level: run.level, journalReplay, appRecovery: [...appRecovery].sort(), why, lost };
 }
 
 function outcomeText(o: LaneOutcome): string {
   const replay = o.journalReplay ? 'the restored volumes needed journal replay (as after a power loss)' : 'no journal replay: the volumes were clean';
+  const recovery = o.appRecovery.length === 0 ? '' : `; ${o.appRecovery.join(', ')} needed crash recovery when it opened`;
   const lost = o.lost.length === 0 ? 'every acknowledged transaction and write before the cut came back' : `${o.lost.length} acknowledged item${o.lost.length === 1 ? '' : 's'} lost`;
-  return `level ${o.level ?? '-'}; ${replay}; ${lost}`;
+  return `level ${o.level ?? '-'}; ${replay}${recovery}; ${lost}`;
 }
 
 /** The whole story: merged steps, then the outcome step. */

@@ -1,7 +1,8 @@
 /**
  * `quiescelab demo`: the training page is written (index.html, demo.json, the marker),
  * byte-identical for a seed and different for another; its steps are the runs' own (the
- * snapshot instants, the lost transactions, the levels, recomputed here from the runs); every
+ * snapshot instants, the lost transactions, the levels, recomputed here from the runs), for
+ * both scenarios (sqlserver, sqlite-linux); every
  * step is an element with data-step; hostile input is one line and exit 2, nothing written.
  */
 
@@ -62,6 +63,21 @@ describe('quiescelab demo (CLI)', () => {
     expect(story.steps.find((s) => s.kind === 'freeze')?.plain?.absent).toBe(true);
     expect(story.steps.map((s) => s.index)).toEqual(story.steps.map((_, i) => i));
     expect(story.steps.at(-1)?.kind).toBe('outcome');
+  }, 120_000);
+
+  it('--scenario sqlite-linux: the default cell (fifreeze alone) beside the script cell (SQLite checkpointed and locked), one spec', async () => {
+    const { story, runs } = await demoStory('sqlite-linux', 2);
+    expect(runs.plain.spec).toEqual({ ...runs.quiesced.spec, cellId: 'linux/esx41/sqlite/default' });
+    expect(story.cell).toBe('linux/esx41/sqlite/default vs linux/esx41/sqlite/script');
+    const snapshot = story.steps.find((s) => s.kind === 'snapshot');
+    expect(snapshot?.plain?.atUs).toBe(runs.plain.outcome.points[0]?.truth?.snapshotAtUs);
+    expect(snapshot?.quiesced?.atUs).toBe(runs.quiesced.outcome.points[0]?.truth?.snapshotAtUs);
+    expect(story.outcome.plain.level).toBe(runs.plain.level);
+    expect(story.outcome.quiesced.level).toBe('application');
+    expect(story.outcome.plain.level).not.toBe('application');
+    for (const lane of ['plain', 'quiesced'] as const) {
+      expect(story.outcome[lane].lost).toHaveLength(runs[lane].dataLoss.committedLost + runs[lane].dataLoss.writesLost);
+    }
   }, 120_000);
 
   it('the page: one data-step element per step, the lost items listed, self-contained (no external URL), escaped', () => {
