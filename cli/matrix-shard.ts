@@ -59,6 +59,8 @@ export interface ShardRun {
   readonly engine: ShardEngine;
   /** Where the part goes: --json FILE, else --out DIR/shard-I-of-N.json. */
   readonly path: string;
+  /** The option that named it (for an error's message). */
+  readonly option: '--json' | '--out';
 }
 
 /** The part file's default name under --out. */
@@ -80,7 +82,7 @@ export async function runShard(
   writeOutput(run.path, renderShardFile({
     format: SHARD_FORMAT, formatVersion: SHARD_FORMAT_VERSION, tool: 'quiescelab', version: VERSION, seed: run.seed, runs: run.runs,
     mutantRuns: run.mutantRuns, selection: run.selection, engine: run.engine, shard: run.shard, tasks: indexes.map((i) => taskId(tasks[i] as PoolTask)), results,
-  }), '--json');
+  }), run.option);
   const total = tasks.reduce((sum, t) => sum + taskCost(t, run.runs), 0);
   const mine = indexes.reduce((sum, i) => sum + (costs.get(i) ?? 0), 0);
   const cells = results.filter((r): r is CellResult => 'properties' in r);

@@ -142,7 +142,7 @@ async function runMatrixPlan(plan: MatrixPlan): Promise<void> {
   const pool = (list: readonly PoolTask[]): Promise<PoolResult[] | null> => runPool(list, { runs: runsPerCell, seed, mutant, engine, workers, onProgress: progress.update });
   if (shard !== null && mine !== null && path !== undefined) {
     const selection = selectionOf(plan.filter, mutant, hunts !== null);
-    await runShard({ shard, seed, runs: runsPerCell, mutantRuns: hunts === null ? null : mutantRuns, selection, engine: { name: engineName, command: engine === null ? null : [...engine.argv] }, path }, tasks, mine, pool);
+    await runShard({ shard, seed, runs: runsPerCell, mutantRuns: hunts === null ? null : mutantRuns, selection, engine: { name: engineName, command: engine === null ? null : [...engine.argv] }, path, option: plan.json === undefined ? '--out' : '--json' }, tasks, mine, pool);
     progress.done();
     return;
   }
