@@ -1,7 +1,8 @@
 /**
  * Reading an estate for `quiescelab evaluate`: a folder of RVTools per-tab CSV files
  * (`RVTools_tabvInfo.csv`, `RVTools_tabvTools.csv`, `RVTools_tabvDisk.csv`, joined by VM
- * name), a vInfo CSV alone (what it lacks is warned), or a YAML estate. Both header styles
+ * name), a vInfo CSV alone (what it lacks is warned), the RVTools xlsx workbook (exceljs:
+ * sheets vInfo, vTools, vDisk), or a YAML estate. Both header styles
  * are accepted: display names (`VM`, `OS according to the VMware Tools`) and internal ones
  * (`vInfoVMName`, `vInfoOSTools`). A file that is no export (no VM column, empty, not CSV
  * or YAML) is one UsageError naming the file, row and column; a bad row is a warning.
@@ -10,6 +11,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
 import { parse as parseYaml } from 'yaml';
 import type { EstateVmInput } from '../scenarios/estate/map.js';
 import { quote, shown, UsageError } from './errors.js';
@@ -179,8 +181,39 @@ export function readYamlEstate(file: string): Estate {
   return { vms: out, warnings: [], noToolsVersions: false };
 }
 
-/** The estate at `path`: a folder of CSV tabs, a YAML file, or a vInfo CSV. */
-export function readEstate(path: string): Estate {
+/** A sheet as a table: its first row the header, each cell's text as Excel shows it. */
+function sheetTable(file: string, ws: ExcelJS.Worksheet): Table {
+  const records: string[][] = [];
+  ws.eachRow({ includeEmpty: false }, (row) => {
+    const values: string[] = [];
+    for (let c = 1; c <= ws.columnCount; c++) values.push(row.getCell(c).text.trim());
+    records.push(values);
+  });
+  const [header, ...rows] = records;
+  if (header === undefined) throw new UsageError(`${file}: ${ws.name} row 1: empty sheet, expected a header row`);
+  return { file, header, rows };
+}
+
+/** The RVTools xlsx workbook: sheets vInfo (required), vTools and vDisk. */
+export async function readXlsxEstate(file: string): Promise<Estate> {
+  const bytes = readInputFile(file, MAX_ESTATE_BYTES, 'an estate file');
+  const workbook = new ExcelJS.Workbook();
+  try {
+    await workbook.xlsx.load(bytes as unknown as ArrayBuffer);
+  } catch (error) {
+    throw new UsageError(`${file}: not an xlsx workbook: ${shown(error instanceof Error ? error.message : String(error), 120)}`);
+  }
+  const sheet = (name: string) => workbook.worksheets.find((w) => w.name.toLowerCase() === name.toLowerCase());
+  const info = sheet('vInfo');
+  if (info === undefined) throw new UsageError(`${file}: no vInfo sheet (sheets: ${shown(workbook.worksheets.map((w) => w.name).join(', '))})`);
+  const tools = sheet('vTools');
+  const disks = sheet('vDisk');
+  const estate = estateFromTables(sheetTable(file, info), tools === undefined ? null : sheetTable(file, tools), disks === undefined ? null : sheetTable(file, disks));
+  return { ...estate, warnings: [...missingTabs(file, tools === undefined, disks === undefined, estate.noToolsVersions), ...estate.warnings] };
+}
+
+/** The estate at `path`: a folder of CSV tabs, a YAML file, an xlsx workbook, or a vInfo CSV. */
+export async function readEstate(path: string): Promise<Estate> {
   let isDir: boolean;
   try {
     isDir = statSync(path).isDirectory();
@@ -189,6 +222,6 @@ export function readEstate(path: string): Estate {
   }
   if (isDir) return readRvtoolsFolder(path);
   if (/\.ya?ml$/i.test(path)) return readYamlEstate(path);
-  if (/\.xlsx$/i.test(path)) throw new UsageError(`${path}: xlsx workbooks are not read yet: export the vInfo, vTools and vDisk tabs as CSV into a folder`);
+  if (/\.xlsx$/i.test(path)) return readXlsxEstate(path);
   return readVinfoFile(path);
 }

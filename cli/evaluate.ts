@@ -1,7 +1,8 @@
 /**
  * `quiescelab evaluate ESTATE`: a pre-purchase evaluation of an estate (an RVTools CSV
- * export folder, a vInfo CSV alone, or a YAML estate; cli/evaluate-read.ts). Each VM is
- * mapped to matrix cells (scenarios/estate/map.ts), each distinct cell is run once with
+ * export folder, the RVTools xlsx workbook, a vInfo CSV alone, or a YAML estate;
+ * cli/evaluate-read.ts). Each VM is mapped to matrix cells (scenarios/estate/map.ts),
+ * each distinct cell is run once with
  * `--runs N` (the backup and logs suites: levels, restores, roll-forward), and the per-VM
  * evaluation (scenarios/estate/evaluate.ts) is written as evaluation.json and index.html
  * in --out, optionally as --json, with a short summary on stdout. Warnings (a row that
@@ -55,8 +56,8 @@ const collect = (value: string, previous: readonly string[]): string[] => [...pr
 
 export function registerEvaluate(program: Command): void {
   oneLineErrors(program.command('evaluate'))
-    .description('evaluate an estate (RVTools CSV export folder, vInfo CSV, or YAML): each VM mapped to a matrix cell, each distinct cell run once; per-VM levels, restores, risks and remediations')
-    .argument('<estate>', 'a folder of RVTools_tabvInfo.csv / tabvTools.csv / tabvDisk.csv, a vInfo CSV alone, or an estate .yaml')
+    .description('evaluate an estate (RVTools CSV export folder or xlsx, vInfo CSV, or YAML): each VM mapped to a matrix cell, each distinct cell run once; per-VM levels, restores, risks and remediations')
+    .argument('<estate>', 'a folder of RVTools_tabvInfo.csv / tabvTools.csv / tabvDisk.csv, an RVTools .xlsx (sheets vInfo, vTools, vDisk), a vInfo CSV alone, or an estate .yaml')
     .option('--runs <n>', 'scenario runs per distinct cell', '10')
     .option('--seed <n>', 'the run seed', '1')
     .option('--app <vm=apps>', 'the applications of a VM, a comma list (repeatable; overrides an apps column)', collect, [] as string[])
@@ -68,7 +69,7 @@ export function registerEvaluate(program: Command): void {
       const apps = parseAppOptions(options.app);
       const outDir = checkOutDir(options.out, '--out');
       const json = options.json === undefined ? undefined : checkOutputFile(options.json, '--json', outDir);
-      const { vms, warnings } = mapEstate(estatePath, apps);
+      const { vms, warnings } = await mapEstate(estatePath, apps);
       for (const w of warnings) process.stderr.write(`quiescelab: warning: ${oneLine(w)}\n`);
       const results = await runCells(vms, runs, seed);
       const evaluation = evaluateEstate(vms, results, warnings);
@@ -82,8 +83,8 @@ export function registerEvaluate(program: Command): void {
 }
 
 /** Reads and maps the estate; every VM named by --app must be in it (warned otherwise). */
-function mapEstate(path: string, apps: ReadonlyMap<string, readonly AppId[]>): { vms: MappedVm[]; warnings: string[] } {
-  const estate = readEstate(path);
+async function mapEstate(path: string, apps: ReadonlyMap<string, readonly AppId[]>): Promise<{ vms: MappedVm[]; warnings: string[] }> {
+  const estate = await readEstate(path);
   const warnings = [...estate.warnings];
   const warn = (w: string) => warnings.push(w);
   const assumeTools = estate.noToolsVersions ? 'esx41' : null;

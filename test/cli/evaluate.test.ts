@@ -8,6 +8,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import type { EstateEvaluation, VmEvaluation } from '../../scenarios/estate/evaluate.js';
 import { mapOs, mapTools } from '../../scenarios/estate/map.js';
@@ -15,6 +17,16 @@ import { cli, expectUsageError } from '../support/cli.js';
 
 const SAMPLE = 'examples/estates/rvtools-sample';
 const YAML = 'examples/estates/estate.yaml';
+
+/** The sample's three CSV tabs as an RVTools workbook (sheets vInfo, vTools, vDisk). */
+async function sampleWorkbook(file: string): Promise<void> {
+  const workbook = new ExcelJS.Workbook();
+  for (const tab of ['vInfo', 'vTools', 'vDisk']) {
+    const rows = parseCsv(readFileSync(join(SAMPLE, `RVTools_tab${tab}.csv`), 'utf8')) as string[][];
+    workbook.addWorksheet(tab).addRows(rows.map((r, i) => (i === 0 ? r : r.map((v) => (/^\d+$/.test(v) ? Number(v) : v)))));
+  }
+  await workbook.xlsx.writeFile(file);
+}
 
 function vmOf(e: EstateEvaluation, name: string): VmEvaluation {
   const vm = e.vms.find((v) => v.vm === name);
@@ -109,6 +121,27 @@ describe('quiescelab evaluate (CLI)', () => {
     expect(vmOf(e, 'db1').cell.sqlserver).toBe('win2019/esx41/sqlserver/no-uuid');
     expect(readFileSync(join(dir, 'out', 'index.html'), 'utf8')).not.toContain('<img src=x');
   }, 120_000);
+
+  it('the same estate as an xlsx workbook evaluates to the same VMs as the CSV folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ql-eval-'));
+    const book = join(dir, 'RVTools_export_all.xlsx');
+    await sampleWorkbook(book);
+    const x = await cli('evaluate', book, '--runs', '1', '--out', join(dir, 'x'));
+    expect(x.exitCode, x.stderr).toBe(0);
+    const c = await cli('evaluate', SAMPLE, '--runs', '1', '--out', join(dir, 'c'));
+    expect(c.exitCode, c.stderr).toBe(0);
+    const read = (d: string) => JSON.parse(readFileSync(join(dir, d, 'evaluation.json'), 'utf8')) as EstateEvaluation;
+    expect(read('x').vms).toEqual(read('c').vms);
+    expect(read('x').summary).toEqual(read('c').summary);
+    expect(x.stderr.trim().split('\n')).toHaveLength(2);
+    const noInfo = new ExcelJS.Workbook();
+    noInfo.addWorksheet('vHost').addRow(['Host']);
+    await noInfo.xlsx.writeFile(join(dir, 'hosts.xlsx'));
+    expectUsageError(await cli('evaluate', join(dir, 'hosts.xlsx'), '--out', join(dir, 'o')), /hosts\.xlsx: no vInfo sheet \(sheets: vHost\)/);
+    writeFileSync(join(dir, 'fake.xlsx'), 'VM,OS\n');
+    expectUsageError(await cli('evaluate', join(dir, 'fake.xlsx'), '--out', join(dir, 'o')), /fake\.xlsx: not an xlsx workbook/);
+    expect(existsSync(join(dir, 'o'))).toBe(false);
+  }, 180_000);
 
   it('malformed input and bad options: one line, exit 2, nothing written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ql-eval-'));
