@@ -86,7 +86,7 @@ function before(acks: readonly AckRecord[] | undefined, removals: readonly AckRe
   for (const a of acks ?? []) {
     if (a.timeUs >= cutUs || gone.has(a.id)) continue;
     all.add(a.id);
-    if (a.durable) durable.add(a.id);
+    if (a.durable && (a.durableAtUs ?? a.timeUs) < cutUs) durable.add(a.id);
   }
   return { all, durable, removed };
 }

@@ -44,9 +44,9 @@ export class AckLedger {
       }
       for (const a of vm.app(appId).acknowledged()) {
         const seen = book.get(a.id);
-        // Keep the first acknowledgement's time, and durable once any says so.
+        // Keep the first acknowledgement's time, and durable once any says so, from when it said so.
         if (seen === undefined) book.set(a.id, a);
-        else if (a.durable && !seen.durable) book.set(a.id, { ...seen, durable: true });
+        else if (a.durable && !seen.durable) book.set(a.id, { ...seen, durable: true, durableAtUs: a.timeUs });
       }
       this.collectRemovals(appId, vm.app(appId).removals?.() ?? []);
     }
@@ -81,7 +81,7 @@ export class AckLedger {
         if (a.timeUs >= atUs || this.lostInCrash.has(key(appId, a.id)) || committed.has(a.id) || removed?.has(a.id) === true) continue;
         this.lostInCrash.add(key(appId, a.id));
         lost.push(a.id);
-        if (a.durable) lostDurable.push(a.id);
+        if (durableBy(a, atUs)) lostDurable.push(a.id);
       }
       this.crashLosses.push({ atUs, app: appId, lost, lostDurable });
     }
@@ -105,6 +105,11 @@ export class AckLedger {
   find(appId: AppId, id: string): AckRecord | undefined {
     return this.byApp.get(appId)?.get(id);
   }
+}
+
+/** Acknowledged as durable before `atUs` (a buffered write a later fsync made durable is not, before then). */
+export function durableBy(a: AckRecord, atUs: TimeUs): boolean {
+  return a.durable && (a.durableAtUs ?? a.timeUs) < atUs;
 }
 
 function key(appId: AppId, id: string): string {

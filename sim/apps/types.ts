@@ -62,6 +62,11 @@ export interface AckRecord {
   readonly timeUs: TimeUs;
   /** Acknowledged as durable (commit flushed, write fsync'ed) rather than only buffered. */
   readonly durable: boolean;
+  /**
+   * When it became durable, if later than `timeUs` (a buffered write a later fsync made
+   * durable: the harness's ledger sets it; absent, durable at `timeUs`).
+   */
+  readonly durableAtUs?: TimeUs;
 }
 
 export interface WorkloadSpec {
