@@ -122,7 +122,7 @@ const LONG = 'x'.repeat(100_000);
 type Case = readonly [string, readonly string[], RegExp];
 
 const GLOBAL: Case[] = [
-  ['no command', [], /^quiescelab: expected a command: matrix, run, /],
+  ['no command', [], /^quiescelab: expected a command: matrix, merge, run, .*evaluate \(quiescelab --help\)$/],
   ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
   ['unknown top option', ['--frob'], /unknown option '--frob'/],
   ['an option with a newline', ['matrix', '--fo\no'], /unknown option '--fo\\u000ao'/],
