@@ -43,11 +43,7 @@ import type { FileRestoreError, FileRestoreOptions, FileRestoreReport, FileSelec
 import type { FileWriter } from '../engine/restore/file-writer.js';
 import type { FoundAdUser, FoundMailItem, ItemError, MailItemQuery, SqlRow, SqlRowQuery } from '../engine/restore/app-items.js';
 import type { LogsApi } from './engine-api-logs.js';
-import type { GroupBackupReport, GroupCoordinator } from '../engine/backup/group.js';
-import type { ScopeRecoveryReport, ScopeRef } from '../engine/restore/scope.js';
-import type { CycleReport, FailoverReport, ReplicateParams } from '../engine/replication/replicator.js';
-import type { ReplicaPoint } from '../engine/replication/replica-target.js';
-import type { FailbackReport } from '../engine/replication/failback.js';
+import type { CycleReport, FailbackReport, FailoverReport, GroupBackupReport, GroupCoordinator, ReplicaPoint, ReplicateParams, ScopeRecoveryReport, ScopeRef } from './engine-api-replication.js';
 
 export const PROTOCOL_VERSION = 1;
 
