@@ -14,14 +14,13 @@
  * Leaves out: failback while the source keeps running (the original is powered off first).
  */
 
-import type { HypervisorPort, PortError } from '../../core/hypervisor-port.js';
+import type { HypervisorPort } from '../../core/hypervisor-port.js';
 import type { SnapshotId, VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import type { TimeUs } from '../../core/clock.js';
-import { createReplicaVm, type ReplicaState } from './replica-target.js';
-import { changedSince, CHUNK_BYTES, type ReplicationEnv } from './replicator.js';
+import { createReplicaVm, portText, type ReplicaState } from './replica-target.js';
+import { changedSince, copyArea, type ReplicationEnv } from './replicator.js';
 import type { ChangedArea } from '../../core/hypervisor-port.js';
-import { isAllZero } from '../../core/zero.js';
 
 export interface FailbackParams {
   /** `original`: the source VM (powered off first); `new`: a new VM at the source site. */
@@ -48,10 +47,6 @@ interface Plan {
   readonly targetDisks: readonly string[];
 }
 
-function portText(during: string, e: PortError): string {
-  return `${during}: ${e.kind}${'reason' in e ? ` (${e.reason})` : ''}`;
-}
-
 /** Copies `areas` of every disk of the DR VM's snapshot to the target; bytes written. */
 export async function copyAreas(plan: Plan, snapshotId: SnapshotId, areasPerDisk: readonly (readonly ChangedArea[])[], skipZero: boolean): Promise<Result<number, string>> {
   const drInfo = await plan.dr.getVm(plan.drVm);
@@ -62,15 +57,9 @@ export async function copyAreas(plan: Plan, snapshotId: SnapshotId, areasPerDisk
     const targetDisk = plan.targetDisks[i];
     if (drDisk === undefined || targetDisk === undefined) return err(`disk ${i} missing on the DR VM or the target`);
     for (const area of areas) {
-      for (let pos = area.startBytes; pos < area.startBytes + area.lengthBytes; pos += CHUNK_BYTES) {
-        const n = Math.min(CHUNK_BYTES, area.startBytes + area.lengthBytes - pos);
-        const bytes = await plan.dr.readSnapshotDisk(plan.drVm, snapshotId, drDisk.diskId, pos, n);
-        if (!bytes.ok) return err(portText('readSnapshotDisk at the DR site', bytes.error));
-        if (skipZero && isAllZero(bytes.value)) continue;
-        const written = await plan.source.writeDisk(plan.targetVm, targetDisk as never, pos, bytes.value);
-        if (!written.ok) return err(portText('writeDisk at the source site', written.error));
-        sent += n;
-      }
+      const copied = await copyArea({ port: plan.dr, vmId: plan.drVm, snapshotId, diskId: drDisk.diskId }, { port: plan.source, vmId: plan.targetVm, diskId: targetDisk }, area, skipZero);
+      if (!copied.ok) return err(`from the DR site to the source site: ${copied.error}`);
+      sent += copied.value;
     }
   }
   return ok(sent);

@@ -47,7 +47,8 @@ export interface ReplicaState {
   failedOver: { readonly pointId: string; readonly atUs: number; readonly changeIds: Readonly<Record<string, string>> } | null;
 }
 
-function portText(during: string, e: PortError): string {
+/** A refused port call as one line: what was being done, the error's kind and reason. */
+export function portText(during: string, e: PortError): string {
   return `${during}: ${e.kind}${'reason' in e ? ` (${e.reason})` : ''}`;
 }
 

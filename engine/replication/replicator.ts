@@ -23,14 +23,14 @@
 
 import { assert } from '../../core/assert.js';
 import type { Clock, TimeUs } from '../../core/clock.js';
-import type { ChangedArea, HypervisorPort, PortError, VmInfo } from '../../core/hypervisor-port.js';
+import type { ChangedArea, HypervisorPort, VmInfo } from '../../core/hypervisor-port.js';
 import type { ChangeId, SnapshotId, VmId } from '../../core/ids.js';
 import { err, ok, type Result } from '../../core/result.js';
 import { isAllZero } from '../../core/zero.js';
 import type { Claim } from '../backup/claim.js';
 import { runBackup, type AppAwarePolicy } from '../backup/job.js';
 import { areaBytes, usedAreas } from './allocation.js';
-import { createReplicaVm, ReplicaTarget, type ReplicaPoint, type ReplicaState } from './replica-target.js';
+import { createReplicaVm, portText, ReplicaTarget, type ReplicaPoint, type ReplicaState } from './replica-target.js';
 
 export interface ReplicationEnv {
   readonly source: HypervisorPort;
@@ -87,10 +87,6 @@ export interface ReplicationOptions {
 }
 
 export const REPLICATION_DEFAULTS: ReplicationOptions = { scheduleFrom: 'start', whiteSpaceSkipsZeros: false, failoverReverts: true, failbackFinalPass: true, readsLive: false, whiteSpaceReadsJournal: true };
-
-function portText(during: string, e: PortError): string {
-  return `${during}: ${e.kind}${'reason' in e ? ` (${e.reason})` : ''}`;
-}
 
 /** The readsLive bug: each read comes from a plain snapshot taken at that moment (the disk as it is then). */
 function liveReads(port: HypervisorPort): HypervisorPort {
@@ -197,8 +193,8 @@ export async function failover(dr: HypervisorPort, clock: Clock, state: ReplicaS
   return ok({ vmId, pointId: point.pointId, startUs, poweredOnUs: clock.nowUs() });
 }
 
-/** Copies [start, start+length) of `from`'s snapshot to `to`'s disk, in chunks; all-zero chunks skipped when `skipZero`. */
-async function copyArea(from: { port: HypervisorPort; vmId: VmId; snapshotId: SnapshotId; diskId: string }, to: { port: HypervisorPort; vmId: VmId; diskId: string }, area: ChangedArea, skipZero: boolean): Promise<Result<number, string>> {
+/** Copies [start, start+length) of `from`'s snapshot to `to`'s disk, in chunks; all-zero chunks skipped when `skipZero`; the bytes written. */
+export async function copyArea(from: { port: HypervisorPort; vmId: VmId; snapshotId: SnapshotId; diskId: string }, to: { port: HypervisorPort; vmId: VmId; diskId: string }, area: ChangedArea, skipZero: boolean): Promise<Result<number, string>> {
   let sent = 0;
   for (let pos = area.startBytes; pos < area.startBytes + area.lengthBytes; pos += CHUNK_BYTES) {
     const n = Math.min(CHUNK_BYTES, area.startBytes + area.lengthBytes - pos);

@@ -27,7 +27,6 @@ import { err } from '../../core/result.js';
 import { SimHypervisor } from '../../sim/hypervisor/sim-hypervisor.js';
 import type { AppFactory } from '../../sim/apps/types.js';
 import type { AppId } from '../../core/hypervisor-port.js';
-import { wrapPort } from './port-wrap.js';
 
 export type SiteFault =
   | { readonly kind: 'none' }
@@ -107,54 +106,59 @@ export class DrSite {
   }
 
   private sourceSitePort(hv: SimHypervisor): HypervisorPort {
-    return new Proxy(hv, {
-      get: (target, prop, receiver) => {
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          if (this.sourceDown && prop !== 'listVms') return this.refuse('the source host is down');
-          const r = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (prop === 'createSnapshot') {
-            return (r as Promise<{ ok: boolean }>).then((res) => {
-              if (res.ok) { this.sourceSnapshots++; this.mutatingInCycle = 0; }
-              return res;
-            });
-          }
-          return r;
-        };
-      },
+    return aroundEveryCall(hv, async (name, call) => {
+      if (this.sourceDown && name !== 'listVms') return this.refuse('the source host is down');
+      const r = await call();
+      if (name === 'createSnapshot' && (r as { ok: boolean }).ok) {
+        this.sourceSnapshots++;
+        this.mutatingInCycle = 0;
+      }
+      return r;
     });
   }
 
   /** Every call pays the latency; bytes pay the bandwidth; the faults apply. */
   private wanPort(): HypervisorPort {
     const hv = this.hv;
-    const inner = wrapPort(hv, {});
-    return new Proxy(inner, {
-      get: (target, prop, receiver) => {
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          const name = String(prop);
-          if (MUTATING.has(name) && this.fault.kind !== 'none' && this.sourceSnapshots === this.fault.cycle && this.armed) {
-            this.mutatingInCycle++;
-            // The cycle's restore point (a snapshot) is its last mutating call: a cycle with fewer writes is hit there.
-            if (this.mutatingInCycle === this.fault.nth || name === 'createSnapshot') this.fire();
-          }
-          hv.runFor(this.link.latencyMs * 1000);
-          if (this.nowUs < this.linkUpAtUs) return this.refuse('the link to the DR site is down');
-          if (this.full && name === 'writeDisk') {
-            this.probe.refused++;
-            return err({ kind: 'no-space', reason: 'the DR datastore is full' } satisfies PortError);
-          }
-          const bytes = name === 'writeDisk' ? (args[3] as Uint8Array).length : name === 'readSnapshotDisk' ? (args[4] as number) : 0;
-          if (bytes > 0) {
-            this.bytesOverLink += bytes;
-            hv.runFor(Math.ceil((bytes * 1e6) / this.link.bytesPerSecond));
-          }
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        };
-      },
+    return aroundEveryCall(hv, (name, call, args) => {
+      if (MUTATING.has(name) && this.fault.kind !== 'none' && this.sourceSnapshots === this.fault.cycle && this.armed) {
+        this.mutatingInCycle++;
+        // The cycle's restore point (a snapshot) is its last mutating call: a cycle with fewer writes is hit there.
+        if (this.mutatingInCycle === this.fault.nth || name === 'createSnapshot') this.fire();
+      }
+      hv.runFor(this.link.latencyMs * 1000);
+      if (this.nowUs < this.linkUpAtUs) return this.refuse('the link to the DR site is down');
+      if (this.full && name === 'writeDisk') {
+        this.probe.refused++;
+        return Promise.resolve(err({ kind: 'no-space', reason: 'the DR datastore is full' } satisfies PortError));
+      }
+      const bytes = name === 'writeDisk' ? (args[3] as Uint8Array).length : name === 'readSnapshotDisk' ? (args[4] as number) : 0;
+      if (bytes > 0) {
+        this.bytesOverLink += bytes;
+        hv.runFor(Math.ceil((bytes * 1e6) / this.link.bytesPerSecond));
+      }
+      return call();
     });
   }
+}
+
+/**
+ * The hypervisor as a port whose every method call goes through `around` (its name, the
+ * call itself, its arguments); one wrapper per method, made on first use.
+ */
+function aroundEveryCall(hv: SimHypervisor, around: (name: string, call: () => Promise<unknown>, args: readonly unknown[]) => Promise<unknown>): HypervisorPort {
+  const wrappers = new Map<PropertyKey, (...args: unknown[]) => Promise<unknown>>();
+  return new Proxy(hv, {
+    get: (target, prop, receiver) => {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      let w = wrappers.get(prop);
+      if (w === undefined) {
+        const fn = value as (...a: unknown[]) => Promise<unknown>;
+        w = (...args: unknown[]) => around(String(prop), () => fn.apply(target, args), args);
+        wrappers.set(prop, w);
+      }
+      return w;
+    },
+  });
 }

@@ -204,6 +204,17 @@ class ReplicationTaps {
 
 const WARMUP_MS = 400;
 
+/** The engine's timer: waiting runs the world until then (it never sleeps). */
+function timerOf(hv: SimHypervisor): { clock: SimHypervisor['sim']['clock']; waitUntil(t: TimeUs): Promise<void> } {
+  return {
+    clock: hv.sim.clock,
+    waitUntil: (t) => {
+      if (t > hv.sim.clock.nowUs()) hv.runFor(t - hv.sim.clock.nowUs());
+      return Promise.resolve();
+    },
+  };
+}
+
 class ReplicationRun {
   readonly world: ReturnType<typeof bootCellWorld>;
   readonly site: DrSite;
@@ -240,7 +251,7 @@ class ReplicationRun {
     this.world.hv.runFor(WARMUP_MS * 1000);
     this.note('boot', `${this.cell.os}/${this.cell.tools} VM runs ${this.world.vm.apps.join(', ')}; link ${(this.spec.link.bytesPerSecond / 1e6).toFixed(1)} MB/s, ${this.spec.link.latencyMs} ms`);
     const hv = this.world.hv;
-    const timer = { clock: hv.sim.clock, waitUntil: (t: TimeUs): Promise<void> => { if (t > hv.sim.clock.nowUs()) hv.runFor(t - hv.sim.clock.nowUs()); return Promise.resolve(); } };
+    const timer = timerOf(hv);
     const untilUs = this.nowUs + this.spec.cycles * this.spec.intervalMs * 1000;
     this.replicationEndUs = untilUs;
     const appScripts = cellVm(this.cell).appScripts;
@@ -347,8 +358,8 @@ async function reprotect(run: ReplicationRun, vmId: string): Promise<readonly Cy
   const hv = run.world.hv;
   const vm = hv.vm(vmId);
   if (vm.guest === null || run.replica === null) return [];
-  for (const app of vm.apps) hv.startWorkload(vm.vmId, app, { meanIntervalUs: run.spec.workload.meanIntervalMs * 1000, opsPerTxn: run.spec.workload.opsPerTxn, valueBytes: run.spec.workload.valueBytes, maxOps: 4000 });
-  const timer = { clock: hv.sim.clock, waitUntil: (t: TimeUs): Promise<void> => { if (t > hv.sim.clock.nowUs()) hv.runFor(t - hv.sim.clock.nowUs()); return Promise.resolve(); } };
+  startCellWorkload({ hv, vm }, run.spec.workload);
+  const timer = timerOf(hv);
   const done = await run.engine.replicate(run.sourceEnv, run.drEnv, timer, {
     replica: run.replica, vmId: vm.vmId, policy: run.spec.policy, intervalUs: run.spec.intervalMs * 1000, untilUs: run.nowUs + 2 * run.spec.intervalMs * 1000,
     keepPoints: run.spec.keepPoints, whiteSpace: run.spec.whiteSpace, appScripts: cellVm(run.cell).appScripts,
@@ -367,7 +378,7 @@ async function runFailback(run: ReplicationRun, target: 'original' | 'new'): Pro
   if (!fo.ok || run.replica === null) return { failover: fo, failback: null };
   const drVm = [...run.taps.poweredOn.keys()].filter((k) => k.startsWith('dr:')).pop()?.slice(3);
   assert(drVm !== undefined, 'the failed-over VM powered on');
-  for (const app of run.site.hv.vm(drVm).apps) run.site.hv.startWorkload(run.site.hv.vm(drVm).vmId, app, { meanIntervalUs: run.spec.workload.meanIntervalMs * 1000, opsPerTxn: run.spec.workload.opsPerTxn, valueBytes: run.spec.workload.valueBytes, maxOps: 4000 });
+  startCellWorkload({ hv: run.site.hv, vm: run.site.hv.vm(drVm) }, run.spec.workload);
   run.world.hv.runFor(run.spec.drWorkMs * 1000);
   run.site.repairSource();
   if (target === 'new') await run.world.hv.destroyVm(run.world.vm.vmId);
