@@ -58,6 +58,13 @@ describe('the replication suite', () => {
     for (const p of r.properties) expect(p.status, `${p.id}: ${p.evidence ?? ''}`).toBe('pass');
   }, 180_000);
 
+  it('a property no run judged is not exercised, never passed: at --runs 1 only the no-fault stratum runs (P20-P22), so P23 and P24 say so', async () => {
+    const r = await runCell(cell('other/esx41/files/default'), { runs: 1, seed: 5, suites: [REPLICATION_SUITE] });
+    const status = Object.fromEntries(r.properties.map((p) => [p.id, p.status]));
+    expect(status).toEqual({ P20: 'pass', P21: 'pass', P22: 'pass', P23: 'not-exercised', P24: 'not-exercised' });
+    expect(r.pass).toBe(false);
+  }, 60_000);
+
   it.each(REPLICATION_MUTANTS.map((m) => [m.id, m.expectedKiller] as const))('mutant %s is killed by %s at --runs 10, with a replay token', async (id, killer) => {
     const m = findMutant(id);
     if (m === undefined) throw new Error(`no mutant ${id}`);
